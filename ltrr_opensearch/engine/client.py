@@ -1,0 +1,83 @@
+"""The one place an OpenSearch client is made.
+
+Credentials travel only in ``http_auth``; host URLs are stripped of any ``user:pw@`` before
+they reach opensearch-py, so its logs and our error messages never carry a secret.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from opensearchpy import OpenSearch
+from opensearchpy import exceptions as os_exc
+
+from ltrr_opensearch.config import Settings, redact_url
+from ltrr_opensearch.errors import ClusterUnreachable, LtrrError
+
+
+def make_client(settings: Settings) -> OpenSearch:
+    """An opensearch-py client configured from ``settings`` (auth, TLS, timeouts, retries)."""
+    hosts: list[str] = []
+    user = settings.user
+    password = settings.password.reveal() if settings.password else None
+    for url in settings.urls:
+        parts = urlsplit(url)
+        # Credentials embedded in a URL are honoured but moved out of the URL.
+        if parts.username and not user:
+            user = unquote(parts.username)
+        if parts.password and not password:
+            password = unquote(parts.password)
+        hosts.append(redact_url(url))
+
+    kwargs: dict[str, Any] = {
+        "hosts": hosts,
+        "timeout": settings.timeout,
+        "max_retries": settings.max_retries,
+        "retry_on_timeout": True,
+        "http_compress": False,
+    }
+    if user:
+        kwargs["http_auth"] = (user, password or "")
+    if any(h.startswith("https://") for h in hosts):
+        kwargs["use_ssl"] = True
+        kwargs["verify_certs"] = settings.verify_certs
+        kwargs["ssl_show_warn"] = settings.verify_certs
+        if settings.ca_certs:
+            kwargs["ca_certs"] = settings.ca_certs
+    return OpenSearch(**kwargs)
+
+
+def cluster_info(client: OpenSearch, settings: Settings) -> dict[str, Any]:
+    """``GET /`` or a :class:`ClusterUnreachable` that names the (redacted) URL and the fix."""
+    try:
+        return client.info()
+    except os_exc.ConnectionError as exc:
+        reason = _short_reason(exc)
+        raise ClusterUnreachable(
+            f"cannot reach OpenSearch at {settings.display_urls}: {reason}",
+            hint="start a local node with `ltrr engine up`, or set LTRR_OPENSEARCH_URL / --url",
+        ) from None
+    except os_exc.AuthenticationException:
+        raise ClusterUnreachable(
+            f"OpenSearch at {settings.display_urls} refused the credentials (HTTP 401)",
+            hint="check LTRR_OPENSEARCH_USER and LTRR_OPENSEARCH_PASSWORD",
+        ) from None
+    except os_exc.AuthorizationException:
+        raise ClusterUnreachable(
+            f"OpenSearch at {settings.display_urls} denied access (HTTP 403)",
+            hint="the user needs cluster monitor and index permissions",
+        ) from None
+    except os_exc.TransportError as exc:
+        raise LtrrError(
+            f"OpenSearch at {settings.display_urls} answered with an error: {exc.status_code}"
+        ) from None
+
+
+def _short_reason(exc: Exception) -> str:
+    text = str(getattr(exc, "info", None) or exc)
+    for marker in ("Connection refused", "timed out", "Name or service not known",
+                   "certificate verify failed", "No route to host"):
+        if marker.lower() in text.lower():
+            return marker.lower()
+    return "connection failed"
