@@ -1,0 +1,419 @@
+"""Catalog vocabularies (artists, genres, moods, decades, languages, entity types) and
+the matcher that finds them in a normalised query.
+
+Matching walks the query tokens left to right. At each position it tries the longest
+span first (up to :data:`MAX_SPAN_TOKENS` tokens); for each span length it tries an
+exact match, then a typo-tolerant one, and takes the first that succeeds. Hence the
+ambiguity rule:
+
+1. the longer span wins ("hip hop" over "hip"; "taylor swiftt" over "taylor");
+2. at equal length, exact beats fuzzy;
+3. a phrase that is several kinds at once resolves by :data:`KIND_PRIORITY`: small
+   curated vocabularies first, the open set of artist names last (a band called
+   "Blues" loses to the genre); then the value the catalog uses most; then the
+   alphabetically first value, so the result is deterministic.
+
+Typo tolerance: the span (a single stopword or a number never) is compared with the
+values that share a one-character deletion with it (a SymSpell-style deletion index,
+so no query scans the vocabulary). This finds every value one insertion, deletion,
+substitution or adjacent swap away, and some two edits away. A candidate is kept when
+its optimal-string-alignment distance is at most 1 (span shorter than 9 characters) or
+2, and its similarity ``1 - distance / longer length`` (the slot confidence) is at
+least :data:`MIN_FUZZY_SIMILARITY`. Spans of 3 characters are matched only against the
+curated vocabularies ("rok" -> rock), never against artist names, where almost every
+short word would hit something; artist typos need 4 characters ("tayler" -> Taylor).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rapidfuzz.distance import OSA
+
+from ltrr_opensearch.errors import ClusterUnreachable, LtrrError, ValidationError
+from ltrr_opensearch.types import Slot
+from ltrr_opensearch.understand.normalize import normalize_query
+
+if TYPE_CHECKING:
+    from opensearchpy import OpenSearch
+
+    from ltrr_opensearch.config import Settings
+
+KIND_PRIORITY = ("entity_type", "decade", "genre", "mood", "language", "artist")
+"""Which kind a phrase is when it is several at once, most preferred first."""
+
+CATALOG_KINDS = ("artist", "genre", "mood", "decade", "language")
+"""Kinds whose values come from the catalog (entity types are a fixed vocabulary)."""
+
+MAX_SPAN_TOKENS = 5
+MIN_FUZZY_SIMILARITY = 0.7
+MIN_FUZZY_CHARS = 4  # typo tolerance for any kind from this span length on
+MIN_FUZZY_CHARS_CURATED = 3  # ... and for every kind but artist from this length on
+LONG_SPAN_CHARS = 9  # spans this long may be 2 edits away, shorter ones 1
+
+# Words that mean "I want this type of entity"; singular and plural.
+ENTITY_TYPE_WORDS: Mapping[str, tuple[str, ...]] = {
+    "track": ("track", "tracks", "song", "songs", "tune", "tunes"),
+    "album": ("album", "albums", "lp", "lps", "record", "records", "ep", "eps"),
+    "playlist": ("playlist", "playlists", "mix", "mixes", "mixtape", "mixtapes"),
+    "podcast": ("podcast", "podcasts", "episode", "episodes"),
+    "artist": ("artist", "artists", "band", "bands", "singer", "singers", "musician",
+               "musicians", "rapper", "rappers"),
+    "station": ("station", "stations", "radio"),
+    "genre": ("genre", "genres"),
+}
+
+# Language names people type, for the ISO 639-1 codes a catalog stores. The bare codes
+# are not matched: "it", "no", "de", "la" are ordinary words in queries.
+LANGUAGE_NAMES: Mapping[str, tuple[str, ...]] = {
+    "en": ("english",), "es": ("spanish", "espanol"), "fr": ("french", "francais"),
+    "de": ("german", "deutsch"), "it": ("italian", "italiano"),
+    "pt": ("portuguese", "portugues"), "nl": ("dutch",), "sv": ("swedish", "svenska"),
+    "no": ("norwegian", "norsk"), "da": ("danish", "dansk"), "fi": ("finnish", "suomi"),
+    "pl": ("polish", "polski"), "ru": ("russian",), "uk": ("ukrainian",),
+    "tr": ("turkish",), "el": ("greek",), "ar": ("arabic",), "he": ("hebrew",),
+    "hi": ("hindi",), "bn": ("bengali",), "ta": ("tamil",), "ja": ("japanese",),
+    "ko": ("korean",), "zh": ("chinese", "mandarin"), "id": ("indonesian",),
+    "th": ("thai",), "vi": ("vietnamese",), "sw": ("swahili",), "yo": ("yoruba",),
+    "ga": ("irish", "gaelic"), "cy": ("welsh",), "is": ("icelandic",),
+}
+
+# Spoken names of decades by their tens digit; "twenties" etc. go to the most recent
+# catalog decade that fits (see _decade_aliases).
+DECADE_WORDS: Mapping[str, tuple[str, ...]] = {
+    "0": ("noughties", "aughts"), "2": ("twenties",), "3": ("thirties",),
+    "4": ("forties",), "5": ("fifties",), "6": ("sixties",), "7": ("seventies",),
+    "8": ("eighties",), "9": ("nineties",),
+}
+
+# Never typo-matched on their own (exact matches still count: a band "The The").
+STOPWORDS = frozenset({
+    "a", "an", "the", "and", "or", "of", "in", "on", "at", "to", "for", "by", "with",
+    "from", "my", "me", "i", "you", "your", "our", "we", "is", "are", "was", "be", "it",
+    "its", "this", "that", "these", "those", "some", "any", "all", "no", "not", "like",
+    "best", "top", "new", "good", "more", "feat", "ft", "vs",
+})
+
+_RANK = {kind: i for i, kind in enumerate(KIND_PRIORITY)}
+
+
+@dataclass(frozen=True)
+class SpanMatch:
+    """A slot and the token span ``tokens[start:end]`` it was recognised in."""
+
+    start: int
+    end: int
+    slot: Slot
+
+    @property
+    def fuzzy(self) -> bool:
+        return self.slot.confidence < 1.0
+
+
+@dataclass(frozen=True)
+class _Entry:
+    kind: str
+    value: str
+    weight: float  # how often the catalog uses the value; breaks ties
+
+    def sort_key(self) -> tuple[int, float, str]:
+        return (_RANK[self.kind], -self.weight, self.value)
+
+
+class Gazetteer:
+    """Canonical catalog values by kind, indexed for exact and typo-tolerant lookup.
+
+    ``vocab`` maps a catalog kind (:data:`CATALOG_KINDS`) to ``{canonical value:
+    weight}``; the weight (usually how many entities use the value) breaks ties.
+    Entity-type words are always included. Build one with :meth:`from_rows` or
+    :meth:`from_index`; it is read-only afterwards and safe to share between threads.
+    """
+
+    def __init__(self, vocab: Mapping[str, Mapping[str, float]]) -> None:
+        unknown = set(vocab) - set(CATALOG_KINDS)
+        if unknown:
+            raise ValueError(f"unknown gazetteer kind(s): {', '.join(sorted(unknown))}")
+        self._values: dict[str, tuple[str, ...]] = {}
+        self._exact: dict[str, _Entry] = {}
+        for kind in CATALOG_KINDS:
+            values = vocab.get(kind, {})
+            self._values[kind] = tuple(sorted(values))
+            for value, weight in values.items():
+                for alias in _aliases(kind, value, values):
+                    self._add(alias, _Entry(kind, value, float(weight)))
+        self._values["entity_type"] = tuple(sorted(ENTITY_TYPE_WORDS))
+        for entity_type, words in ENTITY_TYPE_WORDS.items():
+            for word in words:
+                self._add(word, _Entry("entity_type", entity_type, 0.0))
+        self._max_tokens = max((p.count(" ") + 1 for p in self._exact), default=1)
+        self._max_chars = max((len(p) for p in self._exact), default=0)
+        self._deletions = _deletion_index(self._exact)
+
+    def _add(self, alias: str, entry: _Entry) -> None:
+        phrase = normalize_query(alias)
+        if not phrase or phrase.count(" ") >= MAX_SPAN_TOKENS:
+            return  # nothing to match, or longer than any span the matcher tries
+        current = self._exact.get(phrase)
+        if current is None or entry.sort_key() < current.sort_key():
+            self._exact[phrase] = entry
+
+    # -- construction ------------------------------------------------------------------
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[Mapping[str, Any]]) -> Gazetteer:
+        """Collect the vocabularies from catalog rows (dicts in the catalog schema).
+
+        Artists are ``row["artist"]`` of every entity plus the titles of
+        ``entity_type == "artist"`` rows. Missing or null fields are skipped; a field of
+        the wrong type raises :class:`ValidationError` naming the row.
+        """
+        vocab: dict[str, Counter[str]] = {kind: Counter() for kind in CATALOG_KINDS}
+        for position, row in enumerate(rows):
+            if not isinstance(row, Mapping):
+                raise ValidationError(
+                    f"catalog row {position} is a {type(row).__name__}, not an object",
+                    hint="each row must be a JSON object in the catalog schema",
+                )
+            where = f"catalog row {position} (id={row.get('id')!r})"
+            artist = _optional_str(row, "artist", where)
+            if artist:
+                vocab["artist"][artist] += 1
+            if row.get("entity_type") == "artist":
+                title = _optional_str(row, "title", where)
+                if title:
+                    vocab["artist"][title] += 1
+            for kind, field in (("genre", "genres"), ("mood", "moods")):
+                for value in _optional_str_list(row, field, where):
+                    vocab[kind][value] += 1
+            for kind in ("decade", "language"):
+                value = _optional_str(row, kind, where)
+                if value:
+                    vocab[kind][value] += 1
+        return cls(vocab)
+
+    @classmethod
+    def from_index(
+        cls, client: OpenSearch, settings: Settings, page_size: int = 5000
+    ) -> Gazetteer:
+        """Collect the vocabularies from the catalog alias with composite aggregations.
+
+        Values come back as the index stores keywords (lower-cased, accents folded by
+        the mapping's ``folded`` normalizer), which is what the keyword fields match.
+        Aggregations are paged, so catalogs with many artists need no large buckets.
+        """
+        counts = _aggregate_vocab(client, settings, page_size)
+        artists = Counter(counts.pop("artist"))
+        artists.update(counts.pop("artist_title"))
+        return cls({"artist": artists, **counts})
+
+    # -- lookup ------------------------------------------------------------------------
+
+    def values(self, kind: str) -> tuple[str, ...]:
+        """The canonical values of one kind, sorted."""
+        if kind not in self._values:
+            raise ValueError(f"unknown kind {kind!r}; known: {', '.join(self._values)}")
+        return self._values[kind]
+
+    def __len__(self) -> int:
+        """How many distinct phrases (values and aliases) can be recognised."""
+        return len(self._exact)
+
+    def match(self, tokens: tuple[str, ...] | list[str]) -> tuple[SpanMatch, ...]:
+        """Recognise slots in normalised tokens, left to right, longest span first."""
+        found: list[SpanMatch] = []
+        start, count = 0, len(tokens)
+        while start < count:
+            longest = min(self._max_tokens + 1, MAX_SPAN_TOKENS, count - start)
+            for length in range(longest, 0, -1):
+                span = tokens[start : start + length]
+                phrase = " ".join(span)
+                entry = self._exact.get(phrase)
+                confidence = 1.0
+                if entry is None:
+                    entry, confidence = self._fuzzy(phrase, span)
+                if entry is not None:
+                    slot = Slot(entry.kind, entry.value, phrase, confidence)
+                    found.append(SpanMatch(start, start + length, slot))
+                    start += length
+                    break
+            else:
+                start += 1
+        return tuple(found)
+
+    def _fuzzy(self, phrase: str, span: tuple[str, ...] | list[str]) -> tuple[_Entry | None, float]:
+        size = len(phrase)
+        if size < MIN_FUZZY_CHARS_CURATED or size > self._max_chars + 2:
+            return None, 0.0
+        if span[-1] in STOPWORDS or all(t in STOPWORDS for t in span):
+            return None, 0.0
+        if len(span) == 1 and phrase.isdigit():
+            return None, 0.0
+        max_edits = 1 if size < LONG_SPAN_CHARS else 2
+        candidates: set[str] = set()
+        for key in _deletions_of(phrase):
+            candidates.update(self._deletions.get(key, ()))
+        best: tuple[tuple[float, int, float, str], _Entry, float] | None = None
+        for candidate in candidates:
+            entry = self._exact[candidate]
+            if size < MIN_FUZZY_CHARS and entry.kind == "artist":
+                continue
+            distance = OSA.distance(phrase, candidate, score_cutoff=max_edits)
+            if distance > max_edits:
+                continue
+            similarity = 1.0 - distance / max(size, len(candidate))
+            if similarity < MIN_FUZZY_SIMILARITY:
+                continue
+            key = (-similarity, _RANK[entry.kind], -entry.weight, entry.value)
+            if best is None or key < best[0]:
+                best = (key, entry, similarity)
+        if best is None:
+            return None, 0.0
+        return best[1], best[2]
+
+
+# -- aliases and the deletion index ----------------------------------------------------
+
+
+def _aliases(kind: str, value: str, all_values: Mapping[str, float]) -> list[str]:
+    if kind == "decade":
+        return _decade_aliases(value, all_values)
+    if kind == "language":
+        # Only names, never the bare code (see LANGUAGE_NAMES); unknown codes of 3+
+        # letters (ISO 639-2/3) are too rare in queries to be worth the noise.
+        return list(LANGUAGE_NAMES.get(normalize_query(value), ()))
+    return [value]
+
+
+def _decade_aliases(value: str, all_values: Mapping[str, float]) -> list[str]:
+    """ "1990s" -> 1990s, 90s, nineties (the apostrophe of '90s and 90's is dropped by
+    normalisation). A short alias shared by two catalog decades (20s: 1920s, 2020s)
+    belongs to the most recent one."""
+    text = normalize_query(value)
+    if not (len(text) == 5 and text[:4].isdigit() and text.endswith("0s")):
+        return [value]
+    aliases = [text]
+    newer_same_tens = any(
+        normalize_query(other)[2:] == text[2:] and normalize_query(other) > text
+        for other in all_values
+    )
+    if not newer_same_tens:
+        aliases.append(text[2:])
+        aliases.extend(DECADE_WORDS.get(text[2], ()))
+    return aliases
+
+
+def _deletions_of(phrase: str) -> set[str]:
+    keys = {phrase[:i] + phrase[i + 1 :] for i in range(len(phrase))}
+    keys.add(phrase)
+    return keys
+
+
+def _deletion_index(phrases: Iterable[str]) -> dict[str, list[str]]:
+    index: dict[str, list[str]] = {}
+    for phrase in phrases:
+        if len(phrase) < MIN_FUZZY_CHARS_CURATED:
+            continue  # a 2-char value ("lp") is one edit away from too many words
+        for key in _deletions_of(phrase):
+            index.setdefault(key, []).append(phrase)
+    return index
+
+
+# -- row validation --------------------------------------------------------------------
+
+
+def _optional_str(row: Mapping[str, Any], field: str, where: str) -> str | None:
+    value = row.get(field)
+    if value is None or isinstance(value, str):
+        return value
+    raise ValidationError(
+        f"{where}: {field!r} must be a string or null, got {type(value).__name__}",
+        hint="fix the row to follow the catalog schema",
+    )
+
+
+def _optional_str_list(row: Mapping[str, Any], field: str, where: str) -> list[str]:
+    value = row.get(field)
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return [v for v in value if v]
+    raise ValidationError(
+        f"{where}: {field!r} must be a list of strings, got {value!r:.60}",
+        hint="fix the row to follow the catalog schema",
+    )
+
+
+# -- reading the vocabularies from the catalog index -----------------------------------
+
+# aggregation name -> (keyword field, filter or None)
+_INDEX_SOURCES: Mapping[str, tuple[str, dict[str, Any] | None]] = {
+    "artist": ("artist.keyword", None),
+    "artist_title": ("title.keyword", {"term": {"entity_type": "artist"}}),
+    "genre": ("genres", None),
+    "mood": ("moods", None),
+    "decade": ("decade", None),
+    "language": ("language", None),
+}
+
+
+def _aggregate_vocab(
+    client: OpenSearch, settings: Settings, page_size: int
+) -> dict[str, dict[str, float]]:
+    """Page every field's composite aggregation in one request per page, dropping each
+    field from the request once its last page has arrived."""
+    index = settings.catalog_alias
+    counts: dict[str, dict[str, float]] = {name: {} for name in _INDEX_SOURCES}
+    after: dict[str, Any] = {}
+    pending = list(_INDEX_SOURCES)
+    while pending:
+        aggs: dict[str, Any] = {}
+        for name in pending:
+            field, where = _INDEX_SOURCES[name]
+            composite: dict[str, Any] = {
+                "size": page_size,
+                "sources": [{"value": {"terms": {"field": field}}}],
+            }
+            if name in after:
+                composite["after"] = after[name]
+            agg: dict[str, Any] = {"composite": composite}
+            aggs[name] = agg if where is None else {"filter": where, "aggs": {"page": agg}}
+        body = {"size": 0, "track_total_hits": False, "aggs": aggs}
+        response = _search(client, settings, index, body)
+        still_pending = []
+        for name in pending:
+            result = response["aggregations"][name]
+            if _INDEX_SOURCES[name][1] is not None:
+                result = result["page"]
+            buckets = result["buckets"]
+            for bucket in buckets:
+                counts[name][bucket["key"]["value"]] = float(bucket["doc_count"])
+            if len(buckets) == page_size and "after_key" in result:
+                after[name] = result["after_key"]
+                still_pending.append(name)
+        pending = still_pending
+    return counts
+
+
+def _search(client: OpenSearch, settings: Settings, index: str, body: dict) -> dict:
+    from opensearchpy import exceptions as os_exc
+
+    try:
+        return client.search(index=index, body=body)
+    except os_exc.NotFoundError:
+        raise LtrrError(
+            f"catalog index {index!r} does not exist, so there is no vocabulary to read",
+            hint="load a catalog first, or set LTRR_INDEX_PREFIX to the catalog's prefix",
+        ) from None
+    except os_exc.ConnectionError:
+        raise ClusterUnreachable(
+            f"cannot reach OpenSearch at {settings.display_urls} to read the catalog vocabulary",
+            hint="start the node or set LTRR_OPENSEARCH_URL / --url",
+        ) from None
+    except os_exc.TransportError as exc:
+        raise LtrrError(
+            f"reading the vocabulary from {index!r} failed: HTTP {exc.status_code} {exc.error}",
+            hint="check that the index uses mappings/catalog.v1.json",
+        ) from None
