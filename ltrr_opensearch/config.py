@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -119,6 +119,19 @@ class Settings:
     sections: Mapping[str, Mapping[str, Any]] = field(
         default_factory=lambda: MappingProxyType({})
     )
+
+    def __post_init__(self) -> None:
+        # Credentials written into a URL move to user/password, so no URL we keep, print or
+        # hand to the client carries a secret.
+        clean = []
+        for url in self.urls:
+            parts = urlsplit(url)
+            if parts.username and not self.user:
+                object.__setattr__(self, "user", unquote(parts.username))
+            if parts.password and not self.password:
+                object.__setattr__(self, "password", Secret(unquote(parts.password)))
+            clean.append(redact_url(url))
+        object.__setattr__(self, "urls", tuple(clean))
 
     # Index names derive from one prefix, so a test run or a second tenant can isolate itself.
     @property

@@ -1,34 +1,25 @@
 """The one place an OpenSearch client is made.
 
-Credentials travel only in ``http_auth``; host URLs are stripped of any ``user:pw@`` before
-they reach opensearch-py, so its logs and our error messages never carry a secret.
+Credentials travel only in ``http_auth``; host URLs never carry ``user:pw@`` (Settings
+strips them), so opensearch-py's logs and our error messages never carry a secret.
 """
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from opensearchpy import OpenSearch
 from opensearchpy import exceptions as os_exc
 
-from ltrr_opensearch.config import Settings, redact_url
+from ltrr_opensearch.config import Settings
 from ltrr_opensearch.errors import ClusterUnreachable, LtrrError
 
 
 def make_client(settings: Settings) -> OpenSearch:
     """An opensearch-py client configured from ``settings`` (auth, TLS, timeouts, retries)."""
-    hosts: list[str] = []
+    hosts = list(settings.urls)  # already free of credentials (see Settings.__post_init__)
     user = settings.user
     password = settings.password.reveal() if settings.password else None
-    for url in settings.urls:
-        parts = urlsplit(url)
-        # Credentials embedded in a URL are honoured but moved out of the URL.
-        if parts.username and not user:
-            user = unquote(parts.username)
-        if parts.password and not password:
-            password = unquote(parts.password)
-        hosts.append(redact_url(url))
 
     kwargs: dict[str, Any] = {
         "hosts": hosts,

@@ -1,0 +1,480 @@
+"""A local OpenSearch node without Docker, assembled from Maven artifacts.
+
+Layout under the engine home (``LTRR_HOME``; default ``/var/lib/ltrr`` for root,
+``~/.cache/ltrr`` otherwise)::
+
+    dist/<version>-<key>/     an assembled node (core + plugins), shared by all local nodes
+    dist/.partial-*           an assembly in progress; renamed into place only when complete
+    nodes/<port>/             one node's data/, logs/, node.json and console.log
+
+Assembly is atomic: artifacts are fetched and unpacked into ``dist/.partial-*`` and the
+folder is renamed to its final name as the very last step, so an interrupted download or
+a crash leaves no half-built node; leftovers are removed on the next ``up``.
+OpenSearch refuses to run as root, so when we are root the node runs as a dedicated
+system user that owns the node's folders.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ltrr_opensearch.engine import maven
+from ltrr_opensearch.engine.java import Java, find_java
+from ltrr_opensearch.errors import EngineError
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """What a node of one OpenSearch version is assembled from."""
+
+    version: str
+    java: tuple[int, int | None]  # supported Java major versions, inclusive
+    core: str  # Maven coordinate of the minimal distribution
+    plugins: tuple[str, ...]  # required plugin zips
+    ltr_plugin: str  # the Learning to Rank plugin zip: installed when the repositories have it
+    modules: tuple[str, ...] = ("mapper-extras", "analysis-common", "lang-painless", "lang-mustache")
+
+
+# The one place versions are pinned. 3.5.0 is the newest version for which every piece is
+# on Maven Central (k-NN zips exist for 3.5.0.0 and 2.19.1.0 only). Its minimal zip
+# already carries the modules we need. 2.19.1 is the fallback for Java 17 machines.
+DISTRIBUTIONS: dict[str, Distribution] = {
+    "3.5.0": Distribution(
+        version="3.5.0",
+        java=(21, None),
+        core="org.opensearch.distribution.integ-test-zip:opensearch:3.5.0:zip",
+        plugins=("org.opensearch.plugin:opensearch-knn:3.5.0.0:zip",),
+        ltr_plugin="org.opensearch:ltr:3.5.0.0:zip",
+    ),
+    "2.19.1": Distribution(
+        version="2.19.1",
+        java=(17, 23),  # 2.x needs the Java security manager, removed in Java 24
+        core="org.opensearch.distribution.integ-test-zip:opensearch:2.19.1:zip",
+        plugins=("org.opensearch.plugin:opensearch-knn:2.19.1.0:zip",),
+        ltr_plugin="org.opensearch:opensearch-ltr:2.19.1.0:zip",
+    ),
+}
+PINNED_VERSION = "3.5.0"
+FALLBACK_VERSION = "2.19.1"
+
+SERVICE_USER = os.environ.get("LTRR_ENGINE_USER", "ltrr-opensearch")
+DEFAULT_PORT = 9200
+DEFAULT_HEAP = "1g"
+
+
+def engine_home() -> Path:
+    if os.environ.get("LTRR_HOME"):
+        return Path(os.environ["LTRR_HOME"]).resolve()
+    if os.geteuid() == 0:
+        return Path("/var/lib/ltrr")
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "ltrr"
+
+
+def choose_distribution(version: str | None = None) -> tuple[Distribution, Java]:
+    """The pinned version on Java 21+, else the fallback on Java 17-23."""
+    order = [version] if version else [PINNED_VERSION, FALLBACK_VERSION]
+    for name in order:
+        if name not in DISTRIBUTIONS:
+            raise EngineError(f"unknown OpenSearch version {name!r}",
+                              hint=f"choose one of {', '.join(DISTRIBUTIONS)}")
+        dist = DISTRIBUTIONS[name]
+        java = find_java(*dist.java)
+        if java:
+            return dist, java
+    wanted = " or ".join(f"Java {d.java[0]}+ for {d.version}" for d in map(DISTRIBUTIONS.get, order))
+    raise EngineError(f"no suitable Java found ({wanted})",
+                      hint="install a JDK 21+ and set OPENSEARCH_JAVA_HOME to it")
+
+
+# ---------------------------------------------------------------- assembly
+
+
+@dataclass
+class Manifest:
+    version: str
+    artifacts: dict[str, str]  # coordinate or file -> sha256
+    plugins: list[str]
+    ltr: str  # "installed from ..." or "unavailable: reason"
+    assembled_at: float = field(default_factory=time.time)
+
+
+def _spec_key(dist: Distribution, ltr_source: str | None) -> str:
+    text = json.dumps([asdict(dist), ltr_source], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def assemble(
+    dist: Distribution,
+    java: Java,
+    home: Path | None = None,
+    ltr_source: str | None = None,
+    refresh: bool = False,
+    log: Callable[[str], None] = print,
+) -> Path:
+    """Return the folder of an assembled node, building and caching it if needed.
+
+    ``ltr_source`` is a path or URL of an LTR plugin zip to use instead of Maven's (which
+    then becomes required); without it, the Maven coordinate is tried and the node is
+    assembled without LTR if the repositories do not have it.
+    """
+    home = home or engine_home()
+    dist_root = home / "dist"
+    _make_traversable(home)
+    dist_root.mkdir(parents=True, exist_ok=True)
+    final = dist_root / f"{dist.version}-{_spec_key(dist, ltr_source)}"
+    for stale in dist_root.glob(".partial-*"):
+        if not _owned_by_live_process(stale):
+            shutil.rmtree(stale, ignore_errors=True)
+    if final.is_dir() and (final / "ltrr-manifest.json").is_file() and not refresh:
+        return final
+
+    work = Path(tempfile.mkdtemp(prefix=".partial-", dir=dist_root))
+    (work / "owner.pid").write_text(str(os.getpid()))
+    try:
+        log(f"assembling OpenSearch {dist.version} from Maven artifacts (cached afterwards)")
+        downloads = work / "downloads"
+        artifacts: dict[str, str] = {}
+        core_zip = maven.fetch(dist.core, downloads)
+        artifacts[dist.core] = maven.sha256(core_zip)
+        node_dir = _unpack_core(core_zip, work)
+        _check_modules(node_dir, dist)
+
+        plugin_zips: list[Path] = []
+        for coordinate in dist.plugins:
+            path = maven.fetch(coordinate, downloads)
+            artifacts[coordinate] = maven.sha256(path)
+            plugin_zips.append(path)
+
+        ltr_zip, ltr_note = _resolve_ltr(dist, ltr_source, downloads, log)
+        if ltr_zip:
+            artifacts[ltr_source or dist.ltr_plugin] = maven.sha256(ltr_zip)
+            plugin_zips.append(ltr_zip)
+
+        for plugin_zip in plugin_zips:
+            _install_plugin(node_dir, plugin_zip, java)
+        plugins = sorted(p.name for p in (node_dir / "plugins").iterdir() if p.is_dir())
+
+        manifest = Manifest(dist.version, artifacts, plugins, ltr_note)
+        (node_dir / "ltrr-manifest.json").write_text(json.dumps(asdict(manifest), indent=2))
+        shutil.rmtree(downloads)
+        if final.exists():
+            shutil.rmtree(final)
+        node_dir.rename(final)  # the atomic step: the node exists whole or not at all
+        return final
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def read_manifest(node_dir: Path) -> dict:
+    return json.loads((node_dir / "ltrr-manifest.json").read_text())
+
+
+def _resolve_ltr(dist: Distribution, ltr_source: str | None, downloads: Path,
+                 log: Callable[[str], None]) -> tuple[Path | None, str]:
+    if ltr_source:
+        return _local_or_url(ltr_source, downloads), f"installed from {ltr_source}"
+    try:
+        return maven.fetch(dist.ltr_plugin, downloads), f"installed from {dist.ltr_plugin}"
+    except maven.ArtifactNotFound as exc:
+        log(f"warning: {exc.message}; the node will run WITHOUT Learning to Rank "
+            "(give a plugin zip with --ltr-plugin to add it)")
+        return None, f"unavailable: {exc.message}"
+
+
+def _local_or_url(source: str, downloads: Path) -> Path:
+    downloads.mkdir(parents=True, exist_ok=True)
+    if source.startswith(("http://", "https://")):
+        target = downloads / "ltr-plugin.zip"
+        try:
+            with urllib.request.urlopen(source, timeout=600) as resp, target.open("wb") as fh:  # noqa: S310
+                shutil.copyfileobj(resp, fh)
+        except (urllib.error.URLError, OSError) as exc:
+            raise EngineError(f"cannot download the LTR plugin from {source}: {exc}") from None
+        return target
+    path = Path(source.removeprefix("file://")).expanduser()
+    if not path.is_file():
+        raise EngineError(f"LTR plugin zip {str(path)!r} does not exist")
+    return path
+
+
+def _unpack_core(core_zip: Path, work: Path) -> Path:
+    try:
+        with zipfile.ZipFile(core_zip) as archive:
+            archive.extractall(work / "unpacked")
+            modes = {info.filename: info.external_attr >> 16 for info in archive.infolist()}
+    except zipfile.BadZipFile:
+        raise EngineError(f"{core_zip.name} is not a valid zip (corrupt download?)",
+                          hint="delete it from ~/.m2/repository and run `ltrr engine up` again") from None
+    for name, mode in modes.items():  # zipfile drops the executable bits
+        if mode & 0o111:
+            (work / "unpacked" / name).chmod(mode & 0o777)
+    (top,) = [p for p in (work / "unpacked").iterdir() if p.is_dir()]
+    return top
+
+
+def _check_modules(node_dir: Path, dist: Distribution) -> None:
+    present = {p.name for p in (node_dir / "modules").iterdir()}
+    missing = [m for m in dist.modules if m not in present]
+    if missing:
+        raise EngineError(f"the OpenSearch {dist.version} distribution lacks module(s) "
+                          f"{', '.join(missing)}; this version cannot be launched locally")
+
+
+def _install_plugin(node_dir: Path, plugin_zip: Path, java: Java) -> None:
+    env = {**os.environ, "OPENSEARCH_JAVA_HOME": str(java.home), "JAVA_HOME": str(java.home)}
+    proc = subprocess.run(
+        [str(node_dir / "bin" / "opensearch-plugin"), "install", "--batch",
+         plugin_zip.resolve().as_uri()],
+        capture_output=True, text=True, env=env, timeout=600, check=False)
+    if proc.returncode != 0:
+        last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise EngineError(f"installing plugin {plugin_zip.name} failed: {last[0]}")
+
+
+def _owned_by_live_process(partial: Path) -> bool:
+    try:
+        pid = int((partial / "owner.pid").read_text())
+    except (OSError, ValueError):
+        return False
+    return pid != os.getpid() and _alive(pid)
+
+
+def _make_traversable(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        path.chmod(0o755)
+        for parent in path.parents:
+            if not os.stat(parent).st_mode & 0o001:
+                raise EngineError(
+                    f"{parent} is not searchable by other users, so the node's user "
+                    f"{SERVICE_USER!r} cannot reach {path}",
+                    hint="set LTRR_HOME to a folder outside it, e.g. /var/lib/ltrr")
+
+
+# ---------------------------------------------------------------- processes
+
+
+@dataclass
+class NodeState:
+    port: int
+    pid: int
+    url: str
+    version: str
+    dist: str
+    started_at: float
+
+
+class LocalNode:
+    """One local node, identified by its HTTP port."""
+
+    def __init__(self, port: int = DEFAULT_PORT, home: Path | None = None,
+                 data_dir: Path | None = None) -> None:
+        self.port = port
+        self.home = home or engine_home()
+        self.dir = self.home / "nodes" / str(port)
+        self.data_dir = data_dir or self.dir / "data"
+        self.url = f"http://127.0.0.1:{port}"
+
+    @property
+    def state_file(self) -> Path:
+        return self.dir / "node.json"
+
+    @property
+    def console_log(self) -> Path:
+        return self.dir / "console.log"
+
+    def state(self) -> NodeState | None:
+        try:
+            return NodeState(**json.loads(self.state_file.read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def running(self) -> NodeState | None:
+        state = self.state()
+        return state if state and _alive(state.pid) else None
+
+    def start(self, dist_dir: Path, java: Java, heap: str = DEFAULT_HEAP, fresh: bool = False,
+              timeout: float = 180) -> NodeState:
+        if self.running():
+            raise EngineError(f"a node is already running on port {self.port}")
+        if _port_answers(self.port):
+            raise EngineError(f"port {self.port} is already in use by another process",
+                              hint="choose another with --port")
+        manifest = read_manifest(dist_dir)
+        if fresh and self.data_dir.exists():
+            shutil.rmtree(self.data_dir)
+        for folder in (self.dir, self.data_dir, self.dir / "logs"):
+            folder.mkdir(parents=True, exist_ok=True)
+
+        cmd = [str(dist_dir / "bin" / "opensearch"),
+               "-Ediscovery.type=single-node",
+               "-Enetwork.host=127.0.0.1",  # loopback keeps production bootstrap checks off
+               f"-Ehttp.port={self.port}",
+               f"-Epath.data={self.data_dir}",
+               f"-Epath.logs={self.dir / 'logs'}",
+               "-Ecluster.name=ltrr-local",
+               # a dev node on a nearly full shared disk should not go read-only
+               "-Ecluster.routing.allocation.disk.threshold_enabled=false"]
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+               "OPENSEARCH_JAVA_HOME": str(java.home),
+               "OPENSEARCH_JAVA_OPTS": f"-Xms{heap} -Xmx{heap}",
+               "HOME": str(self.dir), "LANG": "C.UTF-8"}
+        user_kwargs = {}
+        if os.geteuid() == 0:
+            account = ensure_service_user()
+            _chown_tree(dist_dir, account)
+            _chown_tree(self.dir, account)
+            _chown_tree(self.data_dir, account)
+            user_kwargs = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+
+        with self.console_log.open("ab") as console:
+            proc = subprocess.Popen(cmd, cwd=str(dist_dir), env=env, stdout=console,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True, **user_kwargs)
+        state = NodeState(self.port, proc.pid, self.url, manifest["version"], str(dist_dir),
+                          time.time())
+        self.state_file.write_text(json.dumps(asdict(state)))
+        self._wait_until_ready(proc, timeout)
+        return state
+
+    def _wait_until_ready(self, proc: subprocess.Popen, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise EngineError(f"the node exited during start-up (code {proc.returncode}):\n"
+                                  + self.tail(15), hint=f"full log: {self.console_log}")
+            if _health_yellow(self.port):
+                return
+            time.sleep(1)
+        self.stop()
+        raise EngineError(f"the node did not answer within {timeout:.0f}s:\n" + self.tail(15),
+                          hint="try a larger --timeout, or check the log with `ltrr engine logs`")
+
+    def stop(self, timeout: float = 60) -> bool:
+        """Stop the node (SIGTERM, then SIGKILL after ``timeout``); False if none ran."""
+        state = self.running()
+        if not state:
+            self.state_file.unlink(missing_ok=True)
+            return False
+        _signal_group(state.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _alive(state.pid) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if _alive(state.pid):
+            _signal_group(state.pid, signal.SIGKILL)
+            time.sleep(1)
+        self.state_file.unlink(missing_ok=True)
+        return True
+
+    def resident_memory_mb(self) -> float | None:
+        state = self.running()
+        return _group_rss_mb(state.pid) if state else None
+
+    def log_file(self) -> Path:
+        main_log = self.dir / "logs" / "ltrr-local.log"
+        return main_log if main_log.exists() else self.console_log
+
+    def tail(self, lines: int = 50) -> str:
+        path = self.log_file()
+        if not path.exists():
+            return "(no log yet)"
+        with path.open("rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - 200_000))
+            text = fh.read().decode("utf-8", "replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def ensure_service_user() -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(SERVICE_USER)
+    except KeyError:
+        pass
+    proc = subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
+                           "--shell", "/usr/sbin/nologin", SERVICE_USER],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode not in (0, 9):  # 9: created concurrently
+        raise EngineError(f"cannot create the system user {SERVICE_USER!r}: {proc.stderr.strip()}",
+                          hint="OpenSearch refuses to run as root; create the user or run as non-root")
+    return pwd.getpwnam(SERVICE_USER)
+
+
+def _chown_tree(path: Path, account: pwd.struct_passwd) -> None:
+    os.chown(path, account.pw_uid, account.pw_gid)
+    for root, dirs, files in os.walk(path):
+        for name in [*dirs, *files]:
+            os.lchown(os.path.join(root, name), account.pw_uid, account.pw_gid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie is not alive
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
+def _group_rss_mb(pgid: int) -> float:
+    total_kb = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(") ", 1)[1].split()
+            if int(fields[2]) != pgid:  # field 5 of /proc/pid/stat: process group
+                continue
+            for line in (stat.parent / "status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total_kb += int(line.split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total_kb / 1024
+
+
+def http_get_json(url: str, timeout: float = 2) -> dict | None:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - loopback only
+            return json.loads(resp.read())
+    except (OSError, ValueError):
+        return None
+
+
+def _port_answers(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _health_yellow(port: int) -> bool:
+    health = http_get_json(
+        f"http://127.0.0.1:{port}/_cluster/health?wait_for_status=yellow&timeout=1s", timeout=3)
+    return bool(health) and health.get("status") in ("yellow", "green")
