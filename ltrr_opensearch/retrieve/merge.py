@@ -1,0 +1,49 @@
+"""Merge per-strategy hits into one de-duplicated candidate list with provenance.
+
+The order is a fallback until a learned reranker replaces it: reciprocal-rank fusion
+(Cormack et al., 2009), ``score(d) = sum over strategies s of w_s / (rrf_k + rank_s(d))``
+with 1-based ranks. RRF needs no score calibration across strategies (BM25, cosine and
+rank_feature scores are not comparable) and rewards items several strategies agree on.
+Ties break by the number of strategies that found the item, then its best rank, then id,
+so the order is deterministic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from ltrr_opensearch.types import Candidate, StrategyResult
+
+DEFAULT_RRF_K = 60
+
+
+def merge_results(
+    results: Sequence[StrategyResult],
+    *,
+    rrf_k: int = DEFAULT_RRF_K,
+    weights: Mapping[str, float] | None = None,
+) -> list[Candidate]:
+    """One candidate per id; ``provenance[strategy] = (rank, score)``; ``score`` is the RRF."""
+    if rrf_k < 0:
+        raise ValueError("rrf_k must be >= 0")
+    merged: dict[str, Candidate] = {}
+    for result in results:
+        weight = 1.0 if weights is None else float(weights.get(result.strategy, 1.0))
+        for rank, hit in enumerate(result.hits, start=1):
+            candidate = merged.get(hit.id)
+            if candidate is None:
+                candidate = merged[hit.id] = Candidate(id=hit.id, source=dict(hit.source),
+                                                       score=0.0)
+            elif result.strategy in candidate.provenance:
+                continue  # a strategy lists an id once; keep its best rank
+            else:
+                for key, value in hit.source.items():  # strategies may return different fields
+                    candidate.source.setdefault(key, value)
+            candidate.provenance[result.strategy] = (rank, hit.score)
+            candidate.score = (candidate.score or 0.0) + weight / (rrf_k + rank)
+
+    def order(c: Candidate) -> tuple[float, int, int, str]:
+        best = min(rank for rank, _ in c.provenance.values())
+        return (-(c.score or 0.0), -len(c.provenance), best, c.id)
+
+    return sorted(merged.values(), key=order)
