@@ -534,8 +534,14 @@ def embedder_meta(embedder: Embedder) -> dict[str, Any]:
 
 
 def check_compatible(index_meta: Mapping[str, Any] | None, embedder: Embedder) -> None:
-    """Raise unless ``embedder`` makes vectors in the space the index was built with."""
+    """Raise unless ``embedder`` makes vectors in the space the index was built with.
+
+    ``index_meta`` is :func:`embedder_meta`'s dict, or an index ``_meta`` holding it under
+    ``"embedder"``.
+    """
     meta = index_meta or {}
+    if isinstance(meta.get("embedder"), Mapping):
+        meta = meta["embedder"]
     indexed_name, indexed_dim = meta.get("embedder"), meta.get("dimension")
     if indexed_name is None or indexed_dim is None:
         raise ValidationError("the catalog index does not record which embedder made its "
