@@ -1,0 +1,128 @@
+"""``ltrr catalog load|rebuild|info``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+EMBEDDERS = ("minilm", "tfidf", "precomputed", "none")
+
+
+def register(commands: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    catalog = commands.add_parser("catalog", help="create, load and inspect the catalog index")
+    actions = catalog.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+
+    rows = argparse.ArgumentParser(add_help=False)
+    rows.add_argument("file", help="catalog file: .jsonl or .csv (optionally .gz); "
+                                   "see docs/catalog-schema.md")
+    rows.add_argument("--format", choices=("jsonl", "csv"), help="override the file extension")
+    rows.add_argument("--embedder", choices=EMBEDDERS,
+                      help="how vectors are made (default: the catalog's recorded embedder, "
+                           "else [catalog] embedder in the config, else minilm); "
+                           "'none' leaves stored vectors untouched")
+    rows.add_argument("--on-error", choices=("abort", "skip"), default="abort",
+                      help="abort (default): check the whole file first and load nothing if a "
+                           "row is bad; skip: load good rows, write bad ones to the rejects file")
+    rows.add_argument("--map", dest="field_map", metavar="FIELD=COLUMN,...",
+                      help="take catalog fields from other column names, e.g. "
+                           "title=name,artist=creator (default: [catalog.fields] in the config)")
+    rows.add_argument("--rejects", help="rejects file (default FILE.rejects.jsonl)")
+
+    load = actions.add_parser("load", parents=[parent, rows],
+                              help="upsert a file into the catalog (creates it if absent)")
+    load.set_defaults(func=_load)
+
+    rebuild = actions.add_parser(
+        "rebuild", parents=[parent, rows],
+        help="load a file into a new index, verify it, and swap the alias atomically")
+    rebuild.add_argument("--keep-old", action="store_true",
+                         help="keep the previous index (detached from the alias)")
+    rebuild.add_argument("--no-q2e", dest="carry_q2e", action="store_false",
+                         help="do not carry the Q2E memory values over from the old index")
+    rebuild.set_defaults(func=_rebuild)
+
+    info = actions.add_parser("info", parents=[parent],
+                              help="alias -> index, documents per entity type, embedder")
+    info.add_argument("--json", action="store_true", help="machine-readable output")
+    info.set_defaults(func=_info)
+
+
+def _common(args: argparse.Namespace) -> tuple[Any, Any, dict[str, str]]:
+    from ltrr_opensearch.catalog.schema import parse_field_map
+    from ltrr_opensearch.cli import settings_from_args
+    from ltrr_opensearch.engine.client import cluster_info, make_client
+
+    settings = settings_from_args(args)
+    client = make_client(settings)
+    cluster_info(client, settings)  # "cannot reach ..." before any work
+    section = settings.section("catalog")
+    field_map = parse_field_map(args.field_map or section.get("fields"))
+    return settings, client, field_map
+
+
+def _embedder_name(args: argparse.Namespace, settings: Any) -> str | None:
+    return args.embedder or settings.section("catalog").get("embedder")
+
+
+def _print_report(report: Any, quiet: bool) -> None:
+    import sys
+
+    if report.ignored_fields and not quiet:
+        print(f"note: columns outside the catalog schema were ignored: "
+              f"{', '.join(report.ignored_fields)}", file=sys.stderr)
+    for error in report.errors[:20]:
+        print(f"rejected {error}", file=sys.stderr)
+    if len(report.errors) > 20:
+        print(f"... and {len(report.errors) - 20} more in {report.rejects_path}", file=sys.stderr)
+    print(report.summary())
+
+
+def _load(args: argparse.Namespace) -> int:
+    from ltrr_opensearch.catalog.loader import load_catalog, resolve_embedder
+
+    settings, client, field_map = _common(args)
+    embedder = resolve_embedder(client, settings, _embedder_name(args, settings))
+    report = load_catalog(client, settings, args.file, embedder=embedder,
+                          on_error=args.on_error, field_map=field_map, quiet=args.quiet,
+                          fmt=args.format, rejects_path=args.rejects)
+    _print_report(report, args.quiet)
+    return 0
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    from ltrr_opensearch.catalog.loader import make_fresh_embedder
+    from ltrr_opensearch.catalog.rebuild import rebuild_catalog
+
+    settings, client, field_map = _common(args)
+    embedder = make_fresh_embedder(_embedder_name(args, settings))
+    result = rebuild_catalog(client, settings, args.file, embedder=embedder,
+                             on_error=args.on_error, field_map=field_map, quiet=args.quiet,
+                             fmt=args.format, rejects_path=args.rejects,
+                             delete_old=not args.keep_old, carry_q2e=args.carry_q2e)
+    _print_report(result.report, args.quiet)
+    print(result.summary())
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    from ltrr_opensearch.catalog.index import catalog_info
+    from ltrr_opensearch.cli import settings_from_args
+    from ltrr_opensearch.engine.client import cluster_info, make_client
+
+    settings = settings_from_args(args)
+    client = make_client(settings)
+    cluster_info(client, settings)
+    info = catalog_info(client, settings)
+    if args.json:
+        print(json.dumps(info, indent=2, sort_keys=True))
+        return 0
+    print(f"{info['alias']} -> {info['index']}  ({info['count']} documents)")
+    for entity_type, count in info["by_entity_type"].items():
+        print(f"  {entity_type:<10} {count}")
+    meta = info["meta"]
+    print(f"mapping version {meta.get('mapping_version')}, created {meta.get('created_at')}")
+    print(f"embedder {meta.get('embedder')} ({meta.get('embedder_kind')}, "
+          f"{meta.get('dimension')} dims)")
+    return 0

@@ -1,0 +1,303 @@
+"""The catalog index behind its alias.
+
+Searches always go through ``settings.catalog_alias``; the concrete index behind it is named
+``<alias>-v<mapping version>-<UTC timestamp>`` so a rebuilt index can be filled beside the live
+one and swapped in with one atomic ``_aliases`` request. The index ``_meta`` records the mapping
+version and the embedder (name, dimension, and where a fitted TF-IDF state is stored), so query
+time can refuse an embedder that does not match the stored vectors.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+from opensearchpy import OpenSearch
+from opensearchpy import exceptions as os_exc
+
+from ltrr_opensearch.config import Settings
+from ltrr_opensearch.errors import ClusterUnreachable, LtrrError
+
+MAPPING_VERSION = 1
+MAPPING_FILE = f"catalog.v{MAPPING_VERSION}.json"
+DOCTOR_HINT = "run `ltrr doctor` to see which plugins/modules the node lacks"
+# Mapping types that only exist when a plugin/module is installed.
+_PLUGIN_TYPES = {
+    "rank_feature": "mapper-extras", "rank_features": "mapper-extras", "knn_vector": "k-NN",
+}
+
+
+@contextmanager
+def opensearch_errors(settings: Settings, doing: str) -> Iterator[None]:
+    """Turn opensearch-py exceptions raised while ``doing`` into one-line LtrrErrors."""
+    try:
+        yield
+    except os_exc.ConnectionError as exc:
+        reason = "connection timed out" if isinstance(exc, os_exc.ConnectionTimeout) else (
+            "connection refused" if "refused" in str(exc).lower() else "connection failed")
+        raise ClusterUnreachable(
+            f"cannot reach OpenSearch at {settings.display_urls} while {doing}: {reason}",
+            hint="check the node is running and LTRR_OPENSEARCH_URL / --url point at it",
+        ) from None
+    except (os_exc.AuthenticationException, os_exc.AuthorizationException) as exc:
+        raise ClusterUnreachable(
+            f"OpenSearch at {settings.display_urls} refused {doing} (HTTP {exc.status_code})",
+            hint="check LTRR_OPENSEARCH_USER / LTRR_OPENSEARCH_PASSWORD and the user's roles",
+        ) from None
+    except os_exc.TransportError as exc:
+        reason = error_reason(exc)
+        for type_name, plugin in _PLUGIN_TYPES.items():
+            if f"no handler for type [{type_name}]" in reason.lower():
+                raise LtrrError(
+                    f"the node cannot store the catalog: {reason} (the {plugin} "
+                    "plugin/module is missing)",
+                    hint=DOCTOR_HINT,
+                ) from None
+        raise LtrrError(f"OpenSearch failed while {doing}: {reason}") from None
+
+
+def error_reason(exc: os_exc.TransportError) -> str:
+    """The most specific ``reason`` OpenSearch gave, without the request body."""
+    info = exc.info if isinstance(exc.info, dict) else {}
+    error = info.get("error")
+    if isinstance(error, dict):
+        root = (error.get("root_cause") or [error])[0]
+        return str(root.get("reason") or error.get("reason") or error.get("type"))
+    if isinstance(error, str):
+        return error
+    return f"HTTP {exc.status_code}"
+
+
+def catalog_body(settings: Settings, dimension: int, meta: dict[str, Any]) -> dict[str, Any]:
+    """The index body from ``mappings/catalog.v1.json`` with the vector width and ``_meta`` set."""
+    path = settings.mappings_dir / MAPPING_FILE
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise LtrrError(f"cannot read the catalog mapping {path}: {exc}") from None
+    body.pop("_comment", None)  # documentation for humans; OpenSearch rejects unknown keys
+    mappings = body["mappings"]
+    mappings["properties"]["embedding"]["dimension"] = int(dimension)
+    mappings["_meta"] = {**mappings.get("_meta", {}), **meta, "mapping_version": MAPPING_VERSION}
+    return body
+
+
+def new_index_name(settings: Settings) -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dt%H%M%S%fz")
+    return f"{settings.catalog_alias}-v{MAPPING_VERSION}-{stamp}"
+
+
+def create_catalog_index(client: OpenSearch, settings: Settings, embedder: Any) -> str:
+    """Create a new, empty concrete catalog index for ``embedder``; return its name.
+
+    ``_meta`` gets ``embedder`` (name), ``dimension``, ``embedder_kind``, ``mapping_version``
+    and ``created_at``. A fitted TF-IDF embedder's state is stored as a document in
+    ``settings.state_index`` (it is megabytes: too large for index metadata) and
+    ``_meta.embedder_state`` points at it. The alias is not touched: use
+    :func:`ensure_catalog` or :func:`swap_alias`.
+    """
+    from ltrr_opensearch.catalog import embed
+
+    name = new_index_name(settings)
+    emb_meta = embed.embedder_meta(embedder)  # {"embedder": name, "dimension": d}
+    meta: dict[str, Any] = {
+        **emb_meta,
+        "embedder_kind": embedder_kind(embedder),
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    fitted = getattr(embedder, "query_embedder", embedder)  # precomputed: the query model's
+    if hasattr(fitted, "to_state"):
+        meta["embedder_state"] = store_embedder_state(client, settings, name, fitted)
+    body = catalog_body(settings, int(emb_meta["dimension"]), meta)
+    with opensearch_errors(settings, f"creating index {name}"):
+        client.indices.create(index=name, body=body)
+    return name
+
+
+def embedder_kind(embedder: Any) -> str:
+    """The ``--embedder`` choice that rebuilds ``embedder``: minilm, tfidf or precomputed."""
+    from ltrr_opensearch.catalog import embed
+
+    kinds = {embed.PrecomputedEmbedder: "precomputed", embed.TfidfSvdEmbedder: "tfidf",
+             embed.MiniLMEmbedder: "minilm"}
+    for cls, kind in kinds.items():
+        if isinstance(embedder, cls):
+            return kind
+    return type(embedder).__name__
+
+
+# Fields our document adds to the state index, which other subsystems share: the index is
+# created only when missing and these are added with an additive put_mapping.
+STATE_FIELDS: dict[str, Any] = {
+    "kind": {"type": "keyword"},
+    "catalog_index": {"type": "keyword"},
+    "embedder_state": {"type": "object", "enabled": False},  # opaque: kept, never indexed
+}
+
+
+def store_embedder_state(
+    client: OpenSearch, settings: Settings, index_name: str, embedder: Any
+) -> dict[str, str]:
+    """Save ``embedder.to_state()`` in the state index; return ``{"index", "id"}``."""
+    doc_id = state_doc_id(index_name)
+    body = {"kind": "catalog_embedder_state", "catalog_index": index_name,
+            "embedder_state": embedder.to_state()}
+    with opensearch_errors(settings, "storing the embedder state"):
+        _ensure_state_index(client, settings)
+        client.index(index=settings.state_index, id=doc_id, body=body, refresh="wait_for")
+    return {"index": settings.state_index, "id": doc_id}
+
+
+def state_doc_id(index_name: str) -> str:
+    return f"catalog-embedder:{index_name}"
+
+
+def _ensure_state_index(client: OpenSearch, settings: Settings) -> None:
+    index = settings.state_index
+    if not client.indices.exists(index=index):
+        body = {"settings": {"index": {"number_of_shards": 1, "number_of_replicas": 0}}}
+        try:
+            client.indices.create(index=index, body=body)
+        except os_exc.RequestError as exc:
+            if exc.error != "resource_already_exists_exception":  # lost a race: fine
+                raise
+    client.indices.put_mapping(index=index, body={"properties": STATE_FIELDS})
+
+
+def load_embedder_state(client: OpenSearch, settings: Settings, meta: dict[str, Any]) -> Any:
+    """The state saved by :func:`store_embedder_state` for the catalog described by ``meta``."""
+    pointer = meta.get("embedder_state")
+    if not pointer:
+        raise LtrrError("the catalog index records no embedder state",
+                        hint="rebuild the catalog with `ltrr catalog rebuild FILE`")
+    with opensearch_errors(settings, "reading the embedder state"):
+        try:
+            doc = client.get(index=pointer["index"], id=pointer["id"])
+        except os_exc.NotFoundError:
+            raise LtrrError(
+                f"the embedder state {pointer['id']!r} is missing from {pointer['index']!r}",
+                hint="rebuild the catalog with `ltrr catalog rebuild FILE`",
+            ) from None
+    return doc["_source"]["embedder_state"]
+
+
+def alias_targets(client: OpenSearch, settings: Settings) -> list[str]:
+    """The concrete indices behind the catalog alias (empty when there is no alias)."""
+    alias = settings.catalog_alias
+    with opensearch_errors(settings, f"reading alias {alias}"):
+        if client.indices.exists(index=alias) and not client.indices.exists_alias(name=alias):
+            raise LtrrError(
+                f"{alias!r} is a concrete index, not an alias",
+                hint="re-create it with `ltrr catalog rebuild FILE` after deleting or "
+                     "renaming that index",
+            )
+        try:
+            return sorted(client.indices.get_alias(name=alias))
+        except os_exc.NotFoundError:
+            return []
+
+
+def ensure_catalog(client: OpenSearch, settings: Settings, embedder: Any) -> str:
+    """The index behind the catalog alias; create it and point the alias if absent."""
+    targets = alias_targets(client, settings)
+    if len(targets) == 1:
+        return targets[0]
+    if len(targets) > 1:
+        raise LtrrError(
+            f"alias {settings.catalog_alias!r} points at {len(targets)} indices: "
+            f"{', '.join(targets)}",
+            hint="fix it with `ltrr catalog rebuild FILE`",
+        )
+    name = create_catalog_index(client, settings, embedder)
+    swap_alias(client, settings, name)
+    return name
+
+
+def swap_alias(
+    client: OpenSearch, settings: Settings, new_index: str, *, delete_old: bool = False
+) -> list[str]:
+    """Point the alias at ``new_index`` only, in ONE atomic ``_aliases`` request.
+
+    Old indices are detached (or, with ``delete_old``, removed by a ``remove_index``
+    action in the same request). Returns the old index names.
+    """
+    alias = settings.catalog_alias
+    old = [name for name in alias_targets(client, settings) if name != new_index]
+    actions: list[dict[str, Any]] = [{"add": {"index": new_index, "alias": alias}}]
+    for name in old:
+        if delete_old:
+            actions.append({"remove_index": {"index": name}})
+        else:
+            actions.append({"remove": {"index": name, "alias": alias}})
+    with opensearch_errors(settings, f"pointing alias {alias} at {new_index}"):
+        client.indices.update_aliases(body={"actions": actions})
+    return old
+
+
+def catalog_meta(client: OpenSearch, settings: Settings) -> dict[str, Any]:
+    """The ``_meta`` of the index behind the alias, plus ``"index"``: that index's name.
+
+    Pass it to ``embed.check_compatible(meta, embedder)`` before sending a query vector.
+    """
+    alias = settings.catalog_alias
+    with opensearch_errors(settings, f"reading the catalog metadata of {alias}"):
+        try:
+            mappings = client.indices.get_mapping(index=alias)
+        except os_exc.NotFoundError:
+            raise LtrrError(
+                f"there is no catalog at {alias!r}",
+                hint="load one with `ltrr catalog load FILE`",
+            ) from None
+    if len(mappings) != 1:
+        raise LtrrError(f"alias {alias!r} points at {len(mappings)} indices",
+                        hint="fix it with `ltrr catalog rebuild FILE`")
+    (index, body), = mappings.items()
+    meta = dict(body.get("mappings", {}).get("_meta", {}))
+    meta["index"] = index
+    return meta
+
+
+def catalog_info(client: OpenSearch, settings: Settings) -> dict[str, Any]:
+    """Alias, index, document count per entity type and ``_meta`` (for ``ltrr catalog info``)."""
+    meta = catalog_meta(client, settings)
+    index = meta.pop("index")
+    with opensearch_errors(settings, f"counting documents in {index}"):
+        response = client.search(index=index, body={
+            "size": 0, "track_total_hits": True,
+            "aggs": {"types": {"terms": {"field": "entity_type", "size": 50}}},
+        })
+    buckets = response["aggregations"]["types"]["buckets"]
+    return {
+        "alias": settings.catalog_alias,
+        "index": index,
+        "count": response["hits"]["total"]["value"],
+        "by_entity_type": {b["key"]: b["doc_count"] for b in buckets},
+        "meta": meta,
+    }
+
+
+def catalog_embedder(client: OpenSearch, settings: Settings, meta: dict[str, Any] | None = None
+                     ) -> Any:
+    """The embedder the catalog was built with, restored from its ``_meta`` (and, for TF-IDF,
+    the stored fitted state): use it to embed queries for k-NN against this catalog."""
+    from ltrr_opensearch.catalog.embed import make_embedder
+
+    meta = meta if meta is not None else catalog_meta(client, settings)
+    kind = meta.get("embedder_kind")
+    if kind == "minilm":
+        return make_embedder("minilm")
+    if kind in ("tfidf", "precomputed"):
+        query_embedder: Any = "minilm"
+        if meta.get("embedder_state"):
+            query_embedder = make_embedder(
+                "tfidf", state=load_embedder_state(client, settings, meta))
+        if kind == "tfidf":
+            return query_embedder
+        return make_embedder("precomputed", query_embedder=query_embedder)
+    raise LtrrError(
+        f"the catalog index {meta.get('index')!r} does not record how it was embedded",
+        hint="rebuild it with `ltrr catalog rebuild FILE`",
+    )
