@@ -1,0 +1,436 @@
+"""The contextual bandit that chooses retrieval strategies and their candidate budgets.
+
+``Bandit`` is a small scikit-learn-like facade over MABWiser (all parameters in
+``__init__``; ``fit``/``partial_fit``/``select``). It hides MABWiser's quirks: contexts
+are single ``ContextVector`` objects (made 2-D here), unknown arms and bad rewards are
+rejected instead of silently ignored, and an unfitted bandit still answers (uniform
+scores) instead of raising.
+
+Selecting a subset is a semi-bandit: every arm is scored for the context, the top M run
+(or, with probability epsilon, a uniform random M-subset), and each arm that ran is its
+own observation. See docs/bandit.md.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from ltrr_opensearch.errors import LtrrError, ValidationError
+from ltrr_opensearch.select.budget import Budget, allocate
+from ltrr_opensearch.select.policy import CONTEXTUAL, PolicySpec
+from ltrr_opensearch.select.propensity import (
+    exact_top_m,
+    mix_uniform,
+    sampled_top_m,
+    top_m,
+)
+from ltrr_opensearch.types import ArmChoice, ContextVector
+
+_UPPER_QUANTILE = 0.95  # the "bound" reported for sampled policies
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One arm that ran for one request, with its reward (the unit the bandit learns from)."""
+
+    request_id: str
+    arm: str
+    reward: float
+    context_version: str
+    context: tuple[float, ...]
+    logged_at: int = 0  # epoch milliseconds, set by whoever records it
+    k: int | None = None
+    propensity: float | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.request_id}:{self.arm}"
+
+
+@dataclass(frozen=True)
+class ArmExplanation:
+    arm: str
+    score: float | None  # what the policy ranked by (UCB bound, sampled value, mean...)
+    expected_reward: float | None
+    bound: float | None
+    propensity: float
+    chosen: bool
+    k: int
+    killed: bool
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a request got the strategies it got."""
+
+    policy: str
+    context_version: str
+    context: dict[str, float]
+    propensity_method: str  # "exact" or "monte_carlo(S)"
+    epsilon: float
+    explored: bool
+    observations: int
+    arms: tuple[ArmExplanation, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Selection:
+    choices: list[ArmChoice]
+    explanation: Explanation
+
+
+@dataclass(frozen=True)
+class _Decision:
+    eligible: list[str]
+    scores: np.ndarray
+    means: np.ndarray
+    bounds: np.ndarray
+    propensities: np.ndarray
+    chosen: list[int]
+    explored: bool
+    epsilon: float
+    method: str
+
+
+class Bandit:
+    """Chooses up to ``budget.max_arms`` of ``arms`` per context and splits the candidates.
+
+    ``epsilon`` / ``min_propensity`` set the exploration floor; ``killed`` arms are never
+    chosen; ``arm_features`` (numeric vectors per arm) warm-start arms with fewer than
+    ``warm_start_min_obs`` observations from the nearest arm (MABWiser ``warm_start``).
+    """
+
+    def __init__(
+        self,
+        arms: Sequence[str],
+        policy: PolicySpec | None = None,
+        budget: Budget | None = None,
+        *,
+        epsilon: float = 0.0,
+        min_propensity: float = 0.0,
+        propensity_samples: int = 256,
+        killed: Iterable[str] = (),
+        arm_features: Mapping[str, Sequence[float]] | None = None,
+        warm_start_min_obs: int = 20,
+        warm_start_quantile: float = 0.8,
+        fit_intercept: bool = True,
+        context_version: str | None = None,
+        context_names: Sequence[str] | None = None,
+        seed: int = 0,
+    ) -> None:
+        arms = [str(a) for a in arms]
+        if not arms or len(set(arms)) != len(arms) or not all(arms):
+            raise ValidationError(f"arms must be distinct non-empty names, got {arms!r}")
+        if not 0.0 <= epsilon <= 1.0 or not 0.0 <= min_propensity <= 1.0:
+            raise ValidationError("epsilon and min_propensity must be within [0, 1]")
+        if propensity_samples < 1:
+            raise ValidationError("propensity_samples must be >= 1")
+        self.arms: tuple[str, ...] = tuple(arms)
+        self.policy = policy or PolicySpec()
+        self.budget = budget or Budget()
+        self.epsilon = float(epsilon)
+        self.min_propensity = float(min_propensity)
+        self.propensity_samples = int(propensity_samples)
+        self.killed: frozenset[str] = frozenset()
+        self.set_killed(killed)
+        self.arm_features = {k: [float(v) for v in vs] for k, vs in (arm_features or {}).items()}
+        self.warm_start_min_obs = int(warm_start_min_obs)
+        self.warm_start_quantile = float(warm_start_quantile)
+        self.fit_intercept = fit_intercept
+        self.context_version = context_version
+        self.context_names = tuple(context_names) if context_names is not None else None
+        self.seed = int(seed)
+        self._rng = np.random.default_rng(self.seed)
+        self._history: list[Observation] = []  # everything accepted, incl. arms since removed
+        self._seen: set[str] = set()
+        self._width: int | None = len(self.context_names) if self.context_names else None
+        self._mab: Any = None
+
+    # ----------------------------------------------------------------- learning
+    def fit(self, observations: Iterable[Observation], strict: bool = True) -> Bandit:
+        """Forget everything and learn from ``observations`` in the given order.
+
+        ``strict=False`` (replaying a log) keeps observations of arms not configured now
+        (so re-adding an arm restores its history) and skips other context versions;
+        ``strict=True`` rejects them. Either way nothing changes if validation fails.
+        """
+        accepted, width, version = self._validate(list(observations), strict, fresh=True)
+        self._width, self.context_version = width, version
+        self._history = accepted
+        self._seen = {o.key for o in accepted}
+        self._refit()
+        return self
+
+    def partial_fit(self, observations: Iterable[Observation], strict: bool = True) -> Bandit:
+        """Learn from new observations; a (request, arm) already learned is skipped."""
+        new, width, version = self._validate(list(observations), strict, fresh=False)
+        self._width, self.context_version = width, version
+        if not new:
+            return self
+        self._history.extend(new)
+        self._seen.update(o.key for o in new)
+        active = [o for o in new if o.arm in self.arms]
+        if self._mab is None:
+            self._refit()
+        elif active:
+            self._mab_fit(self._mab.partial_fit, active)
+        return self
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Observations learned per configured arm."""
+        counts = Counter(o.arm for o in self._history)
+        return {arm: counts.get(arm, 0) for arm in self.arms}
+
+    @property
+    def observations(self) -> int:
+        return sum(self.counts.values())
+
+    def set_killed(self, killed: Iterable[str]) -> None:
+        """Arms forced off (kill switch); they keep what they learned."""
+        self.killed = frozenset(str(a) for a in killed)
+
+    def add_arm(self, arm: str, features: Sequence[float] | None = None) -> None:
+        """Add an arm (warm-started from the nearest arm if features are known)."""
+        if arm in self.arms:
+            raise ValidationError(f"arm {arm!r} already exists")
+        self.arms = (*self.arms, arm)
+        if features is not None:
+            self.arm_features[arm] = [float(v) for v in features]
+        self._refit()
+
+    def remove_arm(self, arm: str) -> None:
+        """Remove an arm; the others keep what they learned (its history is kept aside)."""
+        if arm not in self.arms:
+            raise ValidationError(f"unknown arm {arm!r}", hint=f"arms: {', '.join(self.arms)}")
+        if len(self.arms) == 1:
+            raise ValidationError("cannot remove the last arm")
+        self.arms = tuple(a for a in self.arms if a != arm)
+        self._refit()
+
+    # ---------------------------------------------------------------- deciding
+    def select(self, context: ContextVector, seed: int | None = None) -> Selection:
+        """The arms to run for ``context``, their candidate counts and propensities."""
+        decision = self._decide(context, seed)
+        chosen = [decision.eligible[i] for i in decision.chosen]
+        ks = allocate({decision.eligible[i]: decision.means[i] for i in decision.chosen},
+                      self.budget)
+        choices = [
+            ArmChoice(arm=arm, k=ks[arm], propensity=float(decision.propensities[i]),
+                      expected_reward=_num(decision.means[i]), bound=_num(decision.bounds[i]))
+            for arm, i in zip(chosen, decision.chosen, strict=True)
+        ]
+        return Selection(choices, self._explain(context, decision, ks))
+
+    def propensities(self, context: ContextVector, seed: int | None = None) -> dict[str, float]:
+        """P(arm runs | context) for every configured arm (0 for killed arms)."""
+        decision = self._decide(context, seed)
+        probs = dict.fromkeys(self.arms, 0.0)
+        probs.update({a: float(p) for a, p in zip(decision.eligible, decision.propensities, strict=True)})
+        return probs
+
+    def explain(self, context: ContextVector, seed: int | None = None) -> Explanation:
+        return self.select(context, seed).explanation
+
+    def effective_epsilon(self, n_eligible: int) -> float:
+        """Exploration rate: the larger of the policy's, the floor, and what min_propensity needs."""
+        m = min(self.budget.max_arms, n_eligible)
+        needed = self.min_propensity * n_eligible / m if m else 0.0
+        return min(1.0, max(self.policy.epsilon, self.epsilon, needed))
+
+    # ---------------------------------------------------------------- internals
+    def _decide(self, context: ContextVector, seed: int | None) -> _Decision:
+        x = self._context_row(context)
+        eligible = [a for a in self.arms if a not in self.killed]
+        if not eligible:
+            raise LtrrError("every arm is killed; no strategy can run",
+                            hint="revive one with `ltrr bandit arm --revive NAME`")
+        rng = np.random.default_rng(seed if seed is not None else self._rng.integers(2**63))
+        n, m = len(eligible), min(self.budget.max_arms, len(eligible))
+        eps = self.effective_epsilon(n)
+        if self._mab is not None:
+            # MABWiser keeps one shared RNG; reseeding it makes a decision a function of
+            # (fitted state, context, seed), so a reloaded worker decides identically.
+            self._mab._rng.rng = np.random.default_rng(int(rng.integers(2**31 - 1)))
+        if self.policy.stochastic and self._mab is not None:
+            samples = self._predict(x, eligible, self.propensity_samples)
+            scores = samples[0]
+            policy_probs = sampled_top_m(samples, m, rng)
+            method = f"monte_carlo({self.propensity_samples})"
+            means = self._means(x, eligible)
+            if means is None:
+                means = np.nanmean(samples, axis=0) if np.isfinite(samples).any() else scores
+            bounds = np.nanquantile(samples, _UPPER_QUANTILE, axis=0) \
+                if np.isfinite(samples).any() else scores
+        else:
+            scores = self._predict(x, eligible, 1)[0] if self._mab is not None else np.zeros(n)
+            policy_probs = exact_top_m(scores, m)
+            method = "exact"
+            means = self._means(x, eligible)
+            means = scores if means is None else means
+            bounds = scores
+        explored = bool(rng.random() < eps)
+        if explored:
+            picked = [int(i) for i in rng.choice(n, size=m, replace=False)]
+            picked.sort(key=lambda i: -_finite_or(scores[i], -math.inf))
+        else:
+            picked = top_m(scores, m, rng)
+        return _Decision(eligible, np.asarray(scores, float), np.asarray(means, float),
+                         np.asarray(bounds, float), mix_uniform(policy_probs, m, eps),
+                         picked, explored, eps, method)
+
+    def _predict(self, x: np.ndarray, eligible: list[str], size: int) -> np.ndarray:
+        """(size, len(eligible)) scores from MABWiser's predict_expectations."""
+        contexts = np.repeat(x[None, :], size, axis=0)
+        result = self._mab.predict_expectations(contexts)
+        rows = [result] if isinstance(result, dict) else list(result)
+        return np.array([[float(r.get(a, np.nan)) for a in eligible] for r in rows], dtype=float)
+
+    def _means(self, x: np.ndarray, eligible: list[str]) -> np.ndarray | None:
+        """Posterior mean reward where MABWiser exposes it without randomness."""
+        if self._mab is None:
+            return np.zeros(len(eligible))
+        imp = self._mab._imp
+        if self.policy.neighborhood is None and self.policy.learning in CONTEXTUAL:
+            from mabwiser.linear import _RidgeRegression
+
+            return np.array([float(_RidgeRegression.predict(imp.arm_to_model[a], x[None, :])[0])
+                             for a in eligible])
+        if self.policy.neighborhood is None and hasattr(imp, "arm_to_mean"):
+            return np.array([float(imp.arm_to_mean.get(a, 0.0)) for a in eligible])
+        if self.policy.neighborhood is None and self.policy.learning == "ThompsonSampling":
+            s, f = imp.arm_to_success_count, imp.arm_to_fail_count
+            return np.array([s[a] / (s[a] + f[a]) for a in eligible])
+        return None
+
+    def _refit(self) -> None:
+        data = [o for o in self._history if o.arm in self.arms]
+        if not data:
+            self._mab = None
+            return
+        mab = self.policy.build(list(self.arms), self.seed)
+        counts = Counter(o.arm for o in data)
+        young = {a for a in self.arms if counts.get(a, 0) < self.warm_start_min_obs}
+        established = [o for o in data if o.arm not in young]
+        can_warm = (established and young and self.policy.neighborhood is None
+                    and all(a in self.arm_features for a in self.arms))
+        if can_warm:
+            # Young arms start from the nearest established arm's model, then learn their
+            # own data on top: deterministic for a given log, so every worker agrees.
+            self._mab_fit(mab.fit, established)
+            mab.warm_start({a: self.arm_features[a] for a in self.arms},
+                           self.warm_start_quantile)
+            rest = [o for o in data if o.arm in young]
+            if rest:
+                self._mab_fit(mab.partial_fit, rest)
+        else:
+            self._mab_fit(mab.fit, data)
+        self._mab = mab
+
+    def _mab_fit(self, method: Any, data: list[Observation]) -> None:
+        decisions = [o.arm for o in data]
+        rewards = np.array([o.reward for o in data], dtype=float)
+        if self.policy.contextual:
+            method(decisions, rewards, np.array([self._row(o.context) for o in data]))
+        else:
+            method(decisions, rewards)
+
+    def validate(self, observations: Iterable[Observation]) -> list[Observation]:
+        """Check feedback (known arms, finite rewards, context version and width) without
+        learning it; raises :class:`ValidationError` on the first problem."""
+        return self._validate(list(observations), strict=True, fresh=True)[0]
+
+    def _validate(self, data: list[Observation], strict: bool,
+                  fresh: bool) -> tuple[list[Observation], int | None, str | None]:
+        seen = set() if fresh else set(self._seen)
+        width, version = self._width, self.context_version
+        if version is None and not strict and data and isinstance(data[-1], Observation):
+            version = data[-1].context_version  # replaying a log: the newest schema wins
+        accepted: list[Observation] = []
+        for o in data:
+            if not isinstance(o, Observation):
+                raise ValidationError(f"expected an Observation, got {type(o).__name__}")
+            if not isinstance(o.reward, (int, float)) or not math.isfinite(o.reward):
+                raise ValidationError(f"reward for {o.key} is not a finite number: {o.reward!r}")
+            if o.arm not in self.arms and strict:
+                raise ValidationError(f"feedback names unknown arm {o.arm!r} ({o.key})",
+                                      hint=f"configured arms: {', '.join(self.arms)}")
+            if version is None:
+                version = o.context_version
+            if o.context_version != version:
+                if strict:
+                    raise ValidationError(
+                        f"context version {o.context_version!r} of {o.key} differs from the "
+                        f"bandit's {version!r}", hint="the context schema changed; reset the bandit")
+                continue
+            if width is None:
+                width = len(o.context)
+            if len(o.context) != width or not all(math.isfinite(v) for v in o.context):
+                raise ValidationError(f"context of {o.key} must be {width} finite numbers, "
+                                      f"got {len(o.context)}")
+            if o.key in seen:
+                continue  # idempotent: one observation per (request, arm)
+            seen.add(o.key)
+            accepted.append(o)
+        return accepted, width, version
+
+    def _context_row(self, context: ContextVector) -> np.ndarray:
+        if not isinstance(context, ContextVector):
+            raise ValidationError(f"expected a ContextVector, got {type(context).__name__}")
+        if self.context_version is not None and context.version != self.context_version:
+            raise ValidationError(
+                f"context version {context.version!r} differs from the bandit's "
+                f"{self.context_version!r}", hint="the context schema changed; reset the bandit")
+        width = self._width if self._width is not None else len(context.values)
+        if len(context.values) != width:
+            raise ValidationError(f"context has {len(context.values)} values, the bandit "
+                                  f"expects {width}", hint=f"version {context.version!r}")
+        if self.context_names is not None and tuple(context.names) != self.context_names:
+            raise ValidationError("context feature names differ from the bandit's",
+                                  hint="same version must mean same features")
+        if not all(math.isfinite(v) for v in context.values):
+            raise ValidationError("context has NaN or infinite values")
+        self.context_version, self._width = context.version, width
+        if self.context_names is None:
+            self.context_names = tuple(context.names)
+        return self._row(context.values)
+
+    def _row(self, values: Sequence[float]) -> np.ndarray:
+        row = np.asarray(values, dtype=float)
+        return np.append(row, 1.0) if self.fit_intercept else row
+
+    def _explain(self, context: ContextVector, d: _Decision, ks: Mapping[str, int]) -> Explanation:
+        by_arm = {a: i for i, a in enumerate(d.eligible)}
+        arms = []
+        for arm in self.arms:
+            i = by_arm.get(arm)
+            if i is None:
+                arms.append(ArmExplanation(arm, None, None, None, 0.0, False, 0, True))
+                continue
+            arms.append(ArmExplanation(
+                arm=arm, score=_num(d.scores[i]), expected_reward=_num(d.means[i]),
+                bound=_num(d.bounds[i]), propensity=float(d.propensities[i]),
+                chosen=arm in ks, k=ks.get(arm, 0), killed=False))
+        return Explanation(
+            policy=self.policy.name, context_version=context.version,
+            context=dict(zip(context.names, (float(v) for v in context.values), strict=True)),
+            propensity_method=d.method, epsilon=d.epsilon, explored=d.explored,
+            observations=self.observations, arms=tuple(arms))
+
+
+def _num(value: float) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _finite_or(value: float, default: float) -> float:
+    return float(value) if math.isfinite(value) else default

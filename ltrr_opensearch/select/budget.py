@@ -1,0 +1,64 @@
+"""The request budget: at most M strategies and K candidates, split by expected reward."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ltrr_opensearch.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Budget:
+    """At most ``max_arms`` strategies share ``total_candidates``; each gets at least ``floor``."""
+
+    max_arms: int = 3
+    total_candidates: int = 100
+    floor: int = 10
+
+    def __post_init__(self) -> None:
+        if self.max_arms < 1:
+            raise ConfigError(f"budget max_arms must be >= 1, got {self.max_arms}")
+        if self.floor < 1:
+            raise ConfigError(f"budget floor must be >= 1, got {self.floor}")
+        if self.total_candidates < self.max_arms * self.floor:
+            raise ConfigError(
+                f"budget total_candidates={self.total_candidates} cannot give {self.max_arms} "
+                f"arms their floor of {self.floor}",
+                hint="raise total_candidates or lower max_arms/floor",
+            )
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, object]) -> Budget:
+        unknown = set(raw) - {"max_arms", "total_candidates", "floor"}
+        if unknown:
+            raise ConfigError(f"unknown key(s) in [budget]: {', '.join(sorted(unknown))}",
+                              hint="known keys: max_arms, total_candidates, floor")
+        try:
+            return cls(**{k: int(v) for k, v in raw.items()})  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            raise ConfigError("[budget] values must be integers") from None
+
+
+def allocate(expected: Mapping[str, float], budget: Budget) -> dict[str, int]:
+    """Split ``total_candidates`` over the chosen arms: ``floor`` each, the rest in proportion
+    to expected reward (negatives count as zero; all zero -> equal shares). Largest-remainder
+    rounding keeps the sum exactly ``total_candidates``; ties go to the earlier arm."""
+    arms = list(expected)
+    if not arms:
+        return {}
+    if len(arms) > budget.max_arms:
+        raise ValueError(f"{len(arms)} arms exceed the budget of {budget.max_arms}")
+    weights = [max(0.0, float(expected[a])) if math.isfinite(expected[a]) else 0.0 for a in arms]
+    total_weight = sum(weights)
+    if total_weight <= 0:
+        weights, total_weight = [1.0] * len(arms), float(len(arms))
+    spare = budget.total_candidates - budget.floor * len(arms)
+    shares = [spare * w / total_weight for w in weights]
+    counts = [budget.floor + int(math.floor(s)) for s in shares]
+    left = budget.total_candidates - sum(counts)
+    by_remainder = sorted(range(len(arms)), key=lambda i: (-(shares[i] - math.floor(shares[i])), i))
+    for i in by_remainder[:left]:
+        counts[i] += 1
+    return dict(zip(arms, counts, strict=True))

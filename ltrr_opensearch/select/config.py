@@ -1,0 +1,196 @@
+"""Bandit configuration: a policy TOML file (``configs/policies/*.toml``) or ``[bandit]``.
+
+``[bandit]`` in the main config may hold the same keys inline, or ``policy_file = "..."``.
+Every key is validated here, so a typo fails at start-up with the list of known keys.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from ltrr_opensearch.config import PROJECT_ROOT, Settings
+from ltrr_opensearch.errors import ConfigError
+from ltrr_opensearch.select.budget import Budget
+from ltrr_opensearch.select.policy import PolicySpec
+from ltrr_opensearch.select.reward import RewardConfig
+from ltrr_opensearch.types import ENTITY_TYPES
+
+DEFAULT_ARMS = ("bm25_popularity", "structured_qu", "knn_vector", "q2e_memory", "fresh_releases")
+_TOP_KEYS = {"name", "arms", "seed", "fit_intercept", "context_version", "policy", "budget",
+             "exploration", "reward", "warm_start", "state", "arm_features", "policy_file"}
+_EXPLORATION_KEYS = {"epsilon", "min_propensity", "propensity_samples"}
+_WARM_KEYS = {"min_obs", "quantile"}
+_STATE_KEYS = {"settle_seconds"}
+_ARM_FEATURE_KEYS = {"kind", "entity_types", "vector"}
+
+
+@dataclass(frozen=True)
+class BanditConfig:
+    name: str = "default"
+    arms: tuple[str, ...] = DEFAULT_ARMS
+    policy: PolicySpec = field(default_factory=PolicySpec)
+    budget: Budget = field(default_factory=Budget)
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    epsilon: float = 0.05
+    min_propensity: float = 0.01
+    propensity_samples: int = 256
+    warm_start_min_obs: int = 20
+    warm_start_quantile: float = 0.8
+    fit_intercept: bool = True
+    context_version: str | None = None
+    seed: int = 0
+    # Observations younger than this are left for the next sync, so a write that is still
+    # in flight (or a worker whose clock lags) is not skipped by the watermark.
+    settle_seconds: float = 5.0
+    arm_features: Mapping[str, Mapping[str, Any]] = field(
+        default_factory=lambda: MappingProxyType({}))
+
+    def arm_vectors(self) -> dict[str, list[float]]:
+        """Numeric action features per arm for warm start: kind one-hot, entity types
+        multi-hot, then any explicit ``vector``. Empty unless every arm has features."""
+        if not self.arm_features or any(a not in self.arm_features for a in self.arms):
+            return {}
+        kinds = sorted({str(f.get("kind", "")) for f in self.arm_features.values()})
+        width = max(len(f.get("vector", ())) for f in self.arm_features.values())
+        out = {}
+        for arm in self.arms:
+            feats = self.arm_features[arm]
+            vec = [1.0 if str(feats.get("kind", "")) == k else 0.0 for k in kinds]
+            types = set(feats.get("entity_types", ()))
+            vec += [1.0 if t in types else 0.0 for t in ENTITY_TYPES]
+            extra = [float(v) for v in feats.get("vector", ())]
+            out[arm] = vec + extra + [0.0] * (width - len(extra))
+        return out
+
+    def bandit(self, killed: Sequence[str] = ()):
+        """A fresh, unfitted :class:`~ltrr_opensearch.select.bandit.Bandit` for this config."""
+        from ltrr_opensearch.select.bandit import Bandit
+
+        return Bandit(self.arms, self.policy, self.budget, epsilon=self.epsilon,
+                      min_propensity=self.min_propensity,
+                      propensity_samples=self.propensity_samples, killed=killed,
+                      arm_features=self.arm_vectors(), warm_start_min_obs=self.warm_start_min_obs,
+                      warm_start_quantile=self.warm_start_quantile,
+                      fit_intercept=self.fit_intercept, context_version=self.context_version,
+                      seed=self.seed)
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any], source: str = "[bandit]") -> BanditConfig:
+        _check(source, raw, _TOP_KEYS)
+        values: dict[str, Any] = {}
+        try:
+            if "name" in raw:
+                values["name"] = _name(str(raw["name"]))
+            if "arms" in raw:
+                arms = raw["arms"]
+                if not isinstance(arms, list) or not arms or not all(
+                        isinstance(a, str) and a for a in arms) or len(set(arms)) != len(arms):
+                    raise ConfigError(f"{source}: arms must be a list of distinct names")
+                values["arms"] = tuple(arms)
+            for key, cast in (("seed", int), ("fit_intercept", bool)):
+                if key in raw:
+                    values[key] = cast(raw[key])
+            if "context_version" in raw:
+                values["context_version"] = str(raw["context_version"])
+            if "policy" in raw:
+                values["policy"] = PolicySpec.from_mapping(_table(source, raw, "policy"))
+            if "budget" in raw:
+                values["budget"] = Budget.from_mapping(_table(source, raw, "budget"))
+            if "reward" in raw:
+                values["reward"] = RewardConfig.from_mapping(_table(source, raw, "reward"))
+            exploration = _table(source, raw, "exploration")
+            _check(f"{source} [exploration]", exploration, _EXPLORATION_KEYS)
+            for key in ("epsilon", "min_propensity"):
+                if key in exploration:
+                    values[key] = _unit(f"exploration.{key}", exploration[key])
+            if "propensity_samples" in exploration:
+                values["propensity_samples"] = int(exploration["propensity_samples"])
+                if values["propensity_samples"] < 1:
+                    raise ConfigError(f"{source}: propensity_samples must be >= 1")
+            warm = _table(source, raw, "warm_start")
+            _check(f"{source} [warm_start]", warm, _WARM_KEYS)
+            if "min_obs" in warm:
+                values["warm_start_min_obs"] = int(warm["min_obs"])
+            if "quantile" in warm:
+                values["warm_start_quantile"] = _unit("warm_start.quantile", warm["quantile"])
+            state = _table(source, raw, "state")
+            _check(f"{source} [state]", state, _STATE_KEYS)
+            if "settle_seconds" in state:
+                values["settle_seconds"] = float(state["settle_seconds"])
+            features = _table(source, raw, "arm_features")
+            for arm, feats in features.items():
+                if not isinstance(feats, Mapping):
+                    raise ConfigError(f"{source}: arm_features.{arm} must be a table")
+                _check(f"{source} [arm_features.{arm}]", feats, _ARM_FEATURE_KEYS)
+            values["arm_features"] = MappingProxyType({k: dict(v) for k, v in features.items()})
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{source}: invalid value ({exc})") from None
+        config = cls(**values)
+        stray = set(config.arm_features) - set(config.arms)
+        if stray:
+            raise ConfigError(f"{source}: arm_features for unknown arm(s) {', '.join(sorted(stray))}")
+        return config
+
+
+def load_config(path: str | Path) -> BanditConfig:
+    """Read a policy file such as ``configs/policies/linucb.toml``."""
+    path = Path(path)
+    if not path.is_file() and not path.is_absolute() and (PROJECT_ROOT / path).is_file():
+        path = PROJECT_ROOT / path
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"policy file {str(path)!r} does not exist",
+                          hint="see configs/policies/ for examples") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"policy file {str(path)!r} is not valid TOML: {exc}") from None
+    if "policy_file" in raw:
+        raise ConfigError(f"{path}: policy_file is only allowed in the main config's [bandit]")
+    return BanditConfig.from_mapping(raw, source=str(path))
+
+
+def config_from_settings(settings: Settings) -> BanditConfig:
+    """The serving policy: ``[bandit] policy_file`` or inline ``[bandit]`` keys, else defaults."""
+    section = dict(settings.section("bandit"))
+    if "policy_file" in section:
+        if len(section) > 1:
+            raise ConfigError("[bandit] has policy_file and inline keys; use one of them")
+        return load_config(str(section["policy_file"]))
+    return BanditConfig.from_mapping(section)
+
+
+def _check(where: str, given: Mapping[str, Any], allowed: set[str]) -> None:
+    unknown = set(given) - allowed
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}",
+                          hint=f"known keys: {', '.join(sorted(allowed))}")
+
+
+def _table(source: str, raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{source}: [{key}] must be a table")
+    return value
+
+
+def _unit(name: str, value: Any) -> float:
+    value = float(value)
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(f"{name} must be within [0, 1], got {value}")
+    return value
+
+
+def _name(text: str) -> str:
+    if not text or not all(c.isalnum() or c in "-_" for c in text):
+        raise ConfigError(f"policy name {text!r} must be letters, digits, '-' or '_'")
+    return text

@@ -1,0 +1,268 @@
+"""Bandit state in OpenSearch, shared by every service worker.
+
+Three kinds of documents live in ``settings.state_index`` (shapes in docs/bandit.md):
+
+* ``observation`` - append-only reward log, ``_id = "obs:<request_id>:<arm>"`` written with
+  ``op_type=create``: recording the same (request, arm) twice is a no-op, so workers that
+  see overlapping feedback never double count.
+* ``snapshot`` - one per policy name: a version number, the watermark (the last applied
+  observation in the canonical order ``(logged_at, obs_id)``) and how many observations
+  it covers. Advanced with optimistic concurrency (``if_seq_no``/``if_primary_term``).
+* ``killswitch`` - arms forced off, shared by all policies.
+
+The fitted policy is never serialised: it is a deterministic function of the observations
+up to the watermark, refitted on load (no pickle, nothing to trust).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from opensearchpy import exceptions as os_exc
+
+from ltrr_opensearch.config import Settings
+from ltrr_opensearch.errors import ClusterUnreachable, LtrrError
+from ltrr_opensearch.select.bandit import Observation
+
+Watermark = tuple[int, str]  # (logged_at ms, obs_id)
+KILLSWITCH_ID = "killswitch"
+_PAGE = 1000
+
+STATE_MAPPING: dict[str, Any] = {
+    "settings": {"index": {"number_of_shards": 1, "auto_expand_replicas": "0-1"}},
+    "mappings": {
+        # Other subsystems may keep their own state here: unknown fields are stored, not indexed.
+        "dynamic": False,
+        "properties": {
+            "kind": {"type": "keyword"},
+            "policy": {"type": "keyword"},
+            "obs_id": {"type": "keyword"},
+            "request_id": {"type": "keyword"},
+            "arm": {"type": "keyword"},
+            "reward": {"type": "float"},
+            "logged_at": {"type": "date", "format": "epoch_millis"},
+            "context_version": {"type": "keyword"},
+            "version": {"type": "long"},
+        },
+    },
+}
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    policy: str
+    version: int
+    watermark: Watermark | None
+    applied: int
+    counts: dict[str, int] = field(default_factory=dict)
+    updated_at: int = 0
+
+    def to_doc(self) -> dict[str, Any]:
+        wm = None if self.watermark is None else {"logged_at": self.watermark[0],
+                                                  "obs_id": self.watermark[1]}
+        return {"kind": "snapshot", "policy": self.policy, "version": self.version,
+                "watermark": wm, "applied": self.applied, "counts": self.counts,
+                "updated_at": self.updated_at}
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Snapshot:
+        wm = doc.get("watermark")
+        return cls(policy=doc["policy"], version=int(doc["version"]),
+                   watermark=None if wm is None else (int(wm["logged_at"]), str(wm["obs_id"])),
+                   applied=int(doc["applied"]), counts=dict(doc.get("counts") or {}),
+                   updated_at=int(doc.get("updated_at", 0)))
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    created: int
+    duplicates: int
+
+
+class BanditStore:
+    """Reads and writes bandit documents in the state index."""
+
+    def __init__(self, client: Any, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+        self.index = settings.state_index
+
+    def ensure_index(self) -> None:
+        def create() -> None:
+            if not self.client.indices.exists(index=self.index):
+                try:
+                    self.client.indices.create(index=self.index, body=STATE_MAPPING)
+                except os_exc.RequestError as exc:
+                    if "resource_already_exists" not in str(exc):
+                        raise
+
+        self._call(create, "create the state index")
+
+    # ------------------------------------------------------------ observations
+    def record(self, observations: Sequence[Observation], refresh: bool | str = False
+               ) -> RecordResult:
+        """Append observations; ones already logged (same request and arm) are duplicates."""
+        if not observations:
+            return RecordResult(0, 0)
+        self.ensure_index()
+        body: list[dict[str, Any]] = []
+        for o in observations:
+            body.append({"create": {"_index": self.index, "_id": f"obs:{o.key}"}})
+            body.append(observation_doc(o))
+        response = self._call(lambda: self.client.bulk(body=body, refresh=refresh),
+                              "record bandit observations")
+        created = duplicates = 0
+        failures = []
+        for item in response["items"]:
+            result = item["create"]
+            if result.get("status") == 409:
+                duplicates += 1
+            elif "error" in result:
+                failures.append(f"{result['_id']}: {result['error'].get('reason', result['error'])}")
+            else:
+                created += 1
+        if failures:
+            raise LtrrError(f"{len(failures)} observation(s) were not recorded: {failures[0]}",
+                            hint="recording is idempotent; retry the same feedback")
+        return RecordResult(created, duplicates)
+
+    def fetch(self, after: Watermark | None = None, upto: Watermark | None = None,
+              until_ms: int | None = None) -> list[Observation]:
+        """Observations in canonical order, strictly after ``after`` and at most ``upto``
+        (or logged at or before ``until_ms``)."""
+        if not self._exists():
+            return []
+        filters: list[dict[str, Any]] = [{"term": {"kind": "observation"}}]
+        if upto is not None:
+            filters.append(_at_most(upto))
+        if until_ms is not None:
+            filters.append({"range": {"logged_at": {"lte": until_ms}}})
+        out: list[Observation] = []
+        cursor = list(after) if after is not None else None
+        while True:
+            body: dict[str, Any] = {
+                "size": _PAGE, "query": {"bool": {"filter": filters}},
+                "sort": [{"logged_at": "asc"}, {"obs_id": "asc"}], "track_total_hits": False,
+            }
+            if cursor is not None:
+                body["search_after"] = cursor
+            hits = self._call(lambda b=body: self.client.search(index=self.index, body=b),
+                              "read bandit observations")["hits"]["hits"]
+            out.extend(observation_from_doc(h["_source"]) for h in hits)
+            if len(hits) < _PAGE:
+                return out
+            cursor = hits[-1]["sort"]
+
+    def count(self, upto: Watermark) -> int:
+        if not self._exists():
+            return 0
+        body = {"query": {"bool": {"filter": [{"term": {"kind": "observation"}}, _at_most(upto)]}}}
+        return int(self._call(lambda: self.client.count(index=self.index, body=body),
+                              "count bandit observations")["count"])
+
+    # ---------------------------------------------------------------- snapshot
+    def get_snapshot(self, policy: str) -> tuple[Snapshot | None, int | None, int | None]:
+        """The snapshot and its ``(seq_no, primary_term)`` for a conditional write."""
+        doc = self._get(f"snapshot:{policy}")
+        if doc is None:
+            return None, None, None
+        return Snapshot.from_doc(doc["_source"]), doc["_seq_no"], doc["_primary_term"]
+
+    def put_snapshot(self, snapshot: Snapshot, seq_no: int | None, primary_term: int | None
+                     ) -> bool:
+        """Write if nobody else did since ``(seq_no, primary_term)``; False on a lost race."""
+        self.ensure_index()
+        kwargs: dict[str, Any] = {"op_type": "create"} if seq_no is None else {
+            "if_seq_no": seq_no, "if_primary_term": primary_term}
+        try:
+            self._call(lambda: self.client.index(index=self.index, id=f"snapshot:{snapshot.policy}",
+                                                 body=snapshot.to_doc(), refresh=True, **kwargs),
+                       "write the bandit snapshot")
+        except os_exc.ConflictError:
+            return False
+        return True
+
+    # ------------------------------------------------------------ kill switch
+    def killed(self) -> set[str]:
+        doc = self._get(KILLSWITCH_ID)
+        return set(doc["_source"].get("killed", [])) if doc else set()
+
+    def set_killed(self, arm: str, killed: bool, attempts: int = 5) -> set[str]:
+        """Kill or revive ``arm`` (read-modify-write with optimistic concurrency)."""
+        self.ensure_index()
+        for _ in range(attempts):
+            doc = self._get(KILLSWITCH_ID)
+            current = set(doc["_source"].get("killed", [])) if doc else set()
+            wanted = current | {arm} if killed else current - {arm}
+            kwargs: dict[str, Any] = {"op_type": "create"} if doc is None else {
+                "if_seq_no": doc["_seq_no"], "if_primary_term": doc["_primary_term"]}
+            body = {"kind": "killswitch", "killed": sorted(wanted), "updated_at": now_ms()}
+            try:
+                self._call(lambda b=body, kw=kwargs: self.client.index(
+                    index=self.index, id=KILLSWITCH_ID, body=b, refresh=True, **kw),
+                    "update the kill switch")
+                return wanted
+            except os_exc.ConflictError:
+                continue
+        raise LtrrError("the kill switch is being changed concurrently; try again")
+
+    # ---------------------------------------------------------------- helpers
+    def _exists(self) -> bool:
+        return bool(self._call(lambda: self.client.indices.exists(index=self.index),
+                               "check the state index"))
+
+    def _get(self, doc_id: str) -> dict[str, Any] | None:
+        try:
+            return self._call(lambda: self.client.get(index=self.index, id=doc_id),
+                              "read bandit state")
+        except os_exc.NotFoundError:
+            return None
+
+    def _call(self, fn: Any, what: str) -> Any:
+        try:
+            return fn()
+        except os_exc.ConnectionError:
+            raise ClusterUnreachable(
+                f"cannot reach OpenSearch at {self.settings.display_urls} to {what}",
+                hint="check the node is up and LTRR_OPENSEARCH_URL / --url") from None
+        except (os_exc.ConflictError, os_exc.NotFoundError):
+            raise
+        except os_exc.TransportError as exc:
+            raise LtrrError(f"OpenSearch refused to {what} in {self.index!r}: "
+                            f"{exc.status_code} {exc.error}") from None
+
+
+def observation_doc(o: Observation) -> dict[str, Any]:
+    return {"kind": "observation", "obs_id": o.key, "request_id": o.request_id, "arm": o.arm,
+            "reward": o.reward, "context_version": o.context_version,
+            "context": list(o.context), "logged_at": o.logged_at, "k": o.k,
+            "propensity": o.propensity}
+
+
+def observation_from_doc(doc: dict[str, Any]) -> Observation:
+    return Observation(request_id=str(doc["request_id"]), arm=str(doc["arm"]),
+                       reward=float(doc["reward"]), context_version=str(doc["context_version"]),
+                       context=tuple(float(v) for v in doc["context"]),
+                       logged_at=int(doc["logged_at"]), k=doc.get("k"),
+                       propensity=doc.get("propensity"))
+
+
+def counts_of(observations: Iterable[Observation]) -> dict[str, int]:
+    return dict(Counter(o.arm for o in observations))
+
+
+def _at_most(wm: Watermark) -> dict[str, Any]:
+    """(logged_at, obs_id) <= wm in the canonical order."""
+    t, oid = wm
+    return {"bool": {"should": [
+        {"range": {"logged_at": {"lt": t}}},
+        {"bool": {"filter": [{"term": {"logged_at": t}}, {"range": {"obs_id": {"lte": oid}}}]}},
+    ], "minimum_should_match": 1}}
