@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what ltrr needs into ./.venv (idempotent). Sourced by test.sh and demo.sh.
+# Needs: Python 3.10+, a JDK 21+ and Maven (for the local node; installed with apt when missing and root).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+python="${PYTHON:-python3}"
+
+if ! command -v mvn >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "installing Maven with apt-get" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq maven >/dev/null
+fi
+
+if [ ! -x "$root/.venv/bin/python" ]; then
+  "$python" -m venv "$root/.venv"
+fi
+stamp="$root/.venv/.ltrr-installed"
+if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ] || [ "$root/constraints/ci.txt" -nt "$stamp" ]; then
+  "$root/.venv/bin/python" -m pip install -q --disable-pip-version-check \
+    -c "$root/constraints/ci.txt" -e "$root[test,embed,plots]"
+  touch "$stamp"
+fi
+export PATH="$root/.venv/bin:$PATH"
