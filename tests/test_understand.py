@@ -244,6 +244,19 @@ def test_three_letter_words_are_not_typo_matched_to_artists():
     assert slots_of("abbba", gazetteer) == [("artist", "Abba")]
 
 
+def test_words_of_catalog_titles_are_not_taken_as_typos():
+    rows = [{"id": "a", "entity_type": "artist", "title": "Roan"},
+            {"id": "t", "entity_type": "track", "title": "Road Trip", "artist": "Roan"}]
+    gazetteer = Gazetteer.from_rows(rows)
+    assert slots_of("road", gazetteer) == []
+    assert slots_of("roen", gazetteer) == [("artist", "Roan")]
+
+
+def test_words_of_vocabulary_values_are_not_taken_as_typos(gazetteer):
+    # "swift" is part of "Taylor Swift", so it is a word, not a typo of another value.
+    assert slots_of("swift", gazetteer) == []
+
+
 def test_fuzzy_tie_goes_to_the_value_the_catalog_uses_most():
     rows = [{"id": str(i), "entity_type": "track", "title": "x", "artist": "Tyler"}
             for i in range(3)]

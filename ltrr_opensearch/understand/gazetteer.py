@@ -13,7 +13,9 @@ ambiguity rule:
    "Blues" loses to the genre); then the value the catalog uses most; then the
    alphabetically first value, so the result is deterministic.
 
-Typo tolerance: the span (a single stopword or a number never) is compared with the
+Typo tolerance: a single token that is a real word (a stopword, a number, a word of a
+catalog title or of any vocabulary value: "road", "love") is taken as meant, never as a
+typo of something else. Other spans are compared with the
 values that share a one-character deletion with it (a SymSpell-style deletion index,
 so no query scans the vocabulary). This finds every value one insertion, deletion,
 substitution or adjacent swap away, and some two edits away. A candidate is kept when
@@ -26,6 +28,7 @@ short word would hit something; artist typos need 4 characters ("tayler" -> Tayl
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -128,11 +131,15 @@ class Gazetteer:
 
     ``vocab`` maps a catalog kind (:data:`CATALOG_KINDS`) to ``{canonical value:
     weight}``; the weight (usually how many entities use the value) breaks ties.
-    Entity-type words are always included. Build one with :meth:`from_rows` or
-    :meth:`from_index`; it is read-only afterwards and safe to share between threads.
+    Entity-type words are always included. ``known_words`` are words users type on
+    purpose (catalog title words); together with the words of every value they are never
+    typo-corrected on their own. Build one with :meth:`from_rows` or :meth:`from_index`;
+    it is read-only afterwards and safe to share between threads.
     """
 
-    def __init__(self, vocab: Mapping[str, Mapping[str, float]]) -> None:
+    def __init__(
+        self, vocab: Mapping[str, Mapping[str, float]], known_words: Iterable[str] = ()
+    ) -> None:
         unknown = set(vocab) - set(CATALOG_KINDS)
         if unknown:
             raise ValueError(f"unknown gazetteer kind(s): {', '.join(sorted(unknown))}")
@@ -148,6 +155,9 @@ class Gazetteer:
         for entity_type, words in ENTITY_TYPE_WORDS.items():
             for word in words:
                 self._add(word, _Entry("entity_type", entity_type, 0.0))
+        words = {word for text in known_words for word in normalize_query(text).split()}
+        words.update(word for phrase in self._exact for word in phrase.split())
+        self._known_words = frozenset(words | STOPWORDS)
         self._max_tokens = max((p.count(" ") + 1 for p in self._exact), default=1)
         self._max_chars = max((len(p) for p in self._exact), default=0)
         self._deletions = _deletion_index(self._exact)
@@ -167,10 +177,12 @@ class Gazetteer:
         """Collect the vocabularies from catalog rows (dicts in the catalog schema).
 
         Artists are ``row["artist"]`` of every entity plus the titles of
-        ``entity_type == "artist"`` rows. Missing or null fields are skipped; a field of
-        the wrong type raises :class:`ValidationError` naming the row.
+        ``entity_type == "artist"`` rows; the words of all titles are known words.
+        Missing or null fields are skipped; a field of the wrong type raises
+        :class:`ValidationError` naming the row.
         """
         vocab: dict[str, Counter[str]] = {kind: Counter() for kind in CATALOG_KINDS}
+        titles: set[str] = set()
         for position, row in enumerate(rows):
             if not isinstance(row, Mapping):
                 raise ValidationError(
@@ -181,10 +193,11 @@ class Gazetteer:
             artist = _optional_str(row, "artist", where)
             if artist:
                 vocab["artist"][artist] += 1
-            if row.get("entity_type") == "artist":
-                title = _optional_str(row, "title", where)
-                if title:
-                    vocab["artist"][title] += 1
+            title = _optional_str(row, "title", where)
+            if title and row.get("entity_type") == "artist":
+                vocab["artist"][title] += 1
+            elif title:
+                titles.add(title)
             for kind, field in (("genre", "genres"), ("mood", "moods")):
                 for value in _optional_str_list(row, field, where):
                     vocab[kind][value] += 1
@@ -192,22 +205,28 @@ class Gazetteer:
                 value = _optional_str(row, kind, where)
                 if value:
                     vocab[kind][value] += 1
-        return cls(vocab)
+        return cls(vocab, titles)
 
     @classmethod
     def from_index(
-        cls, client: OpenSearch, settings: Settings, page_size: int = 5000
+        cls,
+        client: OpenSearch,
+        settings: Settings,
+        page_size: int = 5000,
+        title_entities: int = 10_000,
     ) -> Gazetteer:
         """Collect the vocabularies from the catalog alias with composite aggregations.
 
         Values come back as the index stores keywords (lower-cased, accents folded by
         the mapping's ``folded`` normalizer), which is what the keyword fields match.
         Aggregations are paged, so catalogs with many artists need no large buckets.
+        Known words come from the titles of the ``title_entities`` most popular
+        entities (one search), not of every entity as in :meth:`from_rows`.
         """
-        counts = _aggregate_vocab(client, settings, page_size)
+        counts, titles = _read_index(client, settings, page_size, title_entities)
         artists = Counter(counts.pop("artist"))
         artists.update(counts.pop("artist_title"))
-        return cls({"artist": artists, **counts})
+        return cls({"artist": artists, **counts}, titles)
 
     # -- lookup ------------------------------------------------------------------------
 
@@ -249,7 +268,7 @@ class Gazetteer:
             return None, 0.0
         if span[-1] in STOPWORDS or all(t in STOPWORDS for t in span):
             return None, 0.0
-        if len(span) == 1 and phrase.isdigit():
+        if len(span) == 1 and (phrase in self._known_words or phrase.isdigit()):
             return None, 0.0
         max_edits = 1 if size < LONG_SPAN_CHARS else 2
         candidates: set[str] = set()
@@ -348,7 +367,9 @@ def _optional_str_list(row: Mapping[str, Any], field: str, where: str) -> list[s
 
 # -- reading the vocabularies from the catalog index -----------------------------------
 
-# aggregation name -> (keyword field, filter or None)
+# aggregation name -> (keyword field, query restricting the documents or None). A
+# composite aggregation cannot sit under a filter aggregation (OpenSearch silently drops
+# the filter), so a restricted source gets its own search, sent in the same _msearch.
 _INDEX_SOURCES: Mapping[str, tuple[str, dict[str, Any] | None]] = {
     "artist": ("artist.keyword", None),
     "artist_title": ("title.keyword", {"term": {"entity_type": "artist"}}),
@@ -359,54 +380,67 @@ _INDEX_SOURCES: Mapping[str, tuple[str, dict[str, Any] | None]] = {
 }
 
 
-def _aggregate_vocab(
-    client: OpenSearch, settings: Settings, page_size: int
-) -> dict[str, dict[str, float]]:
-    """Page every field's composite aggregation in one request per page, dropping each
-    field from the request once its last page has arrived."""
+def _read_index(
+    client: OpenSearch, settings: Settings, page_size: int, title_entities: int
+) -> tuple[dict[str, dict[str, float]], list[str]]:
+    """Page every field's composite aggregation, one ``_msearch`` round trip per page,
+    dropping each field from the requests once its last page has arrived. The first
+    round trip also fetches the titles of the most popular entities."""
     index = settings.catalog_alias
     counts: dict[str, dict[str, float]] = {name: {} for name in _INDEX_SOURCES}
+    titles: list[str] = []
     after: dict[str, Any] = {}
     pending = list(_INDEX_SOURCES)
+    first_page = True
     while pending:
-        aggs: dict[str, Any] = {}
+        groups: dict[str, list[str]] = {}  # the query (as JSON) -> aggregation names
         for name in pending:
-            field, where = _INDEX_SOURCES[name]
-            composite: dict[str, Any] = {
-                "size": page_size,
-                "sources": [{"value": {"terms": {"field": field}}}],
-            }
-            if name in after:
-                composite["after"] = after[name]
-            agg: dict[str, Any] = {"composite": composite}
-            aggs[name] = agg if where is None else {"filter": where, "aggs": {"page": agg}}
-        body = {"size": 0, "track_total_hits": False, "aggs": aggs}
-        response = _search(client, settings, index, body)
+            groups.setdefault(json.dumps(_INDEX_SOURCES[name][1]), []).append(name)
+        lines: list[dict[str, Any]] = []
+        if first_page:
+            lines.extend(({"index": index}, {
+                "size": title_entities, "_source": ["title"], "track_total_hits": False,
+                "sort": [{"popularity": {"order": "desc", "missing": "_last"}}, "_doc"],
+            }))
+        for query_json, names in groups.items():
+            body: dict[str, Any] = {"size": 0, "track_total_hits": False, "aggs": {}}
+            if query_json != "null":
+                body["query"] = json.loads(query_json)
+            for name in names:
+                composite: dict[str, Any] = {
+                    "size": page_size,
+                    "sources": [{"value": {"terms": {"field": _INDEX_SOURCES[name][0]}}}],
+                }
+                if name in after:
+                    composite["after"] = after[name]
+                body["aggs"][name] = {"composite": composite}
+            lines.extend(({"index": index}, body))
+        responses = _msearch(client, settings, index, lines)
+        if first_page:
+            first_page = False
+            hits = responses.pop(0)["hits"]["hits"]
+            titles = [h["_source"]["title"] for h in hits if h["_source"].get("title")]
         still_pending = []
-        for name in pending:
-            result = response["aggregations"][name]
-            if _INDEX_SOURCES[name][1] is not None:
-                result = result["page"]
-            buckets = result["buckets"]
-            for bucket in buckets:
-                counts[name][bucket["key"]["value"]] = float(bucket["doc_count"])
-            if len(buckets) == page_size and "after_key" in result:
-                after[name] = result["after_key"]
-                still_pending.append(name)
+        for names, response in zip(groups.values(), responses, strict=True):
+            for name in names:
+                result = response["aggregations"][name]
+                buckets = result["buckets"]
+                for bucket in buckets:
+                    counts[name][bucket["key"]["value"]] = float(bucket["doc_count"])
+                if len(buckets) == page_size and "after_key" in result:
+                    after[name] = result["after_key"]
+                    still_pending.append(name)
         pending = still_pending
-    return counts
+    return counts, titles
 
 
-def _search(client: OpenSearch, settings: Settings, index: str, body: dict) -> dict:
+def _msearch(
+    client: OpenSearch, settings: Settings, index: str, lines: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     from opensearchpy import exceptions as os_exc
 
     try:
-        return client.search(index=index, body=body)
-    except os_exc.NotFoundError:
-        raise LtrrError(
-            f"catalog index {index!r} does not exist, so there is no vocabulary to read",
-            hint="load a catalog first, or set LTRR_INDEX_PREFIX to the catalog's prefix",
-        ) from None
+        responses = client.msearch(body=lines)["responses"]
     except os_exc.ConnectionError:
         raise ClusterUnreachable(
             f"cannot reach OpenSearch at {settings.display_urls} to read the catalog vocabulary",
@@ -415,5 +449,20 @@ def _search(client: OpenSearch, settings: Settings, index: str, body: dict) -> d
     except os_exc.TransportError as exc:
         raise LtrrError(
             f"reading the vocabulary from {index!r} failed: HTTP {exc.status_code} {exc.error}",
-            hint="check that the index uses mappings/catalog.v1.json",
         ) from None
+    for response in responses:
+        error = response.get("error")
+        if error is None:
+            continue
+        reason = error.get("type", "error") if isinstance(error, dict) else str(error)
+        if reason == "index_not_found_exception":
+            raise LtrrError(
+                f"catalog index {index!r} does not exist, so there is no vocabulary to read",
+                hint="load a catalog first, or set LTRR_INDEX_PREFIX to the catalog's prefix",
+            )
+        detail = error.get("reason", "") if isinstance(error, dict) else ""
+        raise LtrrError(
+            f"reading the vocabulary from {index!r} failed: {reason} {detail}".strip(),
+            hint="check that the index uses mappings/catalog.v1.json",
+        )
+    return responses

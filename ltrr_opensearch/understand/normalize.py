@@ -62,7 +62,9 @@ def normalize_query(text: str) -> str:
 def _fold_unicode(text: str) -> str:
     chars: list[str] = []
     base_is_latinish = False
-    for ch in unicodedata.normalize("NFKD", text.casefold()):
+    # NFKD both sides of casefold: compatibility forms can decompose to capitals ("𝕊").
+    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
+    for ch in decomposed:
         if unicodedata.combining(ch):
             if not base_is_latinish:
                 chars.append(ch)

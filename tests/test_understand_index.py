@@ -1,0 +1,75 @@
+"""Gazetteer.from_index against the real node: a small catalog behind the alias."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ltrr_opensearch.errors import LtrrError
+from ltrr_opensearch.understand import Gazetteer, understand
+
+pytestmark = pytest.mark.integration
+
+ROWS = [
+    {"id": "a1", "entity_type": "artist", "title": "Taylor", "genres": ["pop"]},
+    {"id": "a2", "entity_type": "artist", "title": "Solo Artist Without Tracks"},
+    {"id": "t1", "entity_type": "track", "title": "Love Story", "artist": "Taylor Swift",
+     "genres": ["rock", "Hip-Hop"], "moods": ["sad"], "decade": "1990s", "language": "en"},
+    {"id": "t2", "entity_type": "track", "title": "Halo", "artist": "Beyoncé",
+     "genres": ["rock"], "moods": ["chill"], "decade": "2000s", "language": "es"},
+    {"id": "t3", "entity_type": "track", "title": "Other", "artist": "Taylor Swift",
+     "genres": ["jazz"], "decade": "1990s"},
+]
+
+
+@pytest.fixture()
+def catalog(client, settings):
+    mapping = json.loads((settings.mappings_dir / "catalog.v1.json").read_text())
+    mapping.pop("_comment", None)
+    index = f"{settings.catalog_alias}-v1-test"
+    client.indices.create(index=index, body={**mapping, "aliases": {settings.catalog_alias: {}}})
+    for row in ROWS:
+        client.index(index=index, id=row["id"], body=row)
+    client.indices.refresh(index=index)
+    return index
+
+
+def test_from_index_reads_every_vocabulary_through_the_alias(client, settings, catalog):
+    gazetteer = Gazetteer.from_index(client, settings, page_size=2)  # forces paging
+    # Keyword fields store values folded by the mapping's normalizer.
+    assert gazetteer.values("artist") == (
+        "beyonce", "solo artist without tracks", "taylor", "taylor swift")
+    assert gazetteer.values("genre") == ("hip-hop", "jazz", "pop", "rock")
+    assert gazetteer.values("mood") == ("chill", "sad")
+    assert gazetteer.values("decade") == ("1990s", "2000s")
+    assert gazetteer.values("language") == ("en", "es")
+
+
+def test_gazetteer_from_index_understands_like_one_from_rows(client, settings, catalog):
+    from_index = Gazetteer.from_index(client, settings)
+    from_rows = Gazetteer.from_rows(ROWS)
+    for query in ["tayler love", "90s rok", "Beyoncé songs", "spanish hiphop"]:
+        a, b = understand(query, from_index), understand(query, from_rows)
+        assert [(s.kind, s.value.lower(), s.text) for s in a.slots] == [
+            (s.kind, normalize(s.value), s.text) for s in b.slots], query
+        assert a.intent == b.intent
+
+
+def normalize(value: str) -> str:
+    return value.lower().replace("é", "e")
+
+
+def test_from_index_without_a_catalog_says_what_to_do(client, settings):
+    with pytest.raises(LtrrError, match="does not exist") as info:
+        Gazetteer.from_index(client, settings)
+    assert info.value.hint and "catalog" in info.value.hint
+
+
+def test_from_index_with_no_node_raises_cluster_unreachable(settings):
+    from ltrr_opensearch.engine.client import make_client
+    from ltrr_opensearch.errors import ClusterUnreachable
+
+    nowhere = settings.with_overrides(url="http://127.0.0.1:9", timeout=2.0, max_retries=0)
+    with pytest.raises(ClusterUnreachable, match="cannot reach"):
+        Gazetteer.from_index(make_client(nowhere), nowhere)
