@@ -1,0 +1,117 @@
+"""Knobs of the feedback loop, read from the ``[feedback]`` and ``[q2e]`` TOML sections.
+
+Every value has a default, so an empty config works; unknown keys and bad values raise a
+:class:`ConfigError` naming the key, because a typo in a weight would silently change rewards.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from types import MappingProxyType
+from typing import Any
+
+from ltrr_opensearch.config import Settings
+from ltrr_opensearch.errors import ConfigError
+
+DEFAULT_WEIGHTS = MappingProxyType({"play": 1.0, "add_to_favorites": 0.8, "click": 0.5})
+DEFAULT_ACTIONS = (
+    "impression", "click", "play", "add_to_favorites", "add_to_playlist", "share", "skip",
+    "purchase",
+)
+
+
+@dataclass(frozen=True)
+class FeedbackConfig:
+    """Event validation, ingestion batching and the reward rule."""
+
+    actions: tuple[str, ...] = DEFAULT_ACTIONS
+    # Engagement weight per action; actions not listed weigh 0 (no reward, no Q2E evidence).
+    weights: Mapping[str, float] = field(default_factory=lambda: DEFAULT_WEIGHTS)
+    max_event_bytes: int = 16 * 1024
+    batch_size: int = 500
+    # Consumers only read events ingested at least this long ago, so a bulk still being
+    # refreshed can never fall behind a checkpoint (see docs/feedback.md, "Checkpoints").
+    settle_seconds: float = 5.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FeedbackConfig:
+        raw = dict(settings.section("feedback"))
+        _reject_unknown("feedback", raw, cls)
+        values: dict[str, Any] = {}
+        if "actions" in raw:
+            actions = raw["actions"]
+            if not isinstance(actions, list) or not all(isinstance(a, str) and a for a in actions):
+                raise ConfigError("[feedback] actions must be a list of action names")
+            values["actions"] = tuple(actions)
+        if "weights" in raw:
+            weights = raw["weights"]
+            if not isinstance(weights, Mapping):
+                raise ConfigError("[feedback] weights must be a table such as {play = 1.0}")
+            values["weights"] = MappingProxyType(
+                {str(k): _number(f"[feedback] weights.{k}", v, low=0.0, high=1.0)
+                 for k, v in weights.items()})
+        if "max_event_bytes" in raw:
+            values["max_event_bytes"] = int(_number("[feedback] max_event_bytes",
+                                                    raw["max_event_bytes"], low=256))
+        if "batch_size" in raw:
+            values["batch_size"] = int(_number("[feedback] batch_size", raw["batch_size"], low=1))
+        if "settle_seconds" in raw:
+            values["settle_seconds"] = _number("[feedback] settle_seconds",
+                                               raw["settle_seconds"], low=0.0)
+        config = cls(**values)
+        unknown = set(config.weights) - set(config.actions)
+        if unknown:
+            raise ConfigError(
+                f"[feedback] weights name unknown action(s): {', '.join(sorted(unknown))}",
+                hint="add them to [feedback] actions or remove the weight")
+        return config
+
+    def weight(self, action: str) -> float:
+        return float(self.weights.get(action, 0.0))
+
+
+@dataclass(frozen=True)
+class MemoryConfig:
+    """The Q2E score: Beta prior, time decay, guards and scaling into ``rank_features``."""
+
+    half_life_days: float = 14.0
+    prior_alpha: float = 1.0  # prior engagements ...
+    prior_beta: float = 9.0  # ... and prior non-engagements: prior mean 0.1 per impression
+    per_client_cap: int = 3  # a client's events count at most this many per pair per window
+    cap_window_hours: float = 24.0
+    min_engagement: float = 1.0  # weighted, capped, decayed engagement before a pair is used
+    min_clients: int = 1
+    max_pairs_per_entity: int = 50
+    scale: float = 100.0  # observed value = scale * posterior mean, in (0, scale]
+    predicted_scale: float = 5.0  # predicted value = predicted_scale * predicted score
+    max_events_per_pair: int = 5000  # newest events read when a pair is recomputed
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MemoryConfig:
+        raw = dict(settings.section("q2e"))
+        _reject_unknown("q2e", raw, cls)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name in raw:
+                low = 0.0 if f.name in ("min_engagement",) else 1e-9
+                value = _number(f"[q2e] {f.name}", raw[f.name], low=low)
+                values[f.name] = int(value) if f.type == "int" else value
+        return cls(**values)
+
+
+def _reject_unknown(section: str, raw: Mapping[str, Any], cls: type) -> None:
+    unknown = set(raw) - {f.name for f in fields(cls)}
+    if unknown:
+        raise ConfigError(
+            f"unknown key(s) in [{section}]: {', '.join(sorted(unknown))}",
+            hint=f"known keys: {', '.join(f.name for f in fields(cls))}")
+
+
+def _number(name: str, raw: Any, low: float | None = None, high: float | None = None) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
+        raise ConfigError(f"{name} must be a number, got {raw!r}")
+    if (low is not None and raw < low) or (high is not None and raw > high):
+        raise ConfigError(f"{name} must be between {low} and {high}, got {raw!r}")
+    return float(raw)

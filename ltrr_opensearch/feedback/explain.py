@@ -1,0 +1,78 @@
+"""``ltrr memory show``: where a Q2E score came from, in words."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from opensearchpy import OpenSearch
+from opensearchpy import exceptions as os_exc
+
+from ltrr_opensearch.config import Settings
+from ltrr_opensearch.errors import ValidationError
+from ltrr_opensearch.feedback.config import MemoryConfig
+from ltrr_opensearch.feedback.indices import memory_index
+from ltrr_opensearch.feedback.keys import query_key
+
+
+def memory_docs(client: OpenSearch, settings: Settings, target: str
+                ) -> tuple[str, list[dict[str, Any]]]:
+    """("entity"|"query", memory docs): ``target`` is tried as an entity id, then a query."""
+    index = memory_index(settings)
+    if not client.indices.exists(index=index):
+        return "entity", []
+    body = {"size": 1000, "sort": [{"value": "desc"}], "query": {"term": {"entity_id": target}}}
+    hits = client.search(index=index, body=body)["hits"]["hits"]
+    if hits:
+        return "entity", [h["_source"] for h in hits]
+    try:
+        _, key = query_key(target)
+    except ValueError:
+        raise ValidationError(f"{target!r} is neither an entity id nor a query") from None
+    body["query"] = {"term": {"key": key}}
+    return "query", [h["_source"] for h in client.search(index=index, body=body)["hits"]["hits"]]
+
+
+def explain(client: OpenSearch, settings: Settings, target: str,
+            config: MemoryConfig | None = None) -> list[str]:
+    config = config or MemoryConfig.from_settings(settings)
+    kind, docs = memory_docs(client, settings, target)
+    if not docs:
+        return [f"no Q2E memory for {target!r} (not an entity id with pairs, nor a known query)"]
+    by_entity: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for doc in docs:
+        by_entity[doc["entity_id"]].append(doc)
+    lines = [f"Q2E memory for {kind} {target!r}:"]
+    for entity, entity_docs in sorted(by_entity.items()):
+        final = _catalog_q2e(client, settings, entity)
+        for doc in sorted(entity_docs, key=lambda d: (d["key"], d["source"])):
+            lines.append(f"  entity {entity}  key {doc['key']}  query {doc.get('query')!r}")
+            lines.append("    " + _describe(doc, config))
+            used = final.get(doc["key"])
+            lines.append(f"    in catalog q2e: {used:.4g}" if used is not None
+                         else "    in catalog q2e: no")
+    return lines
+
+
+def _catalog_q2e(client: OpenSearch, settings: Settings, entity: str) -> dict[str, float]:
+    """The ``q2e`` map the catalog holds now for ``entity`` (empty when it has none)."""
+    try:
+        doc = client.get(index=settings.catalog_alias, id=entity, _source_includes=["q2e"])
+    except (os_exc.NotFoundError, os_exc.RequestError):
+        return {}
+    return doc["_source"].get("q2e") or {}
+
+
+def _describe(doc: dict[str, Any], config: MemoryConfig) -> str:
+    if doc["source"] == "predicted":
+        return (f"predicted: value {doc['value']:.4g} = {config.predicted_scale:g} x "
+                f"predicted score {doc['predicted_score']:.3g} (cold start from catalog fields)")
+    actions = ", ".join(f"{a}={n}" for a, n in sorted((doc.get("actions") or {}).items()))
+    state = "eligible" if doc.get("eligible") else f"not used: {doc.get('reason')}"
+    return (f"observed: value {doc['value']:.4g} = {config.scale:g} x posterior "
+            f"{doc['posterior']:.3g} ({state}); posterior = ({config.prior_alpha:g} + E "
+            f"{doc['engagement']:.3g}) / ({config.prior_alpha + config.prior_beta:g} + "
+            f"max(I {doc['impressions']:.3g}, E)); E decayed from {doc['engagement_undecayed']:.3g}"
+            f" with half-life {doc['half_life_days']:g} d; {doc['events']} events ({actions}), "
+            f"{doc['events_capped']} capped by the per-client limit, {doc['clients']} client(s);"
+            f" I from {doc['impressions_raw']} impressions; last event {doc.get('last_event_at')}")

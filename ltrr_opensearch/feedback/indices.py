@@ -1,0 +1,99 @@
+"""Index names and creation for the feedback loop's indices.
+
+The UBI query/event logs, dead letters, Q2E memory and training rows are owned here and
+created from ``mappings/*.v1.json``. The state index is shared with other subsystems (the
+bandit keeps its own docs there), so it is only created when missing and our fields are
+added with an additive ``put_mapping``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from opensearchpy import OpenSearch
+from opensearchpy import exceptions as os_exc
+
+from ltrr_opensearch.config import Settings
+from ltrr_opensearch.errors import ConfigError, LtrrError
+
+
+def memory_index(settings: Settings) -> str:
+    return f"{settings.index_prefix}-memory"
+
+
+def training_rows_index(settings: Settings) -> str:
+    return f"{settings.index_prefix}-training-rows"
+
+
+# Fields our docs put in the shared state index (checkpoints and reward docs).
+STATE_FIELDS: dict[str, Any] = {
+    "kind": {"type": "keyword"},
+    "consumer": {"type": "keyword"},
+    "stream": {"type": "keyword"},
+    "position": {"type": "object", "enabled": False},
+    "processed": {"type": "long"},
+    "updated_at": {"type": "date"},
+    "query_id": {"type": "keyword"},
+    "arm": {"type": "keyword"},
+    "k": {"type": "integer"},
+    "propensity": {"type": "float"},
+    "reward": {"type": "float"},
+    "engaged": {"type": "boolean"},
+    "engaged_ids": {"type": "keyword"},
+    "actions": {"type": "object", "enabled": False},
+    "candidates": {"type": "integer"},
+    "context": {"type": "object", "enabled": False},
+    "variant": {"type": "keyword"},
+    "model_version": {"type": "keyword"},
+    "client_id": {"type": "keyword"},
+    "timestamp": {"type": "date"},
+    "computed_at": {"type": "date"},
+}
+
+
+def _load_mapping(settings: Settings, name: str) -> dict[str, Any]:
+    path = settings.mappings_dir / f"{name}.v1.json"
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read mapping {path}: {exc}") from None
+    body.pop("_comment", None)
+    return body
+
+
+def _create(client: OpenSearch, index: str, body: dict[str, Any]) -> None:
+    if client.indices.exists(index=index):
+        return
+    try:
+        client.indices.create(index=index, body=body)
+    except os_exc.RequestError as exc:
+        if exc.error != "resource_already_exists_exception":  # lost a race: fine
+            raise LtrrError(f"cannot create index {index}: {exc.error}") from None
+
+
+def ensure_log_indices(client: OpenSearch, settings: Settings) -> None:
+    """The UBI query/event logs and the dead-letter index (what ingestion writes)."""
+    _create(client, settings.ubi_queries_index, _load_mapping(settings, "ubi_queries"))
+    _create(client, settings.ubi_events_index, _load_mapping(settings, "ubi_events"))
+    _create(client, settings.deadletter_index, _load_mapping(settings, "deadletter"))
+
+
+def ensure_state_index(client: OpenSearch, settings: Settings) -> None:
+    index = settings.state_index
+    _create(client, index, {"settings": {"index": {"number_of_shards": 1,
+                                                   "number_of_replicas": 0}}})
+    try:
+        client.indices.put_mapping(index=index, body={"properties": STATE_FIELDS})
+    except os_exc.RequestError as exc:
+        raise LtrrError(
+            f"the state index {index} has fields that clash with the feedback loop's: {exc.error}",
+            hint="see docs/feedback.md for the fields reward and checkpoint docs use") from None
+
+
+def ensure_feedback_indices(client: OpenSearch, settings: Settings) -> None:
+    """Every index the consumers read or write (idempotent)."""
+    ensure_log_indices(client, settings)
+    ensure_state_index(client, settings)
+    _create(client, memory_index(settings), _load_mapping(settings, "memory"))
+    _create(client, training_rows_index(settings), _load_mapping(settings, "training_rows"))

@@ -1,0 +1,203 @@
+"""The Q2E memory consumer: evidence docs per (query key, entity) and the catalog's ``q2e``.
+
+For every pair touched by new events (or by new searches that showed a remembered pair) the
+consumer re-reads that pair's whole evidence from the logs, scores it
+(:mod:`ltrr_opensearch.feedback.scoring`), overwrites its evidence doc in ``<prefix>-memory``
+and then rewrites the ``q2e`` map of each touched entity in the catalog with one batched
+bulk of scripted partial updates. Everything is recomputed, never incremented, so
+re-applying a batch after a crash, or replaying events, leaves the same result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from opensearchpy import OpenSearch
+
+from ltrr_opensearch.config import Settings
+from ltrr_opensearch.feedback.config import FeedbackConfig, MemoryConfig
+from ltrr_opensearch.feedback.events import parse_timestamp
+from ltrr_opensearch.feedback.indices import memory_index
+from ltrr_opensearch.feedback.ingest import join_events
+from ltrr_opensearch.feedback.rewards import _check
+from ltrr_opensearch.feedback.scoring import Evidence, PairEvent, merge_q2e, score_pair
+
+Pair = tuple[str, str]  # (q2e key, entity id)
+
+# Replace (not merge) the map: a partial ``doc`` update would keep keys that were pruned.
+_SET_Q2E = ("if (params.q2e.isEmpty()) { ctx._source.remove('q2e') } "
+            "else { ctx._source.q2e = params.q2e }")
+_DECAYED_SUM = ("Math.pow(0.5, Math.max(0, params.now - doc['timestamp'].value.toInstant()"
+                ".toEpochMilli()) / params.half_life_ms)")
+
+
+def memory_doc_id(source: str, key: str, entity_id: str) -> str:
+    doc_id = f"{source}:{key}:{entity_id}"
+    if len(doc_id.encode("utf-8")) > 500:  # OpenSearch caps _id at 512 bytes
+        doc_id = f"{source}:#" + hashlib.sha256(doc_id.encode("utf-8")).hexdigest()
+    return doc_id
+
+
+class MemoryConsumer:
+    """Keeps Q2E evidence and the catalog's ``q2e`` field in step with the logs."""
+
+    name = "memory"
+
+    def __init__(self, client: OpenSearch, settings: Settings,
+                 config: MemoryConfig | None = None,
+                 feedback: FeedbackConfig | None = None) -> None:
+        self.client, self.settings = client, settings
+        self.config = config or MemoryConfig.from_settings(settings)
+        self.feedback = feedback or FeedbackConfig.from_settings(settings)
+        self.weighted = sorted(a for a in self.feedback.actions if self.feedback.weight(a) > 0)
+
+    # -- which pairs a page of the logs touches -------------------------------------------
+    def keys_from_events(self, hits: list[dict[str, Any]]) -> set[Pair]:
+        docs = [h["_source"] for h in hits]
+        late = [(h["_id"], h["_source"]) for h in hits if not h["_source"].get("joined")]
+        if late:
+            self._rejoin(late)
+        return {(d["q2e_key"], d["event_attributes"]["object"]["object_id"]) for d in docs
+                if d.get("joined") and d.get("q2e_key") and d["action_name"] in self.weighted}
+
+    def keys_from_queries(self, hits: list[dict[str, Any]]) -> set[Pair]:
+        queries = [h["_source"] for h in hits if h["_source"].get("q2e_key")]
+        # Events that arrived before their query was logged can be joined now.
+        ids = [q["query_id"] for q in queries]
+        pairs: set[Pair] = set()
+        if ids:
+            late = [(h["_id"], h["_source"]) for h in self.client.search(
+                index=self.settings.ubi_events_index, body={
+                    "size": 10000, "query": {"bool": {"filter": [
+                        {"terms": {"query_id": ids}}, {"term": {"joined": False}}]}}},
+            )["hits"]["hits"]]
+            if late:
+                self._rejoin(late)
+                pairs |= {(d["q2e_key"], d["event_attributes"]["object"]["object_id"])
+                          for _, d in late if d.get("joined") and d.get("q2e_key")}
+        # New impressions change the score of pairs already remembered, nothing else.
+        shown = {(q["q2e_key"], hit) for q in queries for hit in q.get("query_response_hit_ids")
+                 or []}
+        return pairs | self._remembered(shown)
+
+    def _rejoin(self, late: list[tuple[str, dict[str, Any]]]) -> None:
+        join_events(self.client, self.settings, [d for _, d in late])
+        body: list[dict[str, Any]] = []
+        for doc_id, doc in late:
+            if doc["joined"]:
+                body.append({"update": {"_index": self.settings.ubi_events_index, "_id": doc_id}})
+                body.append({"doc": {k: doc.get(k) for k in
+                                     ("joined", "query", "normalized", "q2e_key")}})
+        if body:
+            _check(self.client.bulk(body=body, refresh=True), "late event joins")
+
+    def _remembered(self, pairs: set[Pair]) -> set[Pair]:
+        if not pairs:
+            return set()
+        ordered = sorted(pairs)
+        ids = [memory_doc_id("observed", k, e) for k, e in ordered]
+        response = self.client.mget(index=memory_index(self.settings), body={"ids": ids},
+                                    _source=False)
+        return {pair for pair, doc in zip(ordered, response["docs"], strict=True)
+                if doc.get("found")}
+
+    # -- recompute ---------------------------------------------------------------------
+    def apply(self, pairs: set[Pair], now: datetime | None = None) -> int:
+        now = now or datetime.now(timezone.utc)
+        ordered = sorted(pairs)
+        evidence: list[Evidence] = []
+        for start in range(0, len(ordered), 100):
+            evidence.extend(self._score(ordered[start:start + 100], now))
+        if not evidence:
+            return 0
+        body: list[dict[str, Any]] = []
+        for item in evidence:
+            body.append({"index": {"_index": memory_index(self.settings),
+                                   "_id": memory_doc_id("observed", item.key, item.entity_id)}})
+            body.append(item.doc())
+        # Forced refresh: the entity rebuild below must read these docs.
+        _check(self.client.bulk(body=body, refresh=True), "Q2E evidence docs")
+        rebuild_entities(self.client, self.settings, {e.entity_id for e in evidence},
+                         self.config)
+        return len(evidence)
+
+    def _score(self, pairs: Sequence[Pair], now: datetime) -> list[Evidence]:
+        now_ms = int(now.timestamp() * 1000)
+        half_life_ms = self.config.half_life_days * 86400_000.0
+        searches: list[dict[str, Any]] = []
+        for key, entity in pairs:
+            searches.append({"index": self.settings.ubi_events_index})
+            searches.append({
+                "size": self.config.max_events_per_pair, "sort": [{"timestamp": "desc"}],
+                "_source": ["client_id", "action_name", "timestamp", "normalized"],
+                "query": {"bool": {"filter": [
+                    {"term": {"q2e_key": key}},
+                    {"term": {"event_attributes.object.object_id": entity}},
+                    {"terms": {"action_name": self.weighted}},
+                    {"range": {"timestamp": {"lte": now_ms, "format": "epoch_millis"}}}]}}})
+            searches.append({"index": self.settings.ubi_queries_index})
+            searches.append({
+                "size": 1, "track_total_hits": True, "_source": ["normalized"],
+                "query": {"bool": {"filter": [
+                    {"term": {"q2e_key": key}}, {"term": {"query_response_hit_ids": entity}},
+                    {"range": {"timestamp": {"lte": now_ms, "format": "epoch_millis"}}}]}},
+                "aggs": {"decayed": {"sum": {"script": {
+                    "source": _DECAYED_SUM,
+                    "params": {"now": now_ms, "half_life_ms": half_life_ms}}}}}})
+        responses = self.client.msearch(body=searches)["responses"]
+        out = []
+        for i, (key, entity) in enumerate(pairs):
+            events_r, imps_r = responses[2 * i], responses[2 * i + 1]
+            for r in (events_r, imps_r):
+                if "error" in r:
+                    _check({"errors": True, "items": [{"search": r}]}, "a Q2E evidence search")
+            hits = events_r["hits"]["hits"]
+            events = [PairEvent(h["_source"]["client_id"], h["_source"]["action_name"],
+                                parse_timestamp(h["_source"]["timestamp"])) for h in hits]
+            shown = imps_r["hits"]["hits"]
+            query = (shown[0]["_source"].get("normalized") if shown
+                     else hits[0]["_source"].get("normalized") if hits else "") or ""
+            out.append(score_pair(
+                key, query, entity, events,
+                impressions=float(imps_r["aggregations"]["decayed"]["value"] or 0.0),
+                impressions_raw=int(imps_r["hits"]["total"]["value"]),
+                weights=self.feedback.weights, config=self.config, now=now))
+        return out
+
+
+def rebuild_entities(client: OpenSearch, settings: Settings, entity_ids: Iterable[str],
+                     config: MemoryConfig) -> int:
+    """Rewrite the catalog ``q2e`` map of each entity from its memory docs; returns how
+    many catalog docs were updated (entities missing from the catalog are skipped)."""
+    ids = sorted(set(entity_ids))
+    updated = 0
+    for start in range(0, len(ids), 200):
+        chunk = ids[start:start + 200]
+        searches: list[dict[str, Any]] = []
+        for entity in chunk:
+            searches.append({"index": memory_index(settings)})
+            searches.append({"size": 10 * config.max_pairs_per_entity + 100,
+                             "_source": ["key", "value", "source", "eligible"],
+                             "sort": [{"value": "desc"}],
+                             "query": {"term": {"entity_id": entity}}})
+        responses = client.msearch(body=searches)["responses"]
+        body: list[dict[str, Any]] = []
+        for entity, response in zip(chunk, responses, strict=True):
+            docs = [h["_source"] for h in response.get("hits", {}).get("hits", [])]
+            q2e = merge_q2e(docs, config.max_pairs_per_entity)
+            body.append({"update": {"_index": settings.catalog_alias, "_id": entity,
+                                    "retry_on_conflict": 3}})
+            body.append({"script": {"source": _SET_Q2E, "lang": "painless",
+                                    "params": {"q2e": q2e}}})
+        response = client.bulk(body=body, refresh=True)
+        for item in response["items"]:
+            outcome = item["update"]
+            if outcome.get("status") == 404:
+                continue  # pair for an entity not (or no longer) in the catalog
+            if outcome.get("error"):
+                _check({"errors": True, "items": [item]}, "catalog q2e updates")
+            updated += 1
+    return updated

@@ -1,0 +1,121 @@
+"""Bandit rewards: one doc per (request, arm) in the state index, recomputed from the logs.
+
+Rule: an arm's reward for a request is the weight of the strongest action (play 1.0 >
+add_to_favorites 0.8 > click 0.5 by default) on any entity among that arm's candidates,
+0 when none was engaged. Docs are written with ``_id = <query_id>:<arm>`` and
+``kind: reward``; their shape is documented in docs/feedback.md for the bandit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from opensearchpy import OpenSearch
+
+from ltrr_opensearch.config import Settings
+from ltrr_opensearch.errors import LtrrError
+from ltrr_opensearch.feedback.config import FeedbackConfig
+from ltrr_opensearch.feedback.events import format_ts
+from ltrr_opensearch.feedback.stream import scan
+
+
+def engaged_weights(events: Iterable[Mapping[str, Any]], config: FeedbackConfig
+                    ) -> dict[str, tuple[float, list[str]]]:
+    """entity id -> (strongest action weight, action names) over the given events."""
+    out: dict[str, tuple[float, list[str]]] = {}
+    for event in events:
+        entity = event["event_attributes"]["object"]["object_id"]
+        action = event["action_name"]
+        best, actions = out.get(entity, (0.0, []))
+        out[entity] = (max(best, config.weight(action)), sorted({*actions, action}))
+    return out
+
+
+def arm_reward(candidates: Sequence[str], engaged: Mapping[str, tuple[float, list[str]]]
+               ) -> tuple[float, list[str]]:
+    """(reward, engaged candidate ids) for one arm of one request."""
+    hits = [c for c in candidates if engaged.get(c, (0.0, []))[0] > 0]
+    return max((engaged[c][0] for c in hits), default=0.0), hits
+
+
+def reward_docs(query: Mapping[str, Any], events: Sequence[Mapping[str, Any]],
+                config: FeedbackConfig, now: datetime) -> list[tuple[str, dict[str, Any]]]:
+    """(doc id, doc) per arm of one logged query."""
+    attributes = query.get("query_attributes") or {}
+    engaged = engaged_weights(events, config)
+    docs = []
+    for arm in attributes.get("arms") or []:
+        reward, hits = arm_reward(arm.get("candidates") or [], engaged)
+        docs.append((f"{query['query_id']}:{arm['arm']}", {
+            "kind": "reward", "query_id": query["query_id"], "arm": arm["arm"],
+            "k": arm.get("k"), "propensity": arm.get("propensity"), "reward": reward,
+            "engaged": reward > 0, "engaged_ids": hits,
+            "actions": {h: engaged[h][1] for h in hits},
+            "candidates": len(arm.get("candidates") or []),
+            "context": attributes.get("context"), "variant": attributes.get("variant"),
+            "model_version": attributes.get("model_version"),
+            "client_id": query.get("client_id"), "timestamp": query.get("timestamp"),
+            "computed_at": format_ts(now),
+        }))
+    return docs
+
+
+def events_by_query(client: OpenSearch, settings: Settings, query_ids: Sequence[str]
+                    ) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {q: [] for q in query_ids}
+    fields = ["query_id", "action_name", "event_attributes", "timestamp", "client_id"]
+    for hit in scan(client, settings.ubi_events_index, {"terms": {"query_id": list(query_ids)}},
+                    ("event_key",), fields):
+        out[hit["_source"]["query_id"]].append(hit["_source"])
+    return out
+
+
+def logged_queries(client: OpenSearch, settings: Settings, query_ids: Sequence[str]
+                   ) -> dict[str, dict[str, Any]]:
+    if not query_ids:
+        return {}
+    response = client.mget(index=settings.ubi_queries_index, body={"ids": list(query_ids)})
+    return {d["_id"]: d["_source"] for d in response["docs"] if d.get("found")}
+
+
+class RewardConsumer:
+    """Recomputes the reward docs of every request touched by new queries or events."""
+
+    name = "rewards"
+
+    def __init__(self, client: OpenSearch, settings: Settings,
+                 config: FeedbackConfig | None = None) -> None:
+        self.client, self.settings = client, settings
+        self.config = config or FeedbackConfig.from_settings(settings)
+
+    def keys_from_queries(self, hits: list[dict[str, Any]]) -> set[str]:
+        return {h["_source"]["query_id"] for h in hits}
+
+    def keys_from_events(self, hits: list[dict[str, Any]]) -> set[str]:
+        return {h["_source"]["query_id"] for h in hits}
+
+    def apply(self, query_ids: set[str], now: datetime | None = None) -> int:
+        now = now or datetime.now(timezone.utc)
+        ids = sorted(query_ids)
+        queries = logged_queries(self.client, self.settings, ids)
+        events = events_by_query(self.client, self.settings, sorted(queries))
+        body: list[dict[str, Any]] = []
+        for query_id, query in queries.items():
+            for doc_id, doc in reward_docs(query, events[query_id], self.config, now):
+                body.append({"index": {"_index": self.settings.state_index, "_id": doc_id}})
+                body.append(doc)
+        if body:
+            _check(self.client.bulk(body=body), "reward docs")
+        return len(body) // 2
+
+
+def _check(response: Mapping[str, Any], what: str) -> None:
+    if response.get("errors"):
+        for item in response["items"]:
+            outcome = next(iter(item.values()))
+            if outcome.get("error"):
+                error = outcome["error"]
+                raise LtrrError(f"OpenSearch refused {what}: {error.get('type')}: "
+                                f"{error.get('reason')}")

@@ -1,0 +1,95 @@
+"""Reading the query and event logs in a stable order, resuming from checkpoints.
+
+Each log is read sorted by (arrival time, doc key) with ``search_after``; a consumer's
+position in each log is one doc in the state index (``_id = checkpoint:<consumer>:<log>``),
+written only after the consumer applied the page. A crash between the two re-applies that
+page on restart, which is harmless because every consumer recomputes its outputs from the
+logs (idempotent) instead of incrementing them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from opensearchpy import OpenSearch
+
+from ltrr_opensearch.config import Settings
+from ltrr_opensearch.feedback.events import format_ts
+
+
+@dataclass(frozen=True)
+class Log:
+    name: str  # "queries" | "events"
+    index: str
+    time_field: str  # when the doc arrived (stamped by us, not by the client)
+    key_field: str  # unique per doc: the tie-breaker of the sort
+
+
+def logs(settings: Settings) -> tuple[Log, Log]:
+    return (Log("queries", settings.ubi_queries_index, "logged_at", "query_id"),
+            Log("events", settings.ubi_events_index, "ingested_at", "event_key"))
+
+
+def checkpoint_id(consumer: str, log: str) -> str:
+    return f"checkpoint:{consumer}:{log}"
+
+
+def load_checkpoint(client: OpenSearch, settings: Settings, consumer: str,
+                    log: str) -> tuple[list[Any] | None, int]:
+    """(sort values of the last applied doc or None, docs processed so far)."""
+    # mget, not get: a missing checkpoint is normal and should not log a 404 warning.
+    doc = client.mget(index=settings.state_index,
+                      body={"ids": [checkpoint_id(consumer, log)]})["docs"][0]
+    if not doc.get("found"):
+        return None, 0
+    return doc["_source"]["position"]["after"], int(doc["_source"].get("processed", 0))
+
+
+def save_checkpoint(client: OpenSearch, settings: Settings, consumer: str, log: str,
+                    after: list[Any], processed: int) -> None:
+    client.index(index=settings.state_index, id=checkpoint_id(consumer, log), body={
+        "kind": "checkpoint", "consumer": consumer, "stream": log,
+        "position": {"after": after}, "processed": processed,
+        "updated_at": format_ts(datetime.now(timezone.utc)),
+    })
+
+
+def read_pages(client: OpenSearch, log: Log, after: list[Any] | None, until: datetime,
+               page_size: int) -> Iterator[list[dict[str, Any]]]:
+    """Pages of hits (with ``sort`` values) after ``after``, up to arrival time ``until``."""
+    query = {"range": {log.time_field: {"lte": format_ts(until)}}}
+    while True:
+        body: dict[str, Any] = {
+            "size": page_size, "query": query,
+            "sort": [{log.time_field: "asc"}, {log.key_field: "asc"}],
+        }
+        if after is not None:
+            body["search_after"] = after
+        hits = client.search(index=log.index, body=body)["hits"]["hits"]
+        if not hits:
+            return
+        yield hits
+        after = hits[-1]["sort"]
+        if len(hits) < page_size:
+            return
+
+
+def scan(client: OpenSearch, index: str, query: dict[str, Any], sort: tuple[str, ...],
+         source: list[str] | None = None, page_size: int = 1000) -> Iterator[dict[str, Any]]:
+    """Every doc matching ``query``, paged with ``search_after``; ``sort`` must be unique."""
+    after: list[Any] | None = None
+    while True:
+        body: dict[str, Any] = {"size": page_size, "query": query,
+                                "sort": [{f: "asc"} for f in sort]}
+        if source is not None:
+            body["_source"] = source
+        if after is not None:
+            body["search_after"] = after
+        hits = client.search(index=index, body=body)["hits"]["hits"]
+        yield from hits
+        if len(hits) < page_size:
+            return
+        after = hits[-1]["sort"]
