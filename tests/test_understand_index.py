@@ -20,6 +20,8 @@ ROWS = [
      "genres": ["rock"], "moods": ["chill"], "decade": "2000s", "language": "es"},
     {"id": "t3", "entity_type": "track", "title": "Other", "artist": "Taylor Swift",
      "genres": ["jazz"], "decade": "1990s"},
+    {"id": "t4", "entity_type": "track", "title": "Road Trip", "artist": "Roan",
+     "popularity": 3.0},
 ]
 
 
@@ -39,7 +41,7 @@ def test_from_index_reads_every_vocabulary_through_the_alias(client, settings, c
     gazetteer = Gazetteer.from_index(client, settings, page_size=2)  # forces paging
     # Keyword fields store values folded by the mapping's normalizer.
     assert gazetteer.values("artist") == (
-        "beyonce", "solo artist without tracks", "taylor", "taylor swift")
+        "beyonce", "roan", "solo artist without tracks", "taylor", "taylor swift")
     assert gazetteer.values("genre") == ("hip-hop", "jazz", "pop", "rock")
     assert gazetteer.values("mood") == ("chill", "sad")
     assert gazetteer.values("decade") == ("1990s", "2000s")
@@ -58,6 +60,12 @@ def test_gazetteer_from_index_understands_like_one_from_rows(client, settings, c
 
 def normalize(value: str) -> str:
     return value.lower().replace("é", "e")
+
+
+def test_titles_from_index_are_known_words_not_typos(client, settings, catalog):
+    gazetteer = Gazetteer.from_index(client, settings, title_entities=2)
+    assert understand("road", gazetteer).slots == ()
+    assert [s.value for s in understand("roen", gazetteer).slots] == ["roan"]
 
 
 def test_from_index_without_a_catalog_says_what_to_do(client, settings):
