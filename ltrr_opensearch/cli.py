@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "ltrr_opensearch.feedback.commands",
     "ltrr_opensearch.catalog.commands",
     "ltrr_opensearch.simulate.commands",
+    "ltrr_opensearch.understand.commands",
 )
 
 

@@ -81,3 +81,23 @@ def test_from_index_with_no_node_raises_cluster_unreachable(settings):
     nowhere = settings.with_overrides(url="http://127.0.0.1:9", timeout=2.0, max_retries=0)
     with pytest.raises(ClusterUnreachable, match="cannot reach"):
         Gazetteer.from_index(make_client(nowhere), nowhere)
+
+
+def test_cli_understand_prints_slots_from_the_live_catalog(settings, catalog, capsys, monkeypatch):
+    from ltrr_opensearch.cli import main
+
+    monkeypatch.setenv("LTRR_INDEX_PREFIX", settings.index_prefix)
+    code = main(["understand", "--url", settings.urls[0], "--json",
+                 "--now", "2024-01-06T12:00", "90s rok"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert [(s["kind"], s["value"]) for s in out["slots"]] == [
+        ("decade", "1990s"), ("genre", "rock")]
+    assert out["context"]["version"] == "ctx-v1" and out["context"]["values"]["weekend"] == 1.0
+
+
+def test_cli_understand_rejects_a_bad_time(settings, capsys):
+    from ltrr_opensearch.cli import main
+
+    assert main(["understand", "--now", "yesterday", "rock"]) == 2
+    assert "--now" in capsys.readouterr().err
