@@ -15,10 +15,11 @@ ambiguity rule:
 
 Typo tolerance: a single token that is a real word (a stopword, a number, a word of a
 catalog title or of any vocabulary value: "road", "love") is taken as meant, never as a
-typo of something else. Other spans are compared with the
-values that share a one-character deletion with it (a SymSpell-style deletion index,
-so no query scans the vocabulary). This finds every value one insertion, deletion,
-substitution or adjacent swap away, and some two edits away. A candidate is kept when
+typo of something else; nor is a span ending in a stopword. Other spans are compared
+with the values that share a one-character deletion with them (a SymSpell-style
+deletion index, so no query scans the vocabulary). This finds every value one
+insertion, deletion, substitution or adjacent swap away, and some two edits away
+(one deletion on each side). A candidate is kept when
 its optimal-string-alignment distance is at most 1 (span shorter than 9 characters) or
 2, and its similarity ``1 - distance / longer length`` (the slot confidence) is at
 least :data:`MIN_FUZZY_SIMILARITY`. Spans of 3 characters are matched only against the
