@@ -21,6 +21,7 @@ from ltrr_opensearch.errors import LtrrError
 COMMAND_MODULES = (
     "ltrr_opensearch.engine.commands",
     "ltrr_opensearch.feedback.commands",
+    "ltrr_opensearch.retrieve.commands",
     "ltrr_opensearch.catalog.commands",
     "ltrr_opensearch.simulate.commands",
     "ltrr_opensearch.understand.commands",

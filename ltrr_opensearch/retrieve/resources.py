@@ -1,0 +1,61 @@
+"""Per-process caches of what searching needs from the catalog: the gazetteer for query
+understanding and the query embedder matching the catalog's stored vectors.
+
+Both are read from the cluster once per (cluster, catalog alias) and kept for the life of
+the process; call :func:`clear` after the catalog is rebuilt.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from opensearchpy import OpenSearch
+
+from ltrr_opensearch.config import Settings
+
+_lock = threading.Lock()
+_gazetteers: dict[tuple[tuple[str, ...], str], Any] = {}
+_embedders: dict[tuple[tuple[str, ...], str], Any] = {}
+
+
+def _key(settings: Settings) -> tuple[tuple[str, ...], str]:
+    return settings.urls, settings.catalog_alias
+
+
+def gazetteer_for(client: OpenSearch, settings: Settings) -> Any:
+    """The catalog's :class:`~ltrr_opensearch.understand.Gazetteer`, built once per process."""
+    from ltrr_opensearch.understand import Gazetteer
+
+    with _lock:
+        key = _key(settings)
+        if key not in _gazetteers:
+            _gazetteers[key] = Gazetteer.from_index(client, settings)
+        return _gazetteers[key]
+
+
+def query_embedder_for(client: OpenSearch, settings: Settings) -> Any:
+    """The embedder that made the catalog's vectors, ready to embed queries.
+
+    The catalog index records its embedder in ``_meta`` (a fitted TF-IDF embedder's state
+    sits in the state index). Raises an :class:`LtrrError` when the catalog has no usable
+    vectors; callers then fail only the strategies that need a vector.
+    """
+    from ltrr_opensearch.catalog.embed import check_compatible
+    from ltrr_opensearch.catalog.index import catalog_embedder, catalog_meta
+
+    with _lock:
+        key = _key(settings)
+        if key not in _embedders:
+            meta = catalog_meta(client, settings)
+            embedder = catalog_embedder(client, settings, meta)
+            check_compatible(meta, embedder)
+            _embedders[key] = embedder
+        return _embedders[key]
+
+
+def clear() -> None:
+    """Forget cached gazetteers and embedders (e.g. after a catalog rebuild)."""
+    with _lock:
+        _gazetteers.clear()
+        _embedders.clear()
