@@ -331,14 +331,16 @@ def _deletions_of(phrase: str) -> set[str]:
     return keys
 
 
-def _deletion_index(phrases: Iterable[str]) -> dict[str, list[str]]:
+def _deletion_index(phrases: Iterable[str]) -> dict[str, tuple[str, ...]]:
     index: dict[str, list[str]] = {}
     for phrase in phrases:
         if len(phrase) < MIN_FUZZY_CHARS_CURATED:
             continue  # a 2-char value ("lp") is one edit away from too many words
         for key in _deletions_of(phrase):
             index.setdefault(key, []).append(phrase)
-    return index
+    # Tuples of strings drop out of the garbage collector's tracking, lists never do:
+    # hundreds of thousands of tracked lists would make every full collection slow.
+    return {key: tuple(values) for key, values in index.items()}
 
 
 # -- row validation --------------------------------------------------------------------
