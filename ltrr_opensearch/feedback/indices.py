@@ -26,28 +26,21 @@ def training_rows_index(settings: Settings) -> str:
     return f"{settings.index_prefix}-training-rows"
 
 
-# Fields our docs put in the shared state index (checkpoints and reward docs).
+# Fields our docs put in the shared state index (checkpoints and reward docs). Only scalars
+# are mapped: the index is ``dynamic: false`` and shared with the bandit's docs, so anything
+# else (positions, contexts, action lists) is kept in _source without a mapping to clash on.
 STATE_FIELDS: dict[str, Any] = {
     "kind": {"type": "keyword"},
     "consumer": {"type": "keyword"},
     "stream": {"type": "keyword"},
-    "position": {"type": "object", "enabled": False},
-    "processed": {"type": "long"},
-    "updated_at": {"type": "date"},
     "query_id": {"type": "keyword"},
+    "request_id": {"type": "keyword"},
     "arm": {"type": "keyword"},
-    "k": {"type": "integer"},
-    "propensity": {"type": "float"},
     "reward": {"type": "float"},
     "engaged": {"type": "boolean"},
-    "engaged_ids": {"type": "keyword"},
-    "actions": {"type": "object", "enabled": False},
-    "candidates": {"type": "integer"},
-    "context": {"type": "object", "enabled": False},
     "variant": {"type": "keyword"},
     "model_version": {"type": "keyword"},
-    "client_id": {"type": "keyword"},
-    "timestamp": {"type": "date"},
+    "updated_at": {"type": "date"},
     "computed_at": {"type": "date"},
 }
 
@@ -82,7 +75,8 @@ def ensure_log_indices(client: OpenSearch, settings: Settings) -> None:
 def ensure_state_index(client: OpenSearch, settings: Settings) -> None:
     index = settings.state_index
     _create(client, index, {"settings": {"index": {"number_of_shards": 1,
-                                                   "number_of_replicas": 0}}})
+                                                   "number_of_replicas": 0}},
+                             "mappings": {"dynamic": False}})
     try:
         client.indices.put_mapping(index=index, body={"properties": STATE_FIELDS})
     except os_exc.RequestError as exc:

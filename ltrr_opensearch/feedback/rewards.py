@@ -17,7 +17,7 @@ from opensearchpy import OpenSearch
 from ltrr_opensearch.config import Settings
 from ltrr_opensearch.errors import LtrrError
 from ltrr_opensearch.feedback.config import FeedbackConfig
-from ltrr_opensearch.feedback.events import format_ts
+from ltrr_opensearch.feedback.events import format_ts, parse_timestamp
 from ltrr_opensearch.feedback.stream import scan
 
 
@@ -45,17 +45,20 @@ def reward_docs(query: Mapping[str, Any], events: Sequence[Mapping[str, Any]],
     """(doc id, doc) per arm of one logged query."""
     attributes = query.get("query_attributes") or {}
     engaged = engaged_weights(events, config)
+    context = attributes.get("context") or {}
+    logged_at = int(parse_timestamp(query["timestamp"]).timestamp() * 1000)
     docs = []
     for arm in attributes.get("arms") or []:
         reward, hits = arm_reward(arm.get("candidates") or [], engaged)
         docs.append((f"{query['query_id']}:{arm['arm']}", {
-            "kind": "reward", "query_id": query["query_id"], "arm": arm["arm"],
-            "k": arm.get("k"), "propensity": arm.get("propensity"), "reward": reward,
-            "engaged": reward > 0, "engaged_ids": hits,
+            "kind": "reward", "query_id": query["query_id"], "request_id": query["query_id"],
+            "arm": arm["arm"], "k": arm.get("k"), "propensity": arm.get("propensity"),
+            "reward": reward, "engaged": reward > 0, "engaged_ids": hits,
             "actions": {h: engaged[h][1] for h in hits},
             "candidates": len(arm.get("candidates") or []),
-            "context": attributes.get("context"), "variant": attributes.get("variant"),
-            "model_version": attributes.get("model_version"),
+            "context_version": context.get("version"), "context": context.get("values"),
+            "context_names": context.get("names"), "logged_at": logged_at,
+            "variant": attributes.get("variant"), "model_version": attributes.get("model_version"),
             "client_id": query.get("client_id"), "timestamp": query.get("timestamp"),
             "computed_at": format_ts(now),
         }))

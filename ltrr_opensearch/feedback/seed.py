@@ -86,13 +86,13 @@ def _text(value: Any) -> str:
 
 
 def _description_phrases(description: Any) -> list[str]:
-    """Short clauses (2 to 4 words) of a description: "Relaxed jazz for late nights." ."""
+    """Short clauses (2 to 5 words) of a description, e.g. "relaxed jazz for late nights"."""
     if not isinstance(description, str):
         return []
     phrases = []
     for clause in _CLAUSE.split(description):
         words = clause.split()
-        if 2 <= len(words) <= 4:
+        if 2 <= len(words) <= 5:
             phrases.append(" ".join(words))
     return phrases[:3]
 
