@@ -27,14 +27,24 @@ GENRES = ["rock", "jazz", "hip hop", "ambient", "metal", "house", "folk", "soul"
 MOODS = ["calm", "energetic", "melancholic", "happy", "dark", "romantic"]
 
 
+SYLLABLES = ["ka", "lo", "mi", "ra", "ven", "tor", "el", "sa", "dri", "nu", "bel", "zo", "an",
+             "ko", "ri", "ta", "mar", "lu", "fen", "gi", "os", "pe", "quin", "da", "ju"]
+
+
+def made_up_name(rng: random.Random) -> str:
+    """Names from syllables, so the vocabulary grows with the catalog as real names do."""
+    return " ".join("".join(rng.choices(SYLLABLES, k=rng.randint(2, 3))).title()
+                    for _ in range(rng.randint(1, 2)))
+
+
 def synthetic_texts(n: int, seed: int = 7) -> list[str]:
     rng = random.Random(seed)
     rows = []
-    for i in range(n):
+    for _ in range(n):
         rows.append({
-            "title": " ".join(rng.choices(WORDS, k=rng.randint(1, 5))).title(),
-            "artist": f"{rng.choice(WORDS).title()} {rng.choice(WORDS).title()} {i % 97}",
-            "album": " ".join(rng.choices(WORDS, k=rng.randint(1, 3))).title(),
+            "title": " ".join(rng.choices(WORDS, k=rng.randint(1, 4))).title(),
+            "artist": made_up_name(rng),
+            "album": f"{rng.choice(WORDS).title()} {made_up_name(rng)}",
             "genres": rng.sample(GENRES, k=rng.randint(1, 2)),
             "moods": rng.sample(MOODS, k=rng.randint(0, 2)),
             "decade": f"{rng.randint(196, 202)}0s",

@@ -51,8 +51,11 @@ DEFAULT_QUERY_CACHE = 4096
 class Embedder(Protocol):
     """Turns text into float32, L2-normalised vectors of ``dimension`` values."""
 
-    name: str
-    dimension: int
+    @property
+    def name(self) -> str: ...  # recorded in the index _meta; equal names, same vector space
+
+    @property
+    def dimension(self) -> int: ...
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray: ...
 
@@ -378,8 +381,13 @@ class TfidfSvdEmbedder(_QueryCache):
         components = _float32_from_b64(state.get("components"),
                                        (dimension, len(vocabulary)), "components")
         params = state.get("params") or {}
-        embedder = cls(dimension, max_features=int(params.get("max_features", 16384)),
-                       random_state=int(params.get("random_state", 0)), cache_size=cache_size)
+        try:
+            max_features, random_state = int(params["max_features"]), int(params["random_state"])
+        except (KeyError, TypeError, ValueError):
+            raise ValidationError("TF-IDF state: params must hold integer max_features and "
+                                  "random_state") from None
+        embedder = cls(dimension, max_features=max_features, random_state=random_state,
+                       cache_size=cache_size)
         embedder._set_state(vocabulary, idf, components)
         if "name" in state and state["name"] != embedder.name:
             raise ValidationError(f"TF-IDF state names itself {state['name']!r} but its "
