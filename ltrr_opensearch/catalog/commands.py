@@ -19,9 +19,9 @@ def register(commands: argparse._SubParsersAction, parent: argparse.ArgumentPars
                                    "see docs/catalog-schema.md")
     rows.add_argument("--format", choices=("jsonl", "csv"), help="override the file extension")
     rows.add_argument("--embedder", choices=EMBEDDERS,
-                      help="how vectors are made (default: the catalog's recorded embedder, "
-                           "else [catalog] embedder in the config, else minilm); "
-                           "'none' leaves stored vectors untouched")
+                      help="how vectors are made (default: [catalog] embedder in the config, "
+                           "else the live catalog's kind, else minilm); 'none' (load only) "
+                           "leaves stored vectors untouched")
     rows.add_argument("--on-error", choices=("abort", "skip"), default="abort",
                       help="abort (default): check the whole file first and load nothing if a "
                            "row is bad; skip: load good rows, write bad ones to the rejects file")
@@ -66,6 +66,15 @@ def _embedder_name(args: argparse.Namespace, settings: Any) -> str | None:
     return args.embedder or settings.section("catalog").get("embedder")
 
 
+def _current_kind(client: Any, settings: Any) -> str | None:
+    """The live catalog's embedder kind, so a plain rebuild keeps the kind (refitting TF-IDF)."""
+    from ltrr_opensearch.catalog.index import alias_targets, catalog_meta
+
+    if not alias_targets(client, settings):
+        return None
+    return catalog_meta(client, settings).get("embedder_kind")
+
+
 def _print_report(report: Any, quiet: bool) -> None:
     import sys
 
@@ -96,7 +105,8 @@ def _rebuild(args: argparse.Namespace) -> int:
     from ltrr_opensearch.catalog.rebuild import rebuild_catalog
 
     settings, client, field_map = _common(args)
-    embedder = make_fresh_embedder(_embedder_name(args, settings))
+    name = _embedder_name(args, settings) or _current_kind(client, settings)
+    embedder = make_fresh_embedder(name)
     result = rebuild_catalog(client, settings, args.file, embedder=embedder,
                              on_error=args.on_error, field_map=field_map, quiet=args.quiet,
                              fmt=args.format, rejects_path=args.rejects,

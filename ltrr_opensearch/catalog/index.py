@@ -10,6 +10,7 @@ time can refuse an embedder that does not match the stored vectors.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -24,9 +25,11 @@ from ltrr_opensearch.errors import ClusterUnreachable, LtrrError
 MAPPING_VERSION = 1
 MAPPING_FILE = f"catalog.v{MAPPING_VERSION}.json"
 DOCTOR_HINT = "run `ltrr doctor` to see which plugins/modules the node lacks"
+_NO_HANDLER = re.compile(r"No handler for type \[([^\]]+)\]", re.IGNORECASE)
 # Mapping types that only exist when a plugin/module is installed.
 _PLUGIN_TYPES = {
-    "rank_feature": "mapper-extras", "rank_features": "mapper-extras", "knn_vector": "k-NN",
+    "rank_feature": "the mapper-extras module", "rank_features": "the mapper-extras module",
+    "knn_vector": "the k-NN plugin",
 }
 
 
@@ -49,13 +52,14 @@ def opensearch_errors(settings: Settings, doing: str) -> Iterator[None]:
         ) from None
     except os_exc.TransportError as exc:
         reason = error_reason(exc)
-        for type_name, plugin in _PLUGIN_TYPES.items():
-            if f"no handler for type [{type_name}]" in reason.lower():
-                raise LtrrError(
-                    f"the node cannot store the catalog: {reason} (the {plugin} "
-                    "plugin/module is missing)",
-                    hint=DOCTOR_HINT,
-                ) from None
+        missing = _NO_HANDLER.search(reason)
+        if missing:
+            plugin = _PLUGIN_TYPES.get(missing.group(1), "a plugin or module")
+            raise LtrrError(
+                f"the node cannot store the catalog while {doing}: {reason} "
+                f"({plugin} is missing on the node)",
+                hint=DOCTOR_HINT,
+            ) from None
         raise LtrrError(f"OpenSearch failed while {doing}: {reason}") from None
 
 
@@ -147,7 +151,7 @@ def store_embedder_state(
             "embedder_state": embedder.to_state()}
     with opensearch_errors(settings, "storing the embedder state"):
         _ensure_state_index(client, settings)
-        client.index(index=settings.state_index, id=doc_id, body=body, refresh="wait_for")
+        client.index(index=settings.state_index, id=doc_id, body=body)  # GET is realtime
     return {"index": settings.state_index, "id": doc_id}
 
 

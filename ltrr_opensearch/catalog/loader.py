@@ -433,7 +433,8 @@ def _first_pass(
                 if len(errors) > MAX_ERRORS_SHOWN else "")
         raise CatalogValidationError(
             f"{len(errors)} bad row(s) in {path.name}, nothing was loaded: {shown}{more}",
-            hint=f"fix them (all listed in {rejects.path}) or load with --on-error skip",
+            hint=f"correct those rows (all are listed in {rejects.path}) or load with "
+                 "--on-error skip to load the good ones",
             errors=errors,
         )
     if texts is not None and not texts:

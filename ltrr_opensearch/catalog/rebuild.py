@@ -110,11 +110,14 @@ def _carry_q2e(client: OpenSearch, settings: Settings, old: str, new: str) -> tu
     the memory updater's job to rewrite them (it rebuilds ``q2e`` from its evidence).
     """
     def actions() -> Iterator[dict[str, Any]]:
-        hits = scan(client, index=old, _source=["q2e"], size=500,
-                    query={"query": {"exists": {"field": "q2e"}}})
+        # rank_features fields cannot answer an `exists` query: read every doc's q2e.
+        hits = scan(client, index=old, _source=["q2e"], size=1000,
+                    query={"query": {"match_all": {}}})
         for hit in hits:
-            yield {"_op_type": "update", "_index": new, "_id": hit["_id"],
-                   "doc": {"q2e": hit["_source"]["q2e"]}}
+            q2e = hit.get("_source", {}).get("q2e")
+            if q2e:
+                yield {"_op_type": "update", "_index": new, "_id": hit["_id"],
+                       "doc": {"q2e": q2e}}
 
     carried = dropped = 0
     with catalog_index.opensearch_errors(settings, f"carrying q2e from {old} to {new}"):

@@ -35,6 +35,7 @@ MAX_TEXT_CHARS = {"title": 1000, "artist": 1000, "album": 1000, "description": 2
 MAX_LIST_ITEMS = 500
 MAX_ITEM_CHARS = 512
 MAX_EMBEDDING_DIM = 4096
+MAX_FLOAT32 = 3.4e38  # the index stores floats: larger numbers would become infinity
 
 _DECADE = re.compile(r"^\d{3}0s$")
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
@@ -174,7 +175,7 @@ def _popularity(value: Any) -> float:
     if not _number(value):
         raise _Invalid(f"popularity must be a number, got {value!r}")
     number = float(value)
-    if not math.isfinite(number) or number < 0:
+    if not math.isfinite(number) or number < 0 or number > MAX_FLOAT32:
         raise _Invalid(f"popularity must be finite and >= 0, got {value!r}")
     return number
 
@@ -203,7 +204,7 @@ def _embedding(value: Any, dimension: int | None) -> list[float] | None:
     if not all(_number(x) for x in value):
         raise _Invalid("embedding must hold numbers only")
     vector = [float(x) for x in value]
-    if not all(math.isfinite(x) for x in vector):
+    if not all(math.isfinite(x) and abs(x) <= MAX_FLOAT32 for x in vector):
         raise _Invalid("embedding holds NaN or infinity")
     if not any(vector):
         raise _Invalid("embedding is all zeros (cosine similarity is undefined)")

@@ -1,0 +1,123 @@
+"""Row validation, field mapping and file reading (pure logic, no node needed)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+
+import pytest
+
+from ltrr_opensearch.catalog.loader import iter_rows
+from ltrr_opensearch.catalog.schema import (
+    apply_field_map,
+    parse_field_map,
+    popularity_feature,
+    validate_row,
+)
+from ltrr_opensearch.errors import ConfigError, ValidationError
+
+GOOD = {"id": "t1", "entity_type": "track", "title": "Wonderwall", "artist": "Oasis",
+        "genres": ["britpop"], "decade": "1990s", "language": "EN", "popularity": 12,
+        "release_date": "1995-10-02"}
+
+
+def test_a_good_row_becomes_a_complete_document_with_a_positive_popularity_feature():
+    doc, error = validate_row(GOOD, 1)
+    assert error is None
+    assert doc["language"] == "en"
+    assert doc["album"] is None and doc["moods"] == [] and "embedding" not in doc
+    assert doc["popularity_feature"] == pytest.approx(math.log1p(12) + 1e-3)
+    assert popularity_feature(0.0) > 0
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"id": None}, "missing required field 'id'"),
+    ({"title": "  "}, "missing required field 'title'"),
+    ({"id": 1.5}, "id must be a string"),
+    ({"id": "x" * 513}, "longer than 512 bytes"),
+    ({"entity_type": "song"}, "entity_type must be one of"),
+    ({"artist": 42}, "artist must be a string"),
+    ({"genres": "rock"}, "genres must be a list"),
+    ({"genres": ["rock", 3]}, "genres must hold strings only"),
+    ({"decade": "1995"}, 'decade must be like "1990s"'),
+    ({"language": "english"}, "language must be an ISO 639-1"),
+    ({"popularity": "high"}, "popularity must be a number"),
+    ({"popularity": True}, "popularity must be a number"),
+    ({"popularity": -1}, "popularity must be finite and >= 0"),
+    ({"popularity": float("nan")}, "popularity must be finite and >= 0"),
+    ({"popularity": 1e39}, "popularity must be finite and >= 0"),
+    ({"release_date": "02/10/1995"}, "release_date must be YYYY-MM-DD"),
+    ({"release_date": "1995-02-30"}, "is not a calendar date"),
+    ({"title": "x" * 1001}, "title is longer than 1000 characters"),
+    ({"embedding": []}, "embedding must be a non-empty list"),
+    ({"embedding": [0.1, "a"]}, "embedding must hold numbers only"),
+    ({"embedding": [0.1, float("inf")]}, "NaN or infinity"),
+    ({"embedding": [0.0, 0.0]}, "all zeros"),
+])
+def test_a_bad_field_is_reported_with_the_line_and_the_reason(change, reason):
+    doc, error = validate_row({**GOOD, **change}, 7)
+    assert doc is None
+    assert error.line == 7
+    assert reason in error.reason
+
+
+def test_a_precomputed_embedding_must_have_the_index_width():
+    _, error = validate_row({**GOOD, "embedding": [0.1, 0.2, 0.3]}, 3, dimension=4)
+    assert "has 3 values, the index expects 4" in error.reason
+
+
+def test_field_map_from_the_command_line_or_toml_names_catalog_fields():
+    assert parse_field_map("title=name, artist=creator") == {"title": "name",
+                                                             "artist": "creator"}
+    assert parse_field_map({"title": "name"}) == {"title": "name"}
+    with pytest.raises(ConfigError, match="unknown catalog field 'titel'"):
+        parse_field_map("titel=name")
+    with pytest.raises(ConfigError, match="not of the form"):
+        parse_field_map("title")
+
+
+def test_field_map_renames_source_columns_and_keeps_the_rest():
+    row = apply_field_map({"name": "Yellow", "creator": "Coldplay", "id": "t2"},
+                          {"title": "name", "artist": "creator"})
+    assert row == {"title": "Yellow", "artist": "Coldplay", "id": "t2"}
+
+
+def test_jsonl_rows_carry_their_line_numbers_and_unreadable_lines_an_error(tmp_path):
+    path = tmp_path / "c.jsonl"
+    path.write_text('{"id": "a"}\n\n{not json\n[1, 2]\n{"id": "b"}\n', encoding="utf-8")
+    rows = list(iter_rows(path))
+    assert [(r.line, r.data is not None) for r in rows] == [(1, True), (3, False), (4, False),
+                                                             (5, True)]
+    assert "not valid JSON" in rows[1].error and "expected a JSON object" in rows[2].error
+
+
+def test_csv_cells_decode_lists_numbers_and_blanks_with_the_record_start_line(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text(
+        "id,entity_type,name,genres,popularity,embedding,album\n"
+        't1,track,"Two\nLines",rock| indie ,3.5,0.1|0.2,\n'
+        "t2,track,Yellow,,lots,,\n"
+        "t3,track,Extra,,1,,,surplus\n",
+        encoding="utf-8")
+    rows = list(iter_rows(path, {"title": "name"}))
+    assert [r.line for r in rows] == [2, 4, 5]
+    assert rows[0].data == {"id": "t1", "entity_type": "track", "title": "Two\nLines",
+                            "genres": ["rock", "indie"], "popularity": 3.5,
+                            "embedding": [0.1, 0.2], "album": None}
+    assert rows[1].data["popularity"] == "lots" and rows[1].data["genres"] == []
+    assert "more cells than the header" in rows[2].error
+
+
+def test_gzipped_jsonl_is_read_like_plain_jsonl(tmp_path):
+    path = tmp_path / "c.jsonl.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        handle.write(json.dumps(GOOD) + "\n")
+    assert [r.data["id"] for r in iter_rows(path)] == ["t1"]
+
+
+def test_an_unknown_extension_or_a_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ValidationError, match="cannot tell the format"):
+        list(iter_rows(tmp_path / "c.xml"))
+    with pytest.raises(ValidationError, match="does not exist"):
+        list(iter_rows(tmp_path / "missing.jsonl"))
