@@ -120,6 +120,11 @@ def iso_utc(moment: datetime) -> str:
         .replace("+00:00", "Z")
 
 
+def _to_ms(moment: datetime) -> datetime:
+    """Whole milliseconds, the precision timestamps are written with."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
 def _short_decade(decade: str) -> str:
     """ "1990s" -> "90s" (how people say it); 2000s and later stay whole."""
     return decade[2:] if decade.startswith("19") else decade
@@ -184,7 +189,8 @@ class QueryStream:
         session = 0
         p_more = 1.0 - 1.0 / c.session_length_mean  # geometric session length
         while True:
-            clock += timedelta(seconds=float(rng.exponential(86400.0 / c.sessions_per_day)))
+            clock = _to_ms(clock + timedelta(
+                seconds=float(rng.exponential(86400.0 / c.sessions_per_day))))
             user = self.population.pick(rng)
             session_id = str(uuid.uuid5(_QUERY_NAMESPACE, f"s:{self.seed}:{session}"))
             session += 1
@@ -195,7 +201,7 @@ class QueryStream:
                 position += 1
                 if rng.random() >= p_more:
                     break
-                clock += timedelta(seconds=float(rng.uniform(15, 120)))
+                clock = _to_ms(clock + timedelta(seconds=float(rng.uniform(15, 120))))
 
     # -- one query --------------------------------------------------------------------------
 
@@ -276,10 +282,12 @@ class QueryStream:
             text = title
         typo_kinds: list[str] = []
         if rng.random() < c.typo_rate:
+            edited: set[int] = set()
             for _ in range(2 if rng.random() < c.double_typo_rate else 1):
-                text, kind_of_typo = add_typo(text, rng)
-                if kind_of_typo:
+                text, kind_of_typo, word = add_typo(text, rng, frozenset(edited))
+                if kind_of_typo and word is not None:
                     typo_kinds.append(kind_of_typo)
+                    edited.add(word)
         if rng.random() < 0.7:
             text = text.lower()  # most people do not bother with capitals
         return text, {target: 3}, {"entity_type": kind, "form": form, "typos": typo_kinds}

@@ -33,12 +33,18 @@ KEYBOARD_NEIGHBOURS = _neighbours()
 TYPO_KINDS = ("neighbour", "drop", "swap", "double")
 
 
-def add_typo(text: str, rng: np.random.Generator) -> tuple[str, str | None]:
-    """``(text with one typo, kind)``; ``(text, None)`` when no word is long enough."""
+def add_typo(text: str, rng: np.random.Generator,
+             spare: frozenset[int] = frozenset()) -> tuple[str, str | None, int | None]:
+    """``(text with one typo, kind, index of the word edited)``.
+
+    Words whose index is in ``spare`` are left alone (so two typos never wreck one short
+    word); ``(text, None, None)`` when no word may be edited.
+    """
     words = text.split(" ")
-    long_words = [i for i, w in enumerate(words) if sum(ch.isalpha() for ch in w) >= 4]
+    long_words = [i for i, w in enumerate(words)
+                  if sum(ch.isalpha() for ch in w) >= 4 and i not in spare]
     if not long_words:
-        return text, None
+        return text, None, None
     w = long_words[int(rng.integers(len(long_words)))]
     word = words[w]
     # Positions of letters we may edit (not the first: people get that one right).
@@ -58,4 +64,4 @@ def add_typo(text: str, rng: np.random.Generator) -> tuple[str, str | None]:
         kind = "drop"
         word = word[:pos] + word[pos + 1:]
     words[w] = word
-    return " ".join(words), kind
+    return " ".join(words), kind, w

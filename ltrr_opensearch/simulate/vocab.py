@@ -56,7 +56,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic("focus", ("study", "concentration", "focus"),
           ("homework", "exam", "cram", "productivity"), "music", (9, 10, 14, 15, 20)),
     Topic("party", ("party", "celebration", "dancefloor"),
-          ("fiesta", "rave", "festivities", "clubbing", "bash"), "music", (20, 21, 22, 23)),
+          ("fiesta", "rave", "shindig", "clubbing", "bash"), "music", (20, 21, 22, 23)),
     Topic("love", ("love", "romance", "devotion"),
           ("valentine", "sweetheart", "crush", "affection", "smitten"), "music", (20, 21)),
     Topic("heartbreak", ("heartbreak", "breakup", "loss"),

@@ -385,7 +385,7 @@ class World:
             elif k == 4:
                 title = f"{o[n1]} and {o[n2]}" if album else f"{a[adj[j]]} {o[n1]} {o[n2]}"
             else:
-                title = f"Songs of the {o[n1]}" if album else f"{v[verb[j]]} {a[adj[j]]} {o[n1]}"
+                title = f"Tales of the {o[n1]}" if album else f"{v[verb[j]]} {a[adj[j]]} {o[n1]}"
             self.titles[i] = title
 
     def _make_playlists(self, rng: np.random.Generator) -> None:
