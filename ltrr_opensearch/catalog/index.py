@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -24,6 +25,7 @@ from ltrr_opensearch.errors import ClusterUnreachable, LtrrError
 
 MAPPING_VERSION = 1
 MAPPING_FILE = f"catalog.v{MAPPING_VERSION}.json"
+DELETE_GRACE_SECONDS = 2.0
 DOCTOR_HINT = "run `ltrr doctor` to see which plugins/modules the node lacks"
 _NO_HANDLER = re.compile(r"No handler for type \[([^\]]+)\]", re.IGNORECASE)
 # Mapping types that only exist when a plugin/module is installed.
@@ -221,23 +223,26 @@ def ensure_catalog(client: OpenSearch, settings: Settings, embedder: Any) -> str
 
 
 def swap_alias(
-    client: OpenSearch, settings: Settings, new_index: str, *, delete_old: bool = False
+    client: OpenSearch, settings: Settings, new_index: str, *, delete_old: bool = False,
+    grace_seconds: float = DELETE_GRACE_SECONDS,
 ) -> list[str]:
     """Point the alias at ``new_index`` only, in ONE atomic ``_aliases`` request.
 
-    Old indices are detached (or, with ``delete_old``, removed by a ``remove_index``
-    action in the same request). Returns the old index names.
+    Old indices are detached; with ``delete_old`` they are deleted ``grace_seconds`` later.
+    Not in the same request (``remove_index``): searches already routed to the old index
+    would fail with "all shards failed" (seen on the real node during rebuild tests).
+    Returns the old index names.
     """
     alias = settings.catalog_alias
     old = [name for name in alias_targets(client, settings) if name != new_index]
     actions: list[dict[str, Any]] = [{"add": {"index": new_index, "alias": alias}}]
-    for name in old:
-        if delete_old:
-            actions.append({"remove_index": {"index": name}})
-        else:
-            actions.append({"remove": {"index": name, "alias": alias}})
+    actions += [{"remove": {"index": name, "alias": alias}} for name in old]
     with opensearch_errors(settings, f"pointing alias {alias} at {new_index}"):
         client.indices.update_aliases(body={"actions": actions})
+    if delete_old and old:
+        time.sleep(grace_seconds)  # let in-flight searches on the old index finish
+        with opensearch_errors(settings, f"deleting {', '.join(old)}"):
+            client.indices.delete(index=",".join(old), ignore_unavailable=True)
     return old
 
 

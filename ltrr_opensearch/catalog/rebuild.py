@@ -59,9 +59,9 @@ def rebuild_catalog(
     """Load ``path`` into a new index and atomically point the catalog alias at it.
 
     ``embedder`` must not be ``None`` (a new index needs a vector width); an unfitted
-    TF-IDF embedder is fitted on the file. ``delete_old`` removes the previous index in the
-    same ``_aliases`` request (and its stored embedder state); otherwise it is kept,
-    detached from the alias.
+    TF-IDF embedder is fitted on the file. ``delete_old`` removes the previous index (and
+    its stored embedder state) a short grace period after the swap, once searches routed to
+    it have finished; otherwise it is kept, detached from the alias.
     """
     if embedder is None:
         raise LtrrError("a rebuild needs an embedder to size the new index's vectors",
