@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "ltrr_opensearch.catalog.commands",
     "ltrr_opensearch.simulate.commands",
     "ltrr_opensearch.understand.commands",
+    "ltrr_opensearch.select.commands",
 )
 
 

@@ -157,3 +157,52 @@ def _estimators(ran, p0, reward, pt, q, idx) -> dict[str, float]:
     dr = float((pt * q + w * (reward - q)).sum() / n)
     logged = float(np.where(ran, reward, 0.0).sum() / n)
     return {"ips": ips, "snips": snips, "dr": dr, "logged": logged}
+
+
+def read_logged_decisions(client: Any, settings: Any, since_ms: int | None = None,
+                          limit: int = 100_000) -> list[LoggedDecision]:
+    """Logged searches from the UBI queries index (``query_attributes.arms`` with
+    propensities and ``query_attributes.context``) joined with the rewards log."""
+    from opensearchpy import exceptions as os_exc
+
+    from ltrr_opensearch.select.store import BanditStore
+
+    index = settings.ubi_queries_index
+    filters: list[dict[str, Any]] = [{"exists": {"field": "query_attributes.arms.arm"}}]
+    if since_ms is not None:
+        filters.append({"range": {"timestamp": {"gte": since_ms, "format": "epoch_millis"}}})
+    body: dict[str, Any] = {"size": 1000, "query": {"bool": {"filter": filters}},
+                            "sort": [{"timestamp": "asc"}, {"query_id": "asc"}],
+                            "_source": ["query_id", "query_attributes"]}
+    docs: list[dict[str, Any]] = []
+    try:
+        while len(docs) < limit:
+            hits = client.search(index=index, body=body)["hits"]["hits"]
+            docs.extend(h["_source"] for h in hits)
+            if len(hits) < body["size"]:
+                break
+            body["search_after"] = hits[-1]["sort"]
+    except os_exc.NotFoundError:
+        raise ValidationError(f"no search log: index {index!r} does not exist",
+                              hint="searches are logged by the feedback loop (ltrr feedback)") from None
+    except os_exc.ConnectionError:
+        from ltrr_opensearch.errors import ClusterUnreachable
+
+        raise ClusterUnreachable(f"cannot reach OpenSearch at {settings.display_urls}") from None
+    rewards = BanditStore(client, settings).rewards_for([d["query_id"] for d in docs])
+    out, skipped = [], 0
+    for doc in docs:
+        attrs = doc.get("query_attributes") or {}
+        context = attrs.get("context") or {}
+        values = context.get("values")
+        if not values or "version" not in context:
+            skipped += 1  # logged without a context: nothing a contextual target can use
+            continue
+        names = context.get("names") or [f"f{i}" for i in range(len(values))]
+        out.append(LoggedDecision(
+            request_id=doc["query_id"],
+            context=ContextVector(str(context["version"]), tuple(names),
+                                  tuple(float(v) for v in values)),
+            propensities={a["arm"]: a.get("propensity") for a in attrs.get("arms") or []},
+            rewards=rewards.get(doc["query_id"], {})))
+    return out

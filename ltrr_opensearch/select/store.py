@@ -47,6 +47,7 @@ STATE_MAPPING: dict[str, Any] = {
             "logged_at": {"type": "date", "format": "epoch_millis"},
             "context_version": {"type": "keyword"},
             "version": {"type": "long"},
+            "updated_at": {"type": "date"},
         },
     },
 }
@@ -94,17 +95,46 @@ class BanditStore:
         self.client = client
         self.settings = settings
         self.index = settings.state_index
+        self._ready = False
 
     def ensure_index(self) -> None:
+        """Create the shared state index, or add our fields to it if another subsystem made it."""
+        if self._ready:
+            return
+
         def create() -> None:
             if not self.client.indices.exists(index=self.index):
                 try:
                     self.client.indices.create(index=self.index, body=STATE_MAPPING)
+                    return
                 except os_exc.RequestError as exc:
                     if "resource_already_exists" not in str(exc):
                         raise
+            self.client.indices.put_mapping(
+                index=self.index, body={"properties": STATE_MAPPING["mappings"]["properties"]})
 
-        self._call(create, "create the state index")
+        self._call(create, "prepare the state index")
+        self._ready = True
+
+    def rewards_for(self, request_ids: Sequence[str]) -> dict[str, dict[str, float]]:
+        """request id -> arm -> reward, from our observations and, where we have none, the
+        feedback loop's ``kind: reward`` docs (same request_id/arm/reward fields)."""
+        out: dict[str, dict[str, float]] = {}
+        if not request_ids or not self._exists():
+            return out
+        ids = list(request_ids)
+        for start in range(0, len(ids), _PAGE):
+            chunk = ids[start:start + _PAGE]
+            body = {"size": 10 * _PAGE, "_source": ["kind", "request_id", "arm", "reward"],
+                    "query": {"bool": {"filter": [
+                        {"terms": {"kind": ["observation", "reward"]}},
+                        {"terms": {"request_id": chunk}}]}}}
+            hits = self._call(lambda b=body: self.client.search(index=self.index, body=b),
+                              "read rewards")["hits"]["hits"]
+            for h in sorted(hits, key=lambda h: h["_source"]["kind"] != "observation"):
+                src = h["_source"]
+                out.setdefault(src["request_id"], {}).setdefault(src["arm"], float(src["reward"]))
+        return out
 
     # ------------------------------------------------------------ observations
     def record(self, observations: Sequence[Observation], refresh: bool | str = False
@@ -140,6 +170,7 @@ class BanditStore:
         (or logged at or before ``until_ms``)."""
         if not self._exists():
             return []
+        self.ensure_index()
         filters: list[dict[str, Any]] = [{"term": {"kind": "observation"}}]
         if upto is not None:
             filters.append(_at_most(upto))
@@ -164,6 +195,7 @@ class BanditStore:
     def count(self, upto: Watermark) -> int:
         if not self._exists():
             return 0
+        self.ensure_index()
         body = {"query": {"bool": {"filter": [{"term": {"kind": "observation"}}, _at_most(upto)]}}}
         return int(self._call(lambda: self.client.count(index=self.index, body=body),
                               "count bandit observations")["count"])
