@@ -39,6 +39,17 @@ from ltrr_opensearch.errors import EngineError
 
 
 @dataclass(frozen=True)
+class ModuleSpec:
+    """A core module rebuilt from its published jars, for distributions that lack it."""
+
+    name: str
+    classname: str
+    jars: tuple[str, ...]  # Maven coordinates (group:artifact:version), never core jars
+    extended_plugins: str = ""
+    permissions: tuple[str, ...] = ()  # security-manager grants (2.x runs with one)
+
+
+@dataclass(frozen=True)
 class Distribution:
     """What a node of one OpenSearch version is assembled from."""
 
@@ -48,6 +59,7 @@ class Distribution:
     plugins: tuple[str, ...]  # required plugin zips
     ltr_plugin: str  # the Learning to Rank plugin zip: installed when the repositories have it
     modules: tuple[str, ...] = ("mapper-extras", "analysis-common", "lang-painless", "lang-mustache")
+    build_modules: tuple[ModuleSpec, ...] = ()  # added when the core zip does not carry them
 
 
 # The one place versions are pinned. 3.5.0 is the newest version for which every piece is
@@ -67,6 +79,27 @@ DISTRIBUTIONS: dict[str, Distribution] = {
         core="org.opensearch.distribution.integ-test-zip:opensearch:2.19.1:zip",
         plugins=("org.opensearch.plugin:opensearch-knn:2.19.1.0:zip",),
         ltr_plugin="org.opensearch:opensearch-ltr:2.19.1.0:zip",
+        # The 2.19.1 minimal zip carries only transport-netty4; versions from the modules' POMs.
+        build_modules=(
+            ModuleSpec("lang-painless", "org.opensearch.painless.PainlessPlugin", (
+                "org.opensearch.plugin:lang-painless:2.19.1",
+                "org.opensearch.plugin:opensearch-scripting-painless-spi:2.19.1",
+                "org.antlr:antlr4-runtime:4.13.1", "org.ow2.asm:asm:9.7",
+                "org.ow2.asm:asm-util:9.7", "org.ow2.asm:asm-tree:9.7",
+                "org.ow2.asm:asm-commons:9.7", "org.ow2.asm:asm-analysis:9.7"),
+                permissions=('java.lang.RuntimePermission "createClassLoader"',
+                             'java.lang.RuntimePermission "getClassLoader"')),
+            ModuleSpec("mapper-extras", "org.opensearch.index.mapper.MapperExtrasPlugin",
+                       ("org.opensearch.plugin:mapper-extras-client:2.19.1",)),
+            ModuleSpec("analysis-common", "org.opensearch.analysis.common.CommonAnalysisPlugin",
+                       ("org.opensearch.plugin:analysis-common:2.19.1",),
+                       extended_plugins="lang-painless"),
+            ModuleSpec("lang-mustache", "org.opensearch.script.mustache.MustachePlugin", (
+                "org.opensearch.plugin:lang-mustache-client:2.19.1",
+                "com.github.spullara.mustache.java:compiler:0.9.14"),
+                permissions=('java.lang.reflect.ReflectPermission "suppressAccessChecks"',
+                             'java.lang.RuntimePermission "accessDeclaredMembers"')),
+        ),
     ),
 }
 PINNED_VERSION = "3.5.0"
@@ -153,6 +186,8 @@ def assemble(
         core_zip = maven.fetch(dist.core, downloads)
         artifacts[dist.core] = maven.sha256(core_zip)
         node_dir = _unpack_core(core_zip, work)
+        for module in dist.build_modules:
+            artifacts.update(_build_module(node_dir, module, dist, java, downloads))
         _check_modules(node_dir, dist)
 
         plugin_zips: list[Path] = []
@@ -226,6 +261,32 @@ def _unpack_core(core_zip: Path, work: Path) -> Path:
             (work / "unpacked" / name).chmod(mode & 0o777)
     (top,) = [p for p in (work / "unpacked").iterdir() if p.is_dir()]
     return top
+
+
+def _build_module(node_dir: Path, module: ModuleSpec, dist: Distribution, java: Java,
+                  downloads: Path) -> dict[str, str]:
+    folder = node_dir / "modules" / module.name
+    if folder.exists():
+        return {}
+    folder.mkdir(parents=True)
+    hashes = {}
+    for coordinate in module.jars:
+        jar = maven.fetch(f"{coordinate}:jar", downloads / module.name)
+        hashes[coordinate] = maven.sha256(jar)
+        shutil.copy2(jar, folder / jar.name)
+    # Exactly the keys OpenSearch's PluginInfo knows: an unknown key fails start-up.
+    descriptor = {
+        "description": f"{module.name} (rebuilt by ltrr from its published jars)",
+        "version": dist.version, "name": module.name, "classname": module.classname,
+        "java.version": str(dist.java[0]), "opensearch.version": dist.version,
+        "extended.plugins": module.extended_plugins, "has.native.controller": "false",
+    }
+    (folder / "plugin-descriptor.properties").write_text(
+        "".join(f"{key}={value}\n" for key, value in descriptor.items()))
+    if module.permissions:
+        grants = "".join(f"  permission {p};\n" for p in module.permissions)
+        (folder / "plugin-security.policy").write_text(f"grant {{\n{grants}}};\n")
+    return hashes
 
 
 def _check_modules(node_dir: Path, dist: Distribution) -> None:
