@@ -173,7 +173,7 @@ class QueryStream:
         start = config.start or datetime.combine(world.config.now, time(0), timezone.utc)
         self.start = start
         self.population = Population(users or UsersConfig(), self.seed,
-                                     world._genre_weights)
+                                     world.genre_weights)
         self._build_pools()
 
     # -- public -----------------------------------------------------------------------------
@@ -340,8 +340,8 @@ class QueryStream:
         elif form == "language":
             lang = int(w.language[seed_entity])
             match = candidates[w.language[candidates] == lang]
-            text = f"{vocab.LANGUAGES[w._languages[lang]]} {name}"
-            attributes["language"] = w._languages[lang]
+            text = f"{vocab.LANGUAGES[w.languages[lang]]} {name}"
+            attributes["language"] = w.languages[lang]
         else:
             kind = int(w.kind[seed_entity])
             match = candidates[w.kind[candidates] == kind]

@@ -88,8 +88,8 @@ class World:
         self.person = np.full((n, 2), -1, dtype=np.int32)  # composers / podcast host
         self.variant = rng.integers(0, 3, size=n).astype(np.int8)  # description wording
         self.titles: list[str] = [""] * n
-        self._languages = list(vocab.LANGUAGES)
-        self._genre_weights = self._zipf(len(vocab.GENRES), config.genre_zipf)
+        self.languages = list(vocab.LANGUAGES)
+        self.genre_weights = self._zipf(len(vocab.GENRES), config.genre_zipf)
 
         self._make_artists(rng)
         self._make_albums(rng)
@@ -152,7 +152,7 @@ class World:
             "genres": [ALL_GENRES[self.genre[i]]],
             "moods": [vocab.MOODS[mood]] if mood >= 0 else [],
             "decade": decade_of(release.year) if release and kind != "podcast" else None,
-            "language": self._languages[self.language[i]],
+            "language": self.languages[self.language[i]],
             "popularity": float(self.popularity[i]),
             "release_date": release.isoformat() if release else None,
             "related_ids": [self.ids[j] for j in self.related(i)],
@@ -262,10 +262,10 @@ class World:
         return days
 
     def _languages_for(self, rng: np.random.Generator, genres: np.ndarray) -> np.ndarray:
-        weights = np.array([self.config.language_weights[k] for k in self._languages])
+        weights = np.array([self.config.language_weights[k] for k in self.languages])
         langs = rng.choice(len(weights), size=len(genres), p=weights)
         for genre, lang in vocab.GENRE_LANGUAGE.items():
-            langs[genres == vocab.GENRES.index(genre)] = self._languages.index(lang)
+            langs[genres == vocab.GENRES.index(genre)] = self.languages.index(lang)
         return langs
 
     def _person_name(self, p: int) -> str:
@@ -280,7 +280,7 @@ class World:
         n = len(idx)
         if not n:
             return
-        genres = rng.choice(len(vocab.GENRES), size=n, p=self._genre_weights)
+        genres = rng.choice(len(vocab.GENRES), size=n, p=self.genre_weights)
         self.genre[idx] = genres
         self.language[idx] = self._languages_for(rng, genres)
         self.popularity[idx] = self._pareto(rng, n)
@@ -322,7 +322,7 @@ class World:
         self.artist_of[idx] = owner
         genres = self.genre[owner].copy()
         swap = rng.random(n) < 0.1  # some albums stray from the artist's main genre
-        genres[swap] = rng.choice(len(vocab.GENRES), size=int(swap.sum()), p=self._genre_weights)
+        genres[swap] = rng.choice(len(vocab.GENRES), size=int(swap.sum()), p=self.genre_weights)
         self.genre[idx] = genres
         self.language[idx] = self.language[owner]
         self.mood[idx] = rng.integers(0, len(vocab.MOODS), size=n)
@@ -394,7 +394,7 @@ class World:
         if not n:
             return
         c = self.config
-        genres = rng.choice(len(vocab.GENRES), size=n, p=self._genre_weights)
+        genres = rng.choice(len(vocab.GENRES), size=n, p=self.genre_weights)
         self.genre[idx] = genres
         self.language[idx] = self._languages_for(rng, genres)
         self.mood[idx] = rng.integers(0, len(vocab.MOODS), size=n)
@@ -459,7 +459,7 @@ class World:
         self.topic[idx] = topics
         self.genre[idx] = [ALL_GENRES.index(PODCAST_GENRE_OF_TOPIC[vocab.TOPICS[t].name])
                            for t in topics.tolist()]
-        weights = np.array([self.config.language_weights[k] for k in self._languages])
+        weights = np.array([self.config.language_weights[k] for k in self.languages])
         self.language[idx] = rng.choice(len(weights), size=n, p=weights)
         self.popularity[idx] = self._pareto(rng, n)
         self.release[idx] = self._release_days(rng, n)
