@@ -45,7 +45,7 @@ class PolicySpec:
     """A MABWiser learning policy (+ optional neighbourhood policy) and their parameters."""
 
     learning: str = "LinUCB"
-    params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({"alpha": 1.0}))
+    params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     neighborhood: str | None = None
     neighborhood_params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
