@@ -148,6 +148,19 @@ def test_reloading_a_changed_file_updates_fields_but_keeps_q2e(client, settings,
     assert doc["q2e"] == {"wonderwall": 3.0, "oasis": 1.5}
 
 
+def test_loading_without_an_embedder_updates_fields_and_keeps_stored_vectors(
+        client, settings, tmp_path):
+    path = write_jsonl(tmp_path / "c.jsonl", ROWS)
+    load_catalog(client, settings, path, embedder=tfidf(), quiet=True)
+    vector = all_sources(client, settings)["t2"]["embedding"]
+    changed = [ROWS[0], {**ROWS[1], "title": "Yellow (Live)"}, *ROWS[2:]]
+    report = load_catalog(client, settings, write_jsonl(path, changed), embedder=None,
+                          quiet=True)
+    assert report.updated == 1
+    doc = all_sources(client, settings)["t2"]
+    assert doc["title"] == "Yellow (Live)" and doc["embedding"] == vector
+
+
 def test_a_row_the_node_refuses_is_reported_with_its_line(client, settings, tmp_path):
     path = write_jsonl(tmp_path / "c.jsonl", ROWS[:2])
     load_catalog(client, settings, path, embedder=tfidf(), quiet=True)
@@ -181,7 +194,9 @@ def test_csv_with_a_field_map_from_the_command_line(client, settings, tmp_path, 
     docs = all_sources(client, settings)
     assert docs["s1"]["genres"] == ["rock", "pop"] and docs["s1"]["popularity"] == 81.0
     assert docs["s2"]["artist"] == "Coldplay" and docs["s2"]["genres"] == []
-    assert "indexed 2" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "indexed 2" in captured.out
+    assert "ignored: extra" in captured.err  # an unused column is named, not lost silently
 
 
 def test_csv_field_map_from_the_toml_config(client, settings, tmp_path, monkeypatch, capsys):

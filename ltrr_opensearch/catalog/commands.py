@@ -75,10 +75,10 @@ def _current_kind(client: Any, settings: Any) -> str | None:
     return catalog_meta(client, settings).get("embedder_kind")
 
 
-def _print_report(report: Any, quiet: bool) -> None:
+def _print_report(report: Any) -> None:
     import sys
 
-    if report.ignored_fields and not quiet:
+    if report.ignored_fields:  # a warning, not chatter: a typo'd column is easy to miss
         print(f"note: columns outside the catalog schema were ignored: "
               f"{', '.join(report.ignored_fields)}", file=sys.stderr)
     for error in report.errors[:20]:
@@ -96,7 +96,7 @@ def _load(args: argparse.Namespace) -> int:
     report = load_catalog(client, settings, args.file, embedder=embedder,
                           on_error=args.on_error, field_map=field_map, quiet=args.quiet,
                           fmt=args.format, rejects_path=args.rejects)
-    _print_report(report, args.quiet)
+    _print_report(report)
     return 0
 
 
@@ -111,7 +111,7 @@ def _rebuild(args: argparse.Namespace) -> int:
                              on_error=args.on_error, field_map=field_map, quiet=args.quiet,
                              fmt=args.format, rejects_path=args.rejects,
                              delete_old=not args.keep_old, carry_q2e=args.carry_q2e)
-    _print_report(result.report, args.quiet)
+    _print_report(result.report)
     print(result.summary())
     return 0
 

@@ -13,13 +13,13 @@ import csv
 import gzip
 import io
 import json
-import math
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
+import numpy as np
 from opensearchpy import OpenSearch
 from opensearchpy.helpers import streaming_bulk
 
@@ -460,11 +460,11 @@ def _batch_actions(
                "doc_as_upsert": True}
 
 
-def _vector(vector: Iterable[float]) -> list[float]:
-    values = [round(float(x), VECTOR_DECIMALS) for x in vector]
-    if not all(math.isfinite(x) for x in values):
+def _vector(vector: Any) -> list[float]:
+    values = np.round(np.asarray(vector, dtype=np.float64), VECTOR_DECIMALS)
+    if not np.isfinite(values).all():
         raise LtrrError("the embedder produced NaN or infinite values")
-    return values
+    return values.tolist()
 
 
 def _count(
