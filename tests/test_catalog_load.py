@@ -216,6 +216,17 @@ def test_csv_field_map_from_the_toml_config(client, settings, tmp_path, monkeypa
     assert catalog_meta(client, settings)["embedder_kind"] == "tfidf"
 
 
+def test_a_file_too_small_to_fit_tfidf_is_a_clear_error(client, settings, tmp_path, capsys,
+                                                        monkeypatch):
+    monkeypatch.setenv("LTRR_INDEX_PREFIX", settings.index_prefix)
+    path = write_jsonl(tmp_path / "one.jsonl", [{"id": "x", "entity_type": "genre",
+                                                  "title": "Jazz"}])
+    assert main(["catalog", "load", str(path), "--embedder", "tfidf", "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot fit the tfidf embedder on the 1 valid row(s)" in err
+    assert "Traceback" not in err and alias_targets(client, settings) == []
+
+
 def test_the_cli_refuses_to_mix_embedders_in_one_catalog(client, settings, tmp_path,
                                                          monkeypatch, capsys):
     monkeypatch.setenv("LTRR_INDEX_PREFIX", settings.index_prefix)

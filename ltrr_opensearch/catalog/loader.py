@@ -268,7 +268,7 @@ def load_rows(
     if on_error == "abort" or _needs_fit(embedder):
         total, texts = _first_pass(path, field_map, fmt, embedder, on_error, rejects, quiet)
         if texts is not None:
-            embedder.fit(texts)
+            _fit(embedder, texts, path)
             del texts
     rules = _Rules(embedder)
     report.index = target(embedder)
@@ -309,6 +309,18 @@ def load_rows(
     report.ignored_fields = sorted(ignored)
     report.seconds = time.monotonic() - started
     return report
+
+
+def _fit(embedder: Any, texts: list[str], path: Path) -> None:
+    try:
+        embedder.fit(texts)
+    except ValueError as exc:  # scikit-learn's refusal of a too-small corpus
+        raise ValidationError(
+            f"cannot fit the {catalog_index.embedder_kind(embedder)} embedder on the "
+            f"{len(texts)} valid row(s) of {path.name}: {exc}",
+            hint="a TF-IDF fit needs several rows with at least two distinct words; "
+                 "use --embedder minilm for a tiny catalog",
+        ) from None
 
 
 def make_fresh_embedder(name: str | None) -> Any:
