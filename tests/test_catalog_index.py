@@ -154,6 +154,8 @@ def test_a_missing_field_type_plugin_points_at_ltrr_doctor(client, settings, tmp
     with pytest.raises(LtrrError, match=r"No handler for type \[rank_features_gone\]") as caught:
         create_catalog_index(client, broken, fitted_tfidf())
     assert "ltrr doctor" in caught.value.hint
+    client.indices.refresh(index=settings.state_index)
+    assert client.count(index=settings.state_index)["count"] == 0  # no orphaned TF-IDF state
 
 
 def test_a_concrete_index_named_like_the_alias_is_a_clear_error(client, settings):

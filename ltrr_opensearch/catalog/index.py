@@ -13,7 +13,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from typing import Any
 
@@ -118,8 +118,14 @@ def create_catalog_index(client: OpenSearch, settings: Settings, embedder: Any) 
     if hasattr(fitted, "to_state"):
         meta["embedder_state"] = store_embedder_state(client, settings, name, fitted)
     body = catalog_body(settings, int(emb_meta["dimension"]), meta)
-    with opensearch_errors(settings, f"creating index {name}"):
-        client.indices.create(index=name, body=body)
+    try:
+        with opensearch_errors(settings, f"creating index {name}"):
+            client.indices.create(index=name, body=body)
+    except LtrrError:
+        if "embedder_state" in meta:  # no orphan state for an index that never existed
+            with suppress(os_exc.TransportError):
+                client.delete(index=settings.state_index, id=state_doc_id(name))
+        raise
     return name
 
 
