@@ -467,9 +467,10 @@ def _batch_actions(
     for line, raw, doc in batch:
         pending[doc["id"]] = (line, raw)
         # A partial update: fields absent from doc (q2e) keep their stored values, and an
-        # unchanged doc is a no-op.
+        # unchanged doc is a no-op. A concurrent q2e write by the memory updater is a
+        # version conflict, retried rather than reported as a bad row.
         yield {"_op_type": "update", "_index": target, "_id": doc["id"], "doc": doc,
-               "doc_as_upsert": True}
+               "doc_as_upsert": True, "retry_on_conflict": 3}
 
 
 def _vector(vector: Any) -> list[float]:
