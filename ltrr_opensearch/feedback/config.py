@@ -30,7 +30,7 @@ class FeedbackConfig:
     # Engagement weight per action; actions not listed weigh 0 (no reward, no Q2E evidence).
     weights: Mapping[str, float] = field(default_factory=lambda: DEFAULT_WEIGHTS)
     max_event_bytes: int = 16 * 1024
-    batch_size: int = 500
+    batch_size: int = 2000  # events per bulk: each bulk waits for one refresh (~1 s)
     # Consumers only read events ingested at least this long ago, so a bulk still being
     # refreshed can never fall behind a checkpoint (see docs/feedback.md, "Checkpoints").
     settle_seconds: float = 5.0
@@ -81,7 +81,9 @@ class MemoryConfig:
     prior_beta: float = 9.0  # ... and prior non-engagements: prior mean 0.1 per impression
     per_client_cap: int = 3  # a client's events count at most this many per pair per window
     cap_window_hours: float = 24.0
-    min_engagement: float = 1.0  # weighted, capped, decayed engagement before a pair is used
+    # Weighted, capped, decayed engagement before a pair is used: one fresh play (1.0) or two
+    # clicks pass, one click does not; a lone play decays below it after ~6 days.
+    min_engagement: float = 0.75
     min_clients: int = 1
     max_pairs_per_entity: int = 50
     scale: float = 100.0  # observed value = scale * posterior mean, in (0, scale]
