@@ -73,7 +73,9 @@ def main() -> None:
     settings = base.with_overrides(index_prefix=f"bench-ev-{uuid.uuid4().hex[:8]}")
     rng = random.Random(7)
     try:
-        make_catalog(client, settings, args.entities)
+        # Probe entities of their own: on a busy entity a new pair can be pruned by
+        # max_pairs_per_entity, which would measure the guard, not the lag.
+        make_catalog(client, settings, args.entities + args.lag_samples)
         ensure_feedback_indices(client, settings)
         log_search(client, settings, [
             SearchRecord(f"q{i}", f"query {i}", tuple(f"e{(i + j) % args.entities}"
@@ -110,12 +112,12 @@ def main() -> None:
 
         lags = []
         for s in range(args.lag_samples):
-            text = f"lag probe {s}"
-            log_search(client, settings, SearchRecord(f"lag{s}", text, ("e1",), client_id="u1"),
+            text, probe = f"lag probe {s}", f"e{args.entities + s}"
+            log_search(client, settings, SearchRecord(f"lag{s}", text, (probe,), client_id="u1"),
                        refresh="wait_for")
             event = {"event_id": f"lag-{s}", "action_name": "play", "query_id": f"lag{s}",
                      "client_id": "u1", "timestamp": datetime.now(timezone.utc).isoformat(),
-                     "event_attributes": {"object": {"object_id": "e1"}}}
+                     "event_attributes": {"object": {"object_id": probe}}}
             ingest_events(client, settings, [event])
             start = time.perf_counter()
             field = f"q2e.{query_key(text)[1]}"
