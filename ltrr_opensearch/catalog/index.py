@@ -22,6 +22,7 @@ from opensearchpy import exceptions as os_exc
 
 from ltrr_opensearch.config import Settings
 from ltrr_opensearch.errors import ClusterUnreachable, LtrrError
+from ltrr_opensearch.state import ensure_state_index
 
 MAPPING_VERSION = 1
 MAPPING_FILE = f"catalog.v{MAPPING_VERSION}.json"
@@ -143,11 +144,6 @@ def embedder_kind(embedder: Any) -> str:
 
 # Fields our document adds to the state index, which other subsystems share: the index is
 # created only when missing and these are added with an additive put_mapping.
-STATE_FIELDS: dict[str, Any] = {
-    "kind": {"type": "keyword"},
-    "catalog_index": {"type": "keyword"},
-    "embedder_state": {"type": "object", "enabled": False},  # opaque: kept, never indexed
-}
 
 
 def store_embedder_state(
@@ -158,25 +154,13 @@ def store_embedder_state(
     body = {"kind": "catalog_embedder_state", "catalog_index": index_name,
             "embedder_state": embedder.to_state()}
     with opensearch_errors(settings, "storing the embedder state"):
-        _ensure_state_index(client, settings)
+        ensure_state_index(client, settings)
         client.index(index=settings.state_index, id=doc_id, body=body)  # GET is realtime
     return {"index": settings.state_index, "id": doc_id}
 
 
 def state_doc_id(index_name: str) -> str:
     return f"catalog-embedder:{index_name}"
-
-
-def _ensure_state_index(client: OpenSearch, settings: Settings) -> None:
-    index = settings.state_index
-    if not client.indices.exists(index=index):
-        body = {"settings": {"index": {"number_of_shards": 1, "number_of_replicas": 0}}}
-        try:
-            client.indices.create(index=index, body=body)
-        except os_exc.RequestError as exc:
-            if exc.error != "resource_already_exists_exception":  # lost a race: fine
-                raise
-    client.indices.put_mapping(index=index, body={"properties": STATE_FIELDS})
 
 
 def load_embedder_state(client: OpenSearch, settings: Settings, meta: dict[str, Any]) -> Any:

@@ -16,6 +16,7 @@ from opensearchpy import exceptions as os_exc
 
 from ltrr_opensearch.config import Settings
 from ltrr_opensearch.errors import ConfigError, LtrrError
+from ltrr_opensearch.state import ensure_state_index
 
 
 def memory_index(settings: Settings) -> str:
@@ -24,25 +25,6 @@ def memory_index(settings: Settings) -> str:
 
 def training_rows_index(settings: Settings) -> str:
     return f"{settings.index_prefix}-training-rows"
-
-
-# Fields our docs put in the shared state index (checkpoints and reward docs). Only scalars
-# are mapped: the index is ``dynamic: false`` and shared with the bandit's docs, so anything
-# else (positions, contexts, action lists) is kept in _source without a mapping to clash on.
-STATE_FIELDS: dict[str, Any] = {
-    "kind": {"type": "keyword"},
-    "consumer": {"type": "keyword"},
-    "stream": {"type": "keyword"},
-    "query_id": {"type": "keyword"},
-    "request_id": {"type": "keyword"},
-    "arm": {"type": "keyword"},
-    "reward": {"type": "float"},
-    "engaged": {"type": "boolean"},
-    "variant": {"type": "keyword"},
-    "model_version": {"type": "keyword"},
-    "updated_at": {"type": "date"},
-    "computed_at": {"type": "date"},
-}
 
 
 def _load_mapping(settings: Settings, name: str) -> dict[str, Any]:
@@ -70,19 +52,6 @@ def ensure_log_indices(client: OpenSearch, settings: Settings) -> None:
     _create(client, settings.ubi_queries_index, _load_mapping(settings, "ubi_queries"))
     _create(client, settings.ubi_events_index, _load_mapping(settings, "ubi_events"))
     _create(client, settings.deadletter_index, _load_mapping(settings, "deadletter"))
-
-
-def ensure_state_index(client: OpenSearch, settings: Settings) -> None:
-    index = settings.state_index
-    _create(client, index, {"settings": {"index": {"number_of_shards": 1,
-                                                   "number_of_replicas": 0}},
-                             "mappings": {"dynamic": False}})
-    try:
-        client.indices.put_mapping(index=index, body={"properties": STATE_FIELDS})
-    except os_exc.RequestError as exc:
-        raise LtrrError(
-            f"the state index {index} has fields that clash with the feedback loop's: {exc.error}",
-            hint="see docs/feedback.md for the fields reward and checkpoint docs use") from None
 
 
 def ensure_feedback_indices(client: OpenSearch, settings: Settings) -> None:

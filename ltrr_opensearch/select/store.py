@@ -27,30 +27,12 @@ from opensearchpy import exceptions as os_exc
 from ltrr_opensearch.config import Settings
 from ltrr_opensearch.errors import ClusterUnreachable, LtrrError
 from ltrr_opensearch.select.bandit import Observation
+from ltrr_opensearch.state import ensure_state_index
 
 Watermark = tuple[int, str]  # (logged_at ms, obs_id)
 KILLSWITCH_ID = "killswitch"
 _PAGE = 1000
 
-STATE_MAPPING: dict[str, Any] = {
-    "settings": {"index": {"number_of_shards": 1, "auto_expand_replicas": "0-1"}},
-    "mappings": {
-        # Other subsystems may keep their own state here: unknown fields are stored, not indexed.
-        "dynamic": False,
-        "properties": {
-            "kind": {"type": "keyword"},
-            "policy": {"type": "keyword"},
-            "obs_id": {"type": "keyword"},
-            "request_id": {"type": "keyword"},
-            "arm": {"type": "keyword"},
-            "reward": {"type": "float"},
-            "logged_at": {"type": "date", "format": "epoch_millis"},
-            "context_version": {"type": "keyword"},
-            "version": {"type": "long"},
-            "updated_at": {"type": "date"},
-        },
-    },
-}
 
 
 def now_ms() -> int:
@@ -102,18 +84,8 @@ class BanditStore:
         if self._ready:
             return
 
-        def create() -> None:
-            if not self.client.indices.exists(index=self.index):
-                try:
-                    self.client.indices.create(index=self.index, body=STATE_MAPPING)
-                    return
-                except os_exc.RequestError as exc:
-                    if "resource_already_exists" not in str(exc):
-                        raise
-            self.client.indices.put_mapping(
-                index=self.index, body={"properties": STATE_MAPPING["mappings"]["properties"]})
-
-        self._call(create, "prepare the state index")
+        self._call(lambda: ensure_state_index(self.client, self.settings),
+                   "prepare the state index")
         self._ready = True
 
     def rewards_for(self, request_ids: Sequence[str]) -> dict[str, dict[str, float]]:
@@ -199,6 +171,44 @@ class BanditStore:
         body = {"query": {"bool": {"filter": [{"term": {"kind": "observation"}}, _at_most(upto)]}}}
         return int(self._call(lambda: self.client.count(index=self.index, body=body),
                               "count bandit observations")["count"])
+
+    def closed_rewards(self, after_ms: int | None, until_ms: int) -> list[Observation]:
+        """The feedback loop's ``kind: reward`` docs of requests logged in
+        ``(after_ms, until_ms]``, as observations, in logging order (see docs/bandit.md)."""
+        if not self._exists():
+            return []
+        window: dict[str, Any] = {"lte": until_ms}
+        if after_ms is not None:
+            window["gt"] = after_ms
+        filters = [{"term": {"kind": "reward"}}, {"range": {"logged_at": window}}]
+        out: list[Observation] = []
+        cursor: list[Any] | None = None
+        while True:
+            body: dict[str, Any] = {
+                "size": _PAGE, "query": {"bool": {"filter": filters}},
+                "sort": [{"logged_at": "asc"}, {"request_id": "asc"}, {"arm": "asc"}],
+                "track_total_hits": False}
+            if cursor is not None:
+                body["search_after"] = cursor
+            hits = self._call(lambda b=body: self.client.search(index=self.index, body=b),
+                              "read closed rewards")["hits"]["hits"]
+            for hit in hits:
+                doc = hit["_source"]
+                if doc.get("context") and doc.get("context_version"):  # searches without a
+                    out.append(observation_from_doc(doc))  # context teach no contextual policy
+            if len(hits) < _PAGE:
+                return out
+            cursor = hits[-1]["sort"]
+
+    def get_marker(self, name: str) -> int | None:
+        doc = self._get(f"marker:{name}")
+        return int(doc["_source"]["value"]) if doc else None
+
+    def put_marker(self, name: str, value: int) -> None:
+        self.ensure_index()
+        self._call(lambda: self.client.index(
+            index=self.index, id=f"marker:{name}", refresh=True,
+            body={"kind": "marker", "value": value, "updated_at": now_ms()}), "write a marker")
 
     # ---------------------------------------------------------------- snapshot
     def get_snapshot(self, policy: str) -> tuple[Snapshot | None, int | None, int | None]:
