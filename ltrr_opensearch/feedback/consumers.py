@@ -52,12 +52,15 @@ def run_consumers(client: OpenSearch, settings: Settings,
                   consumers: Sequence[Consumer] | None = None, *,
                   now: datetime | None = None, settle_seconds: float | None = None,
                   page_size: int | None = None) -> list[ConsumerRun]:
-    """Apply everything that arrived up to ``now - settle_seconds``; safe to re-run."""
+    """Apply everything that arrived more than ``settle_seconds`` ago; safe to re-run.
+    ``now`` is the clock scores decay against (default: the wall clock)."""
     config = FeedbackConfig.from_settings(settings)
     ensure_feedback_indices(client, settings)
     now = now or datetime.now(timezone.utc)
     settle = config.settle_seconds if settle_seconds is None else settle_seconds
-    until = min(now, datetime.now(timezone.utc)) - timedelta(seconds=settle)
+    # Arrival (ingested_at) is wall-clock time; ``now`` is only the scoring clock (decay),
+    # which a replay of past traffic sets to its own simulated time.
+    until = datetime.now(timezone.utc) - timedelta(seconds=settle)
     page_size = page_size or config.batch_size
     runs = []
     for consumer in consumers if consumers is not None else default_consumers(client, settings):
