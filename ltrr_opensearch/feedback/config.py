@@ -15,10 +15,13 @@ from typing import Any
 from ltrr_opensearch.config import Settings
 from ltrr_opensearch.errors import ConfigError
 
-DEFAULT_WEIGHTS = MappingProxyType({"play": 1.0, "add_to_favorites": 0.8, "click": 0.5})
+# "reformulation" is derived, never sent by clients: engagement credited to an earlier,
+# failed search of the same session (see feedback/sessions.py).
+DEFAULT_WEIGHTS = MappingProxyType({"play": 1.0, "add_to_favorites": 0.8, "click": 0.5,
+                                    "reformulation": 0.4})
 DEFAULT_ACTIONS = (
     "impression", "click", "play", "add_to_favorites", "add_to_playlist", "share", "skip",
-    "purchase",
+    "purchase", "reformulation",
 )
 
 
@@ -34,6 +37,8 @@ class FeedbackConfig:
     # Consumers only read events ingested at least this long ago, so a bulk still being
     # refreshed can never fall behind a checkpoint (see docs/feedback.md, "Checkpoints").
     settle_seconds: float = 5.0
+    # Engagement credits earlier searches of the same session this recent (0 disables).
+    reformulation_window_seconds: float = 300.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FeedbackConfig:
@@ -60,6 +65,10 @@ class FeedbackConfig:
         if "settle_seconds" in raw:
             values["settle_seconds"] = _number("[feedback] settle_seconds",
                                                raw["settle_seconds"], low=0.0)
+        if "reformulation_window_seconds" in raw:
+            values["reformulation_window_seconds"] = _number(
+                "[feedback] reformulation_window_seconds", raw["reformulation_window_seconds"],
+                low=0.0)
         config = cls(**values)
         unknown = set(config.weights) - set(config.actions)
         if unknown:

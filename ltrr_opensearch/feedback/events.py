@@ -18,6 +18,7 @@ from typing import Any
 from ltrr_opensearch.feedback.config import FeedbackConfig
 
 MAX_ID_CHARS = 512
+REFORMULATION = "reformulation"  # derived credit, see feedback/sessions.py
 _OPTIONAL_STRINGS = ("application", "session_id", "user_id", "message_type", "message")
 
 
@@ -112,6 +113,8 @@ def _problem(event: dict[str, Any], config: FeedbackConfig) -> str | None:
             return f"{name} must be a non-empty string, got {type(value).__name__}"
         if len(value) > MAX_ID_CHARS:
             return f"{name} is longer than {MAX_ID_CHARS} characters"
+    if event["action_name"] == REFORMULATION:
+        return "action_name 'reformulation' is derived by ltrr from sessions, not accepted from clients"
     if event["action_name"] not in config.actions:
         return (f"unknown action_name {event['action_name'][:64]!r} "
                 f"(known: {', '.join(config.actions)})")

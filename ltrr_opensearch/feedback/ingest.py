@@ -25,6 +25,7 @@ from ltrr_opensearch.errors import ClusterUnreachable, LtrrError
 from ltrr_opensearch.feedback.config import FeedbackConfig
 from ltrr_opensearch.feedback.events import Accepted, Rejected, format_ts, validate_event
 from ltrr_opensearch.feedback.indices import ensure_log_indices
+from ltrr_opensearch.feedback.sessions import reformulation_credits, session_of
 
 MAX_DEADLETTER_PAYLOAD = 64 * 1024
 JOIN_FIELDS = ("query", "normalized", "q2e_key")
@@ -39,6 +40,7 @@ class IngestReport:
     duplicates: int = 0
     dead_lettered: int = 0
     unjoined: int = 0  # accepted events whose query_id matched no logged query
+    reformulations: int = 0  # derived credits to earlier searches (feedback/sessions.py)
     reasons: Counter = field(default_factory=Counter)
     examples: list[Rejected] = field(default_factory=list)  # the first few refusals
 
@@ -53,6 +55,7 @@ class IngestReport:
         self.accepted += other.accepted
         self.duplicates += other.duplicates
         self.unjoined += other.unjoined
+        self.reformulations += other.reformulations
         self.dead_lettered += other.dead_lettered
         self.reasons.update(other.reasons)
         self.examples.extend(other.examples[: max(0, 20 - len(self.examples))])
@@ -92,15 +95,26 @@ def _ingest_batch(client: OpenSearch, settings: Settings, config: FeedbackConfig
             accepted[result.key] = result
 
     if accepted:
-        join_events(client, settings, [a.doc for a in accepted.values()])
+        docs = [a.doc for a in accepted.values()]
+        for doc in docs:
+            if session_of(doc):
+                doc["session_id"] = session_of(doc)
+        join_events(client, settings, docs)
+        derived = reformulation_credits(client, settings, docs, config)
         ingested_at = format_ts(datetime.now(timezone.utc))
         body: list[dict[str, Any]] = []
         for item in accepted.values():
             item.doc["ingested_at"] = ingested_at
             body.append({"create": {"_index": settings.ubi_events_index, "_id": item.key}})
             body.append(item.doc)
+        for doc in derived:  # after the client's events, so their results line up below
+            body.append({"create": {"_index": settings.ubi_events_index, "_id": doc["event_key"]}})
+            body.append({**doc, "ingested_at": ingested_at})
         response = _bulk(client, body, settings)
-        for item, result in zip(accepted.values(), response["items"], strict=True):
+        report.reformulations += sum(
+            1 for result in response["items"][len(accepted):]
+            if 200 <= result["create"].get("status", 0) < 300)
+        for item, result in zip(accepted.values(), response["items"][:len(accepted)], strict=True):
             outcome = result["create"]
             status = outcome.get("status", 0)
             if 200 <= status < 300:
