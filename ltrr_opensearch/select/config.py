@@ -30,7 +30,7 @@ _TOP_KEYS = {"name", "arms", "seed", "fit_intercept", "context_version", "policy
              "exploration", "reward", "warm_start", "state", "arm_features", "policy_file"}
 _EXPLORATION_KEYS = {"epsilon", "min_propensity", "propensity_samples"}
 _WARM_KEYS = {"min_obs", "quantile"}
-_STATE_KEYS = {"settle_seconds"}
+_STATE_KEYS = {"settle_seconds", "attribution_seconds"}
 _ARM_FEATURE_KEYS = {"kind", "entity_types", "vector"}
 
 
@@ -52,6 +52,8 @@ class BanditConfig:
     # Observations younger than this are left for the next sync, so a write that is still
     # in flight (or a worker whose clock lags) is not skipped by the watermark.
     settle_seconds: float = 5.0
+    # Feedback for a request counts for this long after it was served; then its reward is final.
+    attribution_seconds: float = 600.0
     arm_features: Mapping[str, Mapping[str, Any]] = field(
         default_factory=lambda: MappingProxyType({}))
 
@@ -127,6 +129,8 @@ class BanditConfig:
             _check(f"{source} [state]", state, _STATE_KEYS)
             if "settle_seconds" in state:
                 values["settle_seconds"] = float(state["settle_seconds"])
+            if "attribution_seconds" in state:
+                values["attribution_seconds"] = float(state["attribution_seconds"])
             features = _table(source, raw, "arm_features")
             for arm, feats in features.items():
                 if not isinstance(feats, Mapping):

@@ -28,6 +28,7 @@ from ltrr_opensearch.select.store import (
 from ltrr_opensearch.types import ArmChoice, ContextVector
 
 _SYNC_ATTEMPTS = 5
+_CLOSED_MARKER = "rewards-closed"
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,28 @@ class Learner:
                         propensity=by_arm[arm].propensity if arm in by_arm else None)
             for arm, reward in rewards.items()
         ], refresh=refresh)
+
+    def learn_from_rewards(self, now: int | None = None,
+                           attribution_seconds: float | None = None) -> RecordResult:
+        """Close the attribution window of logged requests and learn their rewards.
+
+        The feedback loop keeps one ``kind: reward`` doc per (request, arm), recomputed as
+        events arrive. Once a request is older than the attribution window its reward is
+        final: it is appended to the write-once observation log (requests without any
+        engagement included, as reward 0), and later events for it are ignored. Safe to
+        run from every worker: observations are idempotent and the marker only moves on.
+        """
+        now = now_ms() if now is None else now
+        window = (self.config.attribution_seconds if attribution_seconds is None
+                  else attribution_seconds)
+        until = now - int(window * 1000)
+        after = self.store.get_marker(_CLOSED_MARKER)
+        if after is not None and until <= after:
+            return RecordResult(0, 0)
+        observations = self.store.closed_rewards(after, until)
+        result = self.store.record(observations) if observations else RecordResult(0, 0)
+        self.store.put_marker(_CLOSED_MARKER, until)
+        return result
 
     # ------------------------------------------------------------------ state
     def kill(self, arm: str) -> set[str]:
