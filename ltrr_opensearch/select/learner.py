@@ -103,8 +103,10 @@ class Learner:
         after = self.store.get_marker(_CLOSED_MARKER)
         if after is not None and until <= after:
             return RecordResult(0, 0)
+        self.store.refresh()  # reward docs written a moment ago must not slip behind the marker
         observations = self.store.closed_rewards(after, until)
-        result = self.store.record(observations) if observations else RecordResult(0, 0)
+        result = (self.store.record(observations, refresh="wait_for") if observations
+                  else RecordResult(0, 0))
         self.store.put_marker(_CLOSED_MARKER, until)
         return result
 

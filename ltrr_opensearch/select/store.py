@@ -200,6 +200,10 @@ class BanditStore:
                 return out
             cursor = hits[-1]["sort"]
 
+    def refresh(self) -> None:
+        if self._exists():
+            self._call(lambda: self.client.indices.refresh(index=self.index), "refresh state")
+
     def get_marker(self, name: str) -> int | None:
         doc = self._get(f"marker:{name}")
         return int(doc["_source"]["value"]) if doc else None
