@@ -1,0 +1,188 @@
+"""``Pipeline.search()``: the one place the funnel is composed.
+
+    understand -> select (bandit, or a fixed plan) -> retrieve (one _msearch) -> merge -> log
+
+A search never changes what the system has learned: it reads the bandit's current state
+and, at most, appends a UBI query record (buffered, bulk-written) that later feedback
+joins on ``request_id``. Learning happens in the feedback path (``ltrr memory update``,
+``Learner.sync``), never here.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from opensearchpy import OpenSearch
+
+from ltrr_opensearch.config import Settings
+from ltrr_opensearch.errors import LtrrError
+from ltrr_opensearch.types import ArmChoice, Candidate, StrategyResult, Understanding
+
+
+@dataclass(frozen=True)
+class SearchResponse:
+    """Everything one request produced, for callers, feedback and explanations."""
+
+    request_id: str
+    query: str
+    understanding: Understanding
+    choices: tuple[ArmChoice, ...]
+    results: tuple[StrategyResult, ...]
+    candidates: tuple[Candidate, ...]  # the merged union, best first
+    shown: tuple[Candidate, ...]  # the first k: what the user sees
+    took_ms: float
+    explanation: Any = None  # the selector's explanation (select.bandit.Explanation) or None
+
+    def arm_candidates(self) -> dict[str, list[str]]:
+        """Ids each strategy returned: what per-arm rewards are computed against."""
+        return {r.strategy: [h.id for h in r.hits] for r in self.results}
+
+    def to_dict(self, explain: bool = False) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "request_id": self.request_id,
+            "query": self.query,
+            "took_ms": round(self.took_ms, 2),
+            "results": [{"id": c.id, "score": c.score, "title": c.source.get("title"),
+                         "entity_type": c.source.get("entity_type"),
+                         "artist": c.source.get("artist"),
+                         "provenance": {s: {"rank": r, "score": sc}
+                                        for s, (r, sc) in c.provenance.items()}}
+                        for c in self.shown],
+            "strategies": [{"arm": c.arm, "k": c.k, "propensity": c.propensity}
+                           for c in self.choices],
+        }
+        if explain:
+            u = self.understanding
+            body["understanding"] = {
+                "normalized": u.normalized, "intent": u.intent,
+                "intent_confidence": u.intent_confidence, "keywords": list(u.keywords),
+                "slots": [vars(s) for s in u.slots]}
+            body["context"] = dict(zip(u.context.names, u.context.values, strict=True))
+            body["per_strategy"] = [{"strategy": r.strategy, "hits": len(r.hits),
+                                     "took_ms": r.took_ms, "error": r.error}
+                                    for r in self.results]
+            if self.explanation is not None:
+                body["selection"] = self.explanation.to_dict()
+        return body
+
+
+class Selector(Protocol):
+    """What the pipeline needs from a bandit (``select.Bandit`` and ``select.Learner`` fit)."""
+
+    def select(self, context: Any, seed: int | None = None) -> Any: ...
+
+
+@dataclass
+class Pipeline:
+    """The search funnel over one cluster. Build it with :meth:`from_cluster`."""
+
+    client: OpenSearch
+    settings: Settings
+    registry: Any  # retrieve.templates.TemplateRegistry
+    gazetteer: Any  # understand.Gazetteer
+    selector: Selector | None = None  # None: every enabled strategy with the default k
+    embed_query: Callable[[str], Sequence[float]] | None = None
+    search_log: Callable[[Any], None] | None = None  # receives feedback.querylog.SearchRecord
+    default_k: int = 50  # candidates per strategy when no selector decides
+    now: Callable[[], datetime] | None = None
+    _stats: dict[str, int] = field(default_factory=lambda: {"searches": 0})
+
+    @classmethod
+    def from_cluster(cls, client: OpenSearch, settings: Settings, *,
+                     selector: Selector | None = None,
+                     search_log: Callable[[Any], None] | None = None) -> Pipeline:
+        """Read the gazetteer and the catalog's embedder from the cluster (cached per process)."""
+        from ltrr_opensearch.retrieve.resources import gazetteer_for, query_embedder_for
+        from ltrr_opensearch.retrieve.templates import TemplateRegistry
+
+        registry = TemplateRegistry.from_settings(settings)
+        embed_query = None
+        if "vector" in registry.needs(registry.names):
+            try:
+                embedder = query_embedder_for(client, settings)
+                embed_query = embedder.embed_query
+            except LtrrError:
+                embed_query = None  # vector strategies then fail alone, with the reason
+        return cls(client, settings, registry, gazetteer_for(client, settings),
+                   selector=selector, embed_query=embed_query, search_log=search_log)
+
+    def plan(self, understanding: Understanding, strategies: Sequence[tuple[str, int]] | None,
+             seed: int | None) -> tuple[list[ArmChoice], Any]:
+        """The strategies to run and their budgets: given, chosen by the bandit, or all."""
+        if strategies is not None:
+            return [ArmChoice(name, int(k), 1.0) for name, k in strategies], None
+        if self.selector is not None:
+            selection = self.selector.select(understanding.context, seed=seed)
+            return list(selection.choices), selection.explanation
+        return [ArmChoice(name, self.default_k, 1.0) for name in self.registry.names], None
+
+    def search(self, query: str, *, k: int = 10,
+               strategies: Sequence[tuple[str, int]] | None = None,
+               request_id: str | None = None, client_id: str | None = None,
+               session_id: str | None = None, user_features: Mapping[str, float] | None = None,
+               seed: int | None = None, now: datetime | None = None) -> SearchResponse:
+        from ltrr_opensearch.retrieve.merge import merge_results
+        from ltrr_opensearch.retrieve.msearch import run_strategies
+        from ltrr_opensearch.understand import understand
+
+        started = time.perf_counter()
+        now = now or (self.now() if self.now else None)
+        understanding = understand(query, self.gazetteer, now=now, user_features=user_features)
+        choices, explanation = self.plan(understanding, strategies, seed)
+        results = run_strategies(self.client, self.settings, self.registry, understanding,
+                                 choices, embed_query=self.embed_query, now=now)
+        candidates = merge_results(results)
+        response = SearchResponse(
+            request_id=request_id or uuid.uuid4().hex, query=query, understanding=understanding,
+            choices=tuple(choices), results=tuple(results), candidates=tuple(candidates),
+            shown=tuple(candidates[:k]), took_ms=(time.perf_counter() - started) * 1000,
+            explanation=explanation)
+        self._stats["searches"] += 1
+        if self.search_log is not None:
+            self.search_log(search_record(response, client_id=client_id, session_id=session_id,
+                                          timestamp=now))
+        return response
+
+
+def search_record(response: SearchResponse, *, client_id: str | None = None,
+                  session_id: str | None = None, timestamp: datetime | None = None,
+                  variant: str | None = None) -> Any:
+    """The UBI query record of a response (what feedback later joins on ``request_id``)."""
+    from ltrr_opensearch.feedback.querylog import ArmLog, SearchRecord
+
+    by_arm = response.arm_candidates()
+    return SearchRecord(
+        query_id=response.request_id, user_query=response.query,
+        hit_ids=tuple(c.id for c in response.shown),
+        arms=tuple(ArmLog.from_choice(c, by_arm.get(c.arm, ())) for c in response.choices),
+        client_id=client_id, variant=variant, context=response.understanding.context,
+        timestamp=timestamp, extra={"session_id": session_id} if session_id else {})
+
+
+class BufferedSearchLog:
+    """Collects search records and writes them in one bulk request per ``batch`` searches,
+    so logging costs the search path no round trip. Call :meth:`flush` before feedback
+    for the logged searches is processed (and at shutdown)."""
+
+    def __init__(self, client: OpenSearch, settings: Settings, batch: int = 100) -> None:
+        self.client, self.settings, self.batch = client, settings, batch
+        self.pending: list[Any] = []
+        self.written = 0
+
+    def __call__(self, record: Any) -> None:
+        self.pending.append(record)
+        if len(self.pending) >= self.batch:
+            self.flush()
+
+    def flush(self, refresh: bool | str = False) -> int:
+        from ltrr_opensearch.feedback.querylog import log_search
+
+        records, self.pending = self.pending, []
+        if records:
+            self.written += log_search(self.client, self.settings, records, refresh=refresh)
+        return len(records)
