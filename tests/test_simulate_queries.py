@@ -14,7 +14,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
 from ltrr_opensearch.simulate import vocab
-from ltrr_opensearch.simulate.config import QueryConfig, load_sim_config
+from ltrr_opensearch.simulate.config import INTENTS, QueryConfig, load_sim_config
 from ltrr_opensearch.simulate.queries import INTENT_FAVOURS, QueryStream, SimQuery
 from ltrr_opensearch.simulate.typos import KEYBOARD_NEIGHBOURS, TYPO_KINDS, add_typo
 from ltrr_opensearch.simulate.world import World
@@ -73,7 +73,7 @@ def test_different_seeds_give_different_streams(world, config, queries):
 
 def test_every_intent_occurs_and_names_the_strategy_it_favours(queries):
     counts = Counter(q.intent for q in queries)
-    assert set(counts) == set(INTENT_FAVOURS)
+    assert set(counts) == set(INTENTS)
     for q in queries[:50]:
         assert q.favours == INTENT_FAVOURS[q.intent]
 

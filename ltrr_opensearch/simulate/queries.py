@@ -55,6 +55,8 @@ INTENT_FAVOURS: dict[str, str] = {
     "topic": "knn_vector",
     "head": "q2e_memory",
     "new_release": "fresh_releases",
+    # A follow-up naming the target after a failed search (simulate/reformulate.py).
+    "reformulation": "bm25_popularity",
 }
 _QUERY_NAMESPACE = uuid.UUID("6f1c7a52-2d0e-4c59-9a7e-0c3e6d1b8a41")
 _STOPWORDS = {"the", "a", "an", "and", "of", "in", "on", "to", "for"}

@@ -1,0 +1,1 @@
+"""Replaying simulated searches through the real pipeline and measuring what it learned."""

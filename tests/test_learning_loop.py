@@ -1,0 +1,99 @@
+"""The whole loop on the real node: simulated users -> pipeline -> events -> feedback ->
+bandit and memory. Small world (1k entities), TF-IDF vectors, a few hundred searches."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from statistics import mean
+
+import pytest
+
+from ltrr_opensearch.evaluate.experiment import (
+    embed_world,
+    prepare_policy_indices,
+    run_policy,
+    scratch_folder,
+)
+from ltrr_opensearch.evaluate.harness import Policy, Replay, single
+from ltrr_opensearch.pipeline import Pipeline
+from ltrr_opensearch.retrieve import resources
+from ltrr_opensearch.select.config import load_config
+from ltrr_opensearch.simulate import ClickModel, QueryStream, World, load_sim_config
+from ltrr_opensearch.simulate.queries import INTENT_FAVOURS
+from ltrr_opensearch.simulate.reformulate import Reformulator
+
+pytestmark = pytest.mark.integration
+
+WORLD = "configs/worlds/small.toml"
+STRATEGIES = ("bm25_popularity", "structured_qu", "knn_vector", "q2e_memory", "fresh_releases")
+
+
+@pytest.fixture(scope="module")
+def world():
+    sim = load_sim_config(WORLD)
+    world = World.generate(sim)
+    return sim, world, embed_world(list(world.rows()), "tfidf", scratch_folder())
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    resources.clear()
+    yield
+    resources.clear()
+
+
+def test_each_intent_is_best_served_by_the_strategy_it_favours(world, client, settings):
+    sim, w, data = world
+    queries = QueryStream(w, sim).take(240)
+    recall: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for strategy in STRATEGIES:
+        outcomes = run_policy(client, settings, data, single(strategy, 100), queries,
+                              ClickModel(sim, seed=1), batch=60,
+                              follow_up=Reformulator(w, seed=3))
+        for o in outcomes:
+            if o.intent != "reformulation":
+                recall[(strategy, o.intent)].append(o.recall)
+    for intent, favoured in INTENT_FAVOURS.items():
+        if intent == "reformulation":
+            continue
+        mine = mean(recall[(favoured, intent)])
+        others = {s: mean(recall[(s, intent)]) for s in STRATEGIES if s != favoured}
+        assert mine > 0, f"{favoured} never found the target of a {intent} query"
+        assert mine >= max(others.values()), (intent, mine, others)
+
+
+def test_feedback_teaches_the_bandit_and_the_memory_through_the_real_indices(
+        world, client, settings):
+    sim, w, data = world
+    prepare_policy_indices(client, settings, data)
+    pipeline = Pipeline.from_cluster(client, settings)
+    replay = Replay(pipeline, Policy("linucb", bandit=load_config("configs/policies/linucb.toml")),
+                    ClickModel(sim, seed=1), batch=40, follow_up=Reformulator(w, seed=3))
+    outcomes = replay.run(QueryStream(w, sim).take(160))
+
+    logged = client.count(index=settings.ubi_queries_index)["count"]
+    assert logged == len(outcomes)  # every search served was logged, follow-ups included
+    # Every arm that ran for every logged search became exactly one observation.
+    arms_run = sum(o.subsearches for o in outcomes)
+    assert replay.learner.bandit.observations == arms_run
+    # Slang (head) queries were learned from reformulations: memory now serves them.
+    head = [q for q in QueryStream(w, sim).take(160) if q.intent == "head"]
+    assert head, "the stream has head queries"
+    found = [q.target in {c.id for c in pipeline.search(q.text, strategies=[("q2e_memory", 10)],
+                                                        now=q.timestamp).candidates}
+             for q in head]
+    assert mean(found) > 0.3
+
+
+def test_closing_rewards_again_from_scratch_records_only_duplicates(world, client, settings):
+    sim, w, data = world
+    prepare_policy_indices(client, settings, data)
+    replay = Replay(Pipeline.from_cluster(client, settings),
+                    Policy("linucb", bandit=load_config("configs/policies/linucb.toml")),
+                    ClickModel(sim, seed=1), batch=1000)
+    queries = QueryStream(w, sim).take(30)
+    replay.run(queries)
+    learned = replay.learner.bandit.observations
+    replay.learner.store.put_marker("rewards-closed", 0)  # as if a worker lost its marker
+    again = replay.learner.learn_from_rewards(now=int(queries[-1].timestamp.timestamp() * 1000) + 1)
+    assert again.created == 0 and again.duplicates == learned > 0
