@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "ltrr_opensearch.simulate.commands",
     "ltrr_opensearch.understand.commands",
     "ltrr_opensearch.select.commands",
+    "ltrr_opensearch.demo",
 )
 
 
