@@ -149,3 +149,4 @@ def _examples(replay) -> None:
             _say(f"     {rank}. [{src.get('entity_type')}] {src.get('title')}{by}   via {via}")
         if not response.shown:
             _say("     (nothing)")
+    replay.log.flush()  # the examples were served too: log them like any search
