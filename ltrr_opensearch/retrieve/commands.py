@@ -18,6 +18,9 @@ def register(commands: argparse._SubParsersAction, parent: argparse.ArgumentPars
     search.add_argument("--show", type=int, default=10, help="merged results to print")
     search.add_argument("--explain", action="store_true",
                         help="also show the understanding, rendered sizes and per-strategy hits")
+    search.add_argument("--bandit", metavar="POLICY_FILE",
+                        help="let this bandit policy (e.g. configs/policies/linucb.toml) choose "
+                             "the strategies and budgets from what it learned")
     search.set_defaults(func=_search)
 
     templates = commands.add_parser("templates", help="author and dry-run strategy templates")
@@ -82,12 +85,21 @@ def _search(args: argparse.Namespace) -> int:
              if args.strategies else [n for n in registry.names if n not in registry.broken])
     client = _connect(settings)
     u = understand(args.query, gazetteer_for(client, settings))
+    choices: list[Any] = [(n, args.k) for n in names]
+    selection = None
+    if args.bandit and not args.strategies:
+        from ltrr_opensearch.select.config import load_config
+        from ltrr_opensearch.select.learner import Learner
+
+        selection = Learner.load(client, settings, load_config(args.bandit)).select(u.context)
+        choices = list(selection.choices)
+        names = [c.arm for c in choices]
     embed_query, embed_problem = (None, None)
     if "vector" in registry.needs(names):
         embed_query, embed_problem = _embedder_or_reason(client, settings)
 
     started = time.perf_counter()
-    prepared = prepare_searches(registry, u, [(n, args.k) for n in names],
+    prepared = prepare_searches(registry, u, choices,
                                 embed_query=embed_query, timeout=subsearch_timeout(settings))
     rendered = time.perf_counter()
     results = execute(client, settings, prepared)
@@ -98,6 +110,8 @@ def _search(args: argparse.Namespace) -> int:
         _print_understanding(u)
         if embed_problem:
             print(f"  vector: unavailable ({embed_problem})")
+    if selection is not None:
+        _print_selection(selection, args.explain)
     for rank, c in enumerate(candidates[: args.show], start=1):
         src = c.source
         by = f" - {src['artist']}" if src.get("artist") else ""
@@ -121,6 +135,24 @@ def _search(args: argparse.Namespace) -> int:
     print(f"one _msearch: {(finished - rendered) * 1000:.1f}ms "
           f"(render and embed {(rendered - started) * 1000:.1f}ms), {len(candidates)} merged candidates")
     return 1 if results and all(r.error for r in results) else 0
+
+
+def _print_selection(selection: Any, explain: bool) -> None:
+    e = selection.explanation
+    chosen = ", ".join(f"{c.arm} k={c.k} p={c.propensity:.2f}" for c in selection.choices)
+    print(f"bandit {e.policy} ({e.observations} observations"
+          f"{', explored' if e.explored else ''}): {chosen}")
+    if explain:
+        print(f"  context {e.context_version}: " + ", ".join(
+            f"{name}={value:.2f}" for name, value in e.context.items() if value))
+        for arm in e.arms:
+            if arm.killed:
+                print(f"  {arm.arm:<18} killed")
+                continue
+            expected = f"{arm.expected_reward:.3f}" if arm.expected_reward is not None else "-"
+            bound = f"{arm.bound:.3f}" if arm.bound is not None else "-"
+            print(f"  {arm.arm:<18} expected {expected}  bound {bound}  "
+                  f"propensity {arm.propensity:.3f}  {'chosen k=' + str(arm.k) if arm.chosen else ''}")
 
 
 def _print_understanding(u: Any) -> None:
