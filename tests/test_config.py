@@ -59,3 +59,16 @@ def test_malformed_toml_names_the_file(tmp_path):
     config.write_text("[opensearch\nurl=")
     with pytest.raises(ConfigError, match="broken.toml"):
         Settings.load(env={"LTRR_CONFIG": str(config)})
+
+
+def test_the_example_config_is_valid_for_every_subsystem():
+    from ltrr_opensearch.feedback.config import FeedbackConfig, MemoryConfig
+    from ltrr_opensearch.retrieve.templates import TemplateRegistry
+    from ltrr_opensearch.select.config import config_from_settings
+
+    settings = Settings.load(env={"LTRR_CONFIG": "configs/ltrr.example.toml"})
+    assert settings.urls == ("https://search-1:9200", "https://search-2:9200")
+    assert config_from_settings(settings).name == "linucb"
+    assert FeedbackConfig.from_settings(settings).weight("reformulation") == 0.4
+    assert MemoryConfig.from_settings(settings).half_life_days == 14.0
+    assert "q2e_memory" in TemplateRegistry.from_settings(settings).names
