@@ -1,4 +1,5 @@
-"""``ltrr simulate world|queries|chinook``: write a synthetic catalog, a query log, or Chinook."""
+"""``ltrr simulate world|queries|chinook|run``: write a synthetic catalog, a query log or
+Chinook; or replay simulated searches through the real pipeline and compare policies."""
 
 from __future__ import annotations
 
@@ -38,6 +39,42 @@ def register(commands: argparse._SubParsersAction, parent: argparse.ArgumentPars
     chinook.add_argument("--cache", default=str(DEFAULT_CHINOOK_CACHE),
                          help="where the downloaded tarball is kept (default: %(default)s)")
     chinook.set_defaults(func=chinook_command)
+
+
+    run = sub.add_parser("run", parents=[parent],
+                         help="replay simulated searches through the real pipeline for each "
+                              "policy and compare them (recall, MRR, NDCG@10, latency, cost)")
+    run.add_argument("--world", required=True, help="world config TOML")
+    run.add_argument("--searches", type=int, required=True, help="searches per policy")
+    run.add_argument("--k", type=int, default=100, help="the candidate budget K (default 100)")
+    run.add_argument("--embedder", default="minilm", choices=["minilm", "tfidf"])
+    run.add_argument("--policies", default="",
+                     help="comma-separated subset: strategy names, uniform_mix, all_full, "
+                          "oracle, or a bandit's name (default: all)")
+    run.add_argument("--bandits", default="configs/policies/linucb.toml",
+                     help="comma-separated bandit policy files")
+    run.add_argument("--batch", type=int, default=100, help="searches per feedback batch")
+    run.add_argument("--out", default="out/simulate", help="folder for the plot and outcomes")
+    run.set_defaults(func=run_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from ltrr_opensearch.cli import settings_from_args
+    from ltrr_opensearch.engine.client import cluster_info, make_client
+    from ltrr_opensearch.errors import ConfigError
+    from ltrr_opensearch.evaluate.compare import compare
+
+    if args.searches < 1 or args.k < 1 or args.batch < 1:
+        raise ConfigError("--searches, --k and --batch must be >= 1")
+    settings = settings_from_args(args)
+    settings = settings.with_overrides(index_prefix=f"{settings.index_prefix}-sim")
+    client = make_client(settings)
+    cluster_info(client, settings)
+    compare(client, settings, args.world, searches=args.searches, k=args.k,
+            embedder=args.embedder, policies=[p for p in args.policies.split(",") if p],
+            bandit_files=[f for f in args.bandits.split(",") if f], batch=args.batch,
+            out=args.out, say=lambda line: print(line, flush=True), quiet=args.quiet)
+    return 0
 
 
 def _load(args: argparse.Namespace):  # -> SimConfig; typed lazily to keep start-up light
