@@ -96,12 +96,14 @@ def learning_curves(outcomes: Sequence[Outcome], path: str | Path, window: int =
                 total += best.recall - mine.recall
                 regret.append(total)
             axes[1].plot(steps, regret, label=policy)
-        axes[2].plot(steps, _rolling([float(o.candidates_requested) for o in items], window),
-                     label=policy)
+        axes[2].plot(steps, _rolling([float(o.subsearches) for o in items], window),
+                     label=f"{policy} ({sum(o.candidates_requested for o in items) / len(items):.0f}"
+                           " candidates)")
     axes[0].set(title=f"recall of the target in the candidates (rolling {window})",
                 xlabel="search", ylim=(0, 1))
     axes[1].set(title="cumulative regret vs the per-intent oracle (recall)", xlabel="search")
-    axes[2].set(title="candidates requested per search", xlabel="search")
+    axes[2].set(title=f"engine cost: sub-searches per search (rolling {window})",
+                xlabel="search")
     axes[2].legend(fontsize=8, loc="best")
     if title:
         fig.suptitle(title)

@@ -10,7 +10,7 @@ so every worker's model is the same function of the same ordered observations.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ltrr_opensearch.config import Settings
@@ -105,6 +105,9 @@ class Learner:
             return RecordResult(0, 0)
         self.store.refresh()  # reward docs written a moment ago must not slip behind the marker
         observations = self.store.closed_rewards(after, until)
+        cost = self.config.reward.cost_per_candidate
+        if cost:  # the engine time a budget buys is part of the reward ([reward] section)
+            observations = [replace(o, reward=o.reward - cost * (o.k or 0)) for o in observations]
         result = (self.store.record(observations, refresh="wait_for") if observations
                   else RecordResult(0, 0))
         self.store.put_marker(_CLOSED_MARKER, until)
