@@ -207,3 +207,13 @@ def test_every_pinned_distribution_names_knn_and_ltr():
     for dist in DISTRIBUTIONS.values():
         assert any("opensearch-knn" in p for p in dist.plugins)
         assert "ltr" in dist.ltr_plugin
+
+
+def test_a_download_that_does_not_match_its_pinned_sha256_is_refused(tmp_path):
+    from ltrr_opensearch.engine import maven
+
+    dist, _ = choose_distribution()
+    knn = dist.plugins[0]
+    assert maven.fetch(knn, tmp_path / "ok", dist.sha256[knn]).is_file()
+    with pytest.raises(EngineError, match="does not match its pinned sha256"):
+        maven.fetch(knn, tmp_path / "bad", "0" * 64)

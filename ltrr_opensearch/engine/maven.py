@@ -1,8 +1,8 @@
 """Fetch artifacts from the user's Maven repositories (Maven Central, or their mirror).
 
 We call Maven itself rather than HTTP so that the machine's mirrors, proxies and
-credentials in ``~/.m2/settings.xml`` apply, as ops teams expect. ``-C`` (strict
-checksums) makes Maven refuse an artifact whose checksum does not match the repository's.
+credentials in ``~/.m2/settings.xml`` apply, as ops teams expect. Pinned artifacts are
+checked against their sha256; others must pass Maven's strict checksum policy.
 """
 
 from __future__ import annotations
@@ -29,11 +29,18 @@ def mvn_executable() -> str:
     return exe
 
 
-def fetch(coordinate: str, dest_dir: Path, timeout: float = 1800) -> Path:
-    """Copy ``group:artifact:version:type`` into ``dest_dir``; return the file's path."""
+def fetch(coordinate: str, dest_dir: Path, sha256_pin: str | None = None,
+          timeout: float = 1800) -> Path:
+    """Copy ``group:artifact:version:type`` into ``dest_dir``; return the file's path.
+
+    With ``sha256_pin`` the file must have exactly that digest (some repositories serve
+    artifacts without checksum files, which Maven's strict mode refuses outright); without
+    one, Maven's strict checksum policy (``-C``) must accept it.
+    """
     group, artifact, version, packaging = coordinate.split(":")
     dest_dir.mkdir(parents=True, exist_ok=True)
-    cmd = [mvn_executable(), "-B", "-q", "-C", f"{DEPENDENCY_PLUGIN}:copy",
+    strict = [] if sha256_pin else ["-C"]
+    cmd = [mvn_executable(), "-B", "-q", *strict, f"{DEPENDENCY_PLUGIN}:copy",
            f"-Dartifact={coordinate}", f"-DoutputDirectory={dest_dir}"]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
@@ -46,6 +53,14 @@ def fetch(coordinate: str, dest_dir: Path, timeout: float = 1800) -> Path:
             raise ArtifactNotFound(f"{coordinate} is not in your Maven repositories")
         raise EngineError(f"Maven could not fetch {coordinate}: {detail}",
                           hint="check network access to Maven Central or your mirror in ~/.m2/settings.xml")
+    if sha256_pin:
+        actual = sha256(target)
+        if actual != sha256_pin:
+            raise EngineError(
+                f"{coordinate} does not match its pinned sha256 (expected {sha256_pin}, "
+                f"got {actual}): a corrupt or tampered download",
+                hint=f"delete it from your local Maven repository (~/.m2/repository/"
+                     f"{group.replace('.', '/')}/{artifact}/{version}) and run `ltrr engine up` again")
     return target
 
 

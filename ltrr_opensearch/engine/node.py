@@ -29,7 +29,7 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -58,6 +58,9 @@ class Distribution:
     core: str  # Maven coordinate of the minimal distribution
     plugins: tuple[str, ...]  # required plugin zips
     ltr_plugin: str  # the Learning to Rank plugin zip: installed when the repositories have it
+    # sha256 of every pinned artifact (coordinate without packaging for module jars). Some
+    # repositories serve the core zip without checksum files, so we verify it ourselves.
+    sha256: Mapping[str, str] = field(default_factory=dict)
     modules: tuple[str, ...] = ("mapper-extras", "analysis-common", "lang-painless", "lang-mustache")
     build_modules: tuple[ModuleSpec, ...] = ()  # added when the core zip does not carry them
 
@@ -72,6 +75,12 @@ DISTRIBUTIONS: dict[str, Distribution] = {
         core="org.opensearch.distribution.integ-test-zip:opensearch:3.5.0:zip",
         plugins=("org.opensearch.plugin:opensearch-knn:3.5.0.0:zip",),
         ltr_plugin="org.opensearch:ltr:3.5.0.0:zip",
+        sha256={
+            "org.opensearch.distribution.integ-test-zip:opensearch:3.5.0:zip":
+                "b676ad392c95a94d8d2bd8785b8b922c7811536daf6a9ec0c7277a34bd8a17a9",
+            "org.opensearch.plugin:opensearch-knn:3.5.0.0:zip":
+                "99fdf3ac9ef95974e276298b83a58532bf21ba13bd5fd96a4b59465b7e613309",
+        },
     ),
     "2.19.1": Distribution(
         version="2.19.1",
@@ -79,6 +88,35 @@ DISTRIBUTIONS: dict[str, Distribution] = {
         core="org.opensearch.distribution.integ-test-zip:opensearch:2.19.1:zip",
         plugins=("org.opensearch.plugin:opensearch-knn:2.19.1.0:zip",),
         ltr_plugin="org.opensearch:opensearch-ltr:2.19.1.0:zip",
+        sha256={
+            "org.opensearch.distribution.integ-test-zip:opensearch:2.19.1:zip":
+                "af7152d8b7f6f1cee09d47276b32b70479fe6dd8cdbb61213f84eb7f8098b261",
+            "org.opensearch.plugin:opensearch-knn:2.19.1.0:zip":
+                "eab8c9818865bc035212eab5068cdacae164baa09d4c152f49b736d6f6b0e85c",
+            "org.opensearch.plugin:lang-painless:2.19.1":
+                "3cf5e02efa40ff5b88e74e1ab66a0bc462de3509fab4a6a4ffe90b8d13777a9a",
+            "org.opensearch.plugin:opensearch-scripting-painless-spi:2.19.1":
+                "c2598797a5f6f897ce7e8d05f593ff96de3fbc56c52f299d63cddcae41556dda",
+            "org.antlr:antlr4-runtime:4.13.1":
+                "54665d2838cc66458343468efc539e454fc95b46a8a04b13c6ac43fc9be63505",
+            "org.ow2.asm:asm:9.7": "adf46d5e34940bdf148ecdd26a9ee8eea94496a72034ff7141066b3eea5c4e9d",
+            "org.ow2.asm:asm-util:9.7":
+                "37a6414d36641973f1af104937c95d6d921b2ddb4d612c66c5a9f2b13fc14211",
+            "org.ow2.asm:asm-tree:9.7":
+                "62f4b3bc436045c1acb5c3ba2d8ec556ec3369093d7f5d06c747eb04b56d52b1",
+            "org.ow2.asm:asm-commons:9.7":
+                "389bc247958e049fc9a0408d398c92c6d370c18035120395d4cba1d9d9304b7a",
+            "org.ow2.asm:asm-analysis:9.7":
+                "7bc6bcbc21379948a0c8c467fb0f864206e5b818f6bc0b546872f5c9f941556f",
+            "org.opensearch.plugin:mapper-extras-client:2.19.1":
+                "93e85f305ddc3070fea5b83cc8d962bdcd30df20638352b02cf57276cc2bc5d5",
+            "org.opensearch.plugin:analysis-common:2.19.1":
+                "13fdc1071af42946b13153a62491a5e9b0ad214d44f7c8153d3afef60f558821",
+            "org.opensearch.plugin:lang-mustache-client:2.19.1":
+                "3d688c8d05e517ddad94e439c61183b642aa1784daf7a4d76964d518f6c17135",
+            "com.github.spullara.mustache.java:compiler:0.9.14":
+                "99a7e7855609135006f078e6de7ee69daad9c42f98e679d56f80653cb17526b9",
+        },
         # The 2.19.1 minimal zip carries only transport-netty4; versions from the modules' POMs.
         build_modules=(
             ModuleSpec("lang-painless", "org.opensearch.painless.PainlessPlugin", (
@@ -183,7 +221,7 @@ def assemble(
         log(f"assembling OpenSearch {dist.version} from Maven artifacts (cached afterwards)")
         downloads = work / "downloads"
         artifacts: dict[str, str] = {}
-        core_zip = maven.fetch(dist.core, downloads)
+        core_zip = maven.fetch(dist.core, downloads, dist.sha256.get(dist.core))
         artifacts[dist.core] = maven.sha256(core_zip)
         node_dir = _unpack_core(core_zip, work)
         for module in dist.build_modules:
@@ -192,7 +230,7 @@ def assemble(
 
         plugin_zips: list[Path] = []
         for coordinate in dist.plugins:
-            path = maven.fetch(coordinate, downloads)
+            path = maven.fetch(coordinate, downloads, dist.sha256.get(coordinate))
             artifacts[coordinate] = maven.sha256(path)
             plugin_zips.append(path)
 
@@ -271,7 +309,7 @@ def _build_module(node_dir: Path, module: ModuleSpec, dist: Distribution, java: 
     folder.mkdir(parents=True)
     hashes = {}
     for coordinate in module.jars:
-        jar = maven.fetch(f"{coordinate}:jar", downloads / module.name)
+        jar = maven.fetch(f"{coordinate}:jar", downloads / module.name, dist.sha256.get(coordinate))
         hashes[coordinate] = maven.sha256(jar)
         shutil.copy2(jar, folder / jar.name)
     # Exactly the keys OpenSearch's PluginInfo knows: an unknown key fails start-up.
