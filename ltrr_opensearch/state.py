@@ -8,29 +8,17 @@ so whichever runs first creates the same index.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from opensearchpy import OpenSearch
 from opensearchpy import exceptions as os_exc
 
 from ltrr_opensearch.config import Settings
-from ltrr_opensearch.errors import ConfigError, LtrrError
-
-
-def state_mapping(settings: Settings) -> dict[str, Any]:
-    path = settings.mappings_dir / "state.v1.json"
-    try:
-        body = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"cannot read mapping {path}: {exc}") from None
-    body.pop("_comment", None)
-    return body
+from ltrr_opensearch.errors import LtrrError
+from ltrr_opensearch.mappings import load_mapping
 
 
 def ensure_state_index(client: OpenSearch, settings: Settings) -> None:
     """Create the state index if missing; on an existing one, add any missing fields."""
-    body = state_mapping(settings)
+    body = load_mapping(settings, "state")
     index = settings.state_index
     try:
         if not client.indices.exists(index=index):

@@ -9,7 +9,6 @@ time can refuse an embedder that does not match the stored vectors.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Iterator
@@ -21,11 +20,12 @@ from opensearchpy import OpenSearch
 from opensearchpy import exceptions as os_exc
 
 from ltrr_opensearch.config import Settings
+from ltrr_opensearch.engine.client import unreachable
 from ltrr_opensearch.errors import ClusterUnreachable, LtrrError
+from ltrr_opensearch.mappings import load_mapping
 from ltrr_opensearch.state import ensure_state_index
 
 MAPPING_VERSION = 1
-MAPPING_FILE = f"catalog.v{MAPPING_VERSION}.json"
 DELETE_GRACE_SECONDS = 2.0
 DOCTOR_HINT = "run `ltrr doctor` to see which plugins/modules the node lacks"
 _NO_HANDLER = re.compile(r"No handler for type \[([^\]]+)\]", re.IGNORECASE)
@@ -44,10 +44,7 @@ def opensearch_errors(settings: Settings, doing: str) -> Iterator[None]:
     except os_exc.ConnectionError as exc:
         reason = "connection timed out" if isinstance(exc, os_exc.ConnectionTimeout) else (
             "connection refused" if "refused" in str(exc).lower() else "connection failed")
-        raise ClusterUnreachable(
-            f"cannot reach OpenSearch at {settings.display_urls} while {doing}: {reason}",
-            hint="check the node is running and LTRR_OPENSEARCH_URL / --url point at it",
-        ) from None
+        raise unreachable(settings, doing, reason) from None
     except (os_exc.AuthenticationException, os_exc.AuthorizationException) as exc:
         raise ClusterUnreachable(
             f"OpenSearch at {settings.display_urls} refused {doing} (HTTP {exc.status_code})",
@@ -80,12 +77,7 @@ def error_reason(exc: os_exc.TransportError) -> str:
 
 def catalog_body(settings: Settings, dimension: int, meta: dict[str, Any]) -> dict[str, Any]:
     """The index body from ``mappings/catalog.v1.json`` with the vector width and ``_meta`` set."""
-    path = settings.mappings_dir / MAPPING_FILE
-    try:
-        body = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise LtrrError(f"cannot read the catalog mapping {path}: {exc}") from None
-    body.pop("_comment", None)  # documentation for humans; OpenSearch rejects unknown keys
+    body = load_mapping(settings, "catalog", MAPPING_VERSION)
     mappings = body["mappings"]
     mappings["properties"]["embedding"]["dimension"] = int(dimension)
     mappings["_meta"] = {**mappings.get("_meta", {}), **meta, "mapping_version": MAPPING_VERSION}

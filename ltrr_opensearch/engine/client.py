@@ -39,16 +39,26 @@ def make_client(settings: Settings) -> OpenSearch:
     return OpenSearch(**kwargs)
 
 
+UNREACHABLE_HINT = "start a local node with `ltrr engine up`, or set LTRR_OPENSEARCH_URL / --url"
+
+
+def unreachable(settings: Settings, doing: str | None = None, reason: str | None = None,
+                hint: str = UNREACHABLE_HINT) -> ClusterUnreachable:
+    """The one "cannot reach OpenSearch" error: the (redacted) URLs, what we were doing, why."""
+    text = f"cannot reach OpenSearch at {settings.display_urls}"
+    if doing:
+        text += f" while {doing}"
+    if reason:
+        text += f": {reason}"
+    return ClusterUnreachable(text, hint=hint)
+
+
 def cluster_info(client: OpenSearch, settings: Settings) -> dict[str, Any]:
     """``GET /`` or a :class:`ClusterUnreachable` that names the (redacted) URL and the fix."""
     try:
         return client.info()
     except os_exc.ConnectionError as exc:
-        reason = _short_reason(exc)
-        raise ClusterUnreachable(
-            f"cannot reach OpenSearch at {settings.display_urls}: {reason}",
-            hint="start a local node with `ltrr engine up`, or set LTRR_OPENSEARCH_URL / --url",
-        ) from None
+        raise unreachable(settings, reason=_short_reason(exc)) from None
     except os_exc.AuthenticationException:
         raise ClusterUnreachable(
             f"OpenSearch at {settings.display_urls} refused the credentials (HTTP 401)",

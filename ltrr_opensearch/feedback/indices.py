@@ -8,14 +8,14 @@ added with an additive ``put_mapping``.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from opensearchpy import OpenSearch
 from opensearchpy import exceptions as os_exc
 
 from ltrr_opensearch.config import Settings
-from ltrr_opensearch.errors import ConfigError, LtrrError
+from ltrr_opensearch.errors import LtrrError
+from ltrr_opensearch.mappings import load_mapping
 from ltrr_opensearch.state import ensure_state_index
 
 
@@ -25,16 +25,6 @@ def memory_index(settings: Settings) -> str:
 
 def training_rows_index(settings: Settings) -> str:
     return f"{settings.index_prefix}-training-rows"
-
-
-def _load_mapping(settings: Settings, name: str) -> dict[str, Any]:
-    path = settings.mappings_dir / f"{name}.v1.json"
-    try:
-        body = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"cannot read mapping {path}: {exc}") from None
-    body.pop("_comment", None)
-    return body
 
 
 def _create(client: OpenSearch, index: str, body: dict[str, Any]) -> None:
@@ -49,14 +39,14 @@ def _create(client: OpenSearch, index: str, body: dict[str, Any]) -> None:
 
 def ensure_log_indices(client: OpenSearch, settings: Settings) -> None:
     """The UBI query/event logs and the dead-letter index (what ingestion writes)."""
-    _create(client, settings.ubi_queries_index, _load_mapping(settings, "ubi_queries"))
-    _create(client, settings.ubi_events_index, _load_mapping(settings, "ubi_events"))
-    _create(client, settings.deadletter_index, _load_mapping(settings, "deadletter"))
+    _create(client, settings.ubi_queries_index, load_mapping(settings, "ubi_queries"))
+    _create(client, settings.ubi_events_index, load_mapping(settings, "ubi_events"))
+    _create(client, settings.deadletter_index, load_mapping(settings, "deadletter"))
 
 
 def ensure_feedback_indices(client: OpenSearch, settings: Settings) -> None:
     """Every index the consumers read or write (idempotent)."""
     ensure_log_indices(client, settings)
     ensure_state_index(client, settings)
-    _create(client, memory_index(settings), _load_mapping(settings, "memory"))
-    _create(client, training_rows_index(settings), _load_mapping(settings, "training_rows"))
+    _create(client, memory_index(settings), load_mapping(settings, "memory"))
+    _create(client, training_rows_index(settings), load_mapping(settings, "training_rows"))

@@ -21,7 +21,8 @@ from opensearchpy import OpenSearch
 from opensearchpy import exceptions as os_exc
 
 from ltrr_opensearch.config import Settings
-from ltrr_opensearch.errors import ClusterUnreachable, LtrrError
+from ltrr_opensearch.engine.client import unreachable
+from ltrr_opensearch.errors import LtrrError
 from ltrr_opensearch.feedback.config import FeedbackConfig
 from ltrr_opensearch.feedback.events import Accepted, Rejected, format_ts, validate_event
 from ltrr_opensearch.feedback.indices import ensure_log_indices
@@ -186,10 +187,8 @@ def _bulk(client: OpenSearch, body: list[dict[str, Any]], settings: Settings) ->
     try:
         return client.bulk(body=body, refresh="wait_for")
     except os_exc.ConnectionError:
-        raise ClusterUnreachable(
-            f"lost OpenSearch at {settings.display_urls} while ingesting",
-            hint="re-run the same input when it is back: already stored events are skipped "
-                 "as duplicates") from None
+        raise unreachable(settings, "ingesting", hint="re-run the same input when it is back: "
+                          "already stored events are skipped as duplicates") from None
     except os_exc.TransportError as exc:
         raise LtrrError(f"bulk write refused by OpenSearch: {exc.error}") from None
 

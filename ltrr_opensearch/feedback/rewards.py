@@ -83,10 +83,11 @@ def logged_queries(client: OpenSearch, settings: Settings, query_ids: Sequence[s
     return {d["_id"]: d["_source"] for d in response["docs"] if d.get("found")}
 
 
-class RewardConsumer:
-    """Recomputes the reward docs of every request touched by new queries or events."""
+class PerRequestConsumer:
+    """A consumer whose unit of work is a request: new query docs and new events both name
+    the requests (query ids) whose outputs must be recomputed."""
 
-    name = "rewards"
+    name = "per-request"
 
     def __init__(self, client: OpenSearch, settings: Settings,
                  config: FeedbackConfig | None = None) -> None:
@@ -96,8 +97,13 @@ class RewardConsumer:
     def keys_from_queries(self, hits: list[dict[str, Any]]) -> set[str]:
         return {h["_source"]["query_id"] for h in hits}
 
-    def keys_from_events(self, hits: list[dict[str, Any]]) -> set[str]:
-        return {h["_source"]["query_id"] for h in hits}
+    keys_from_events = keys_from_queries
+
+
+class RewardConsumer(PerRequestConsumer):
+    """Recomputes the reward docs of every request touched by new queries or events."""
+
+    name = "rewards"
 
     def apply(self, query_ids: set[str], now: datetime | None = None) -> int:
         now = now or datetime.now(timezone.utc)

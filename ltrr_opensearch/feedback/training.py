@@ -19,7 +19,12 @@ from opensearchpy import OpenSearch
 from ltrr_opensearch.config import Settings
 from ltrr_opensearch.feedback.config import FeedbackConfig
 from ltrr_opensearch.feedback.indices import training_rows_index
-from ltrr_opensearch.feedback.rewards import _check, events_by_query, logged_queries
+from ltrr_opensearch.feedback.rewards import (
+    PerRequestConsumer,
+    _check,
+    events_by_query,
+    logged_queries,
+)
 from ltrr_opensearch.feedback.stream import scan
 
 ROW_FIELDS = ("query_id", "query", "normalized", "doc_id", "position", "actions", "clicked")
@@ -43,21 +48,10 @@ def training_rows(query: Mapping[str, Any], events: Sequence[Mapping[str, Any]],
     return rows
 
 
-class TrainingSetConsumer:
+class TrainingSetConsumer(PerRequestConsumer):
     """Rebuilds the training rows of every request touched by new queries or events."""
 
     name = "training"
-
-    def __init__(self, client: OpenSearch, settings: Settings,
-                 config: FeedbackConfig | None = None) -> None:
-        self.client, self.settings = client, settings
-        self.config = config or FeedbackConfig.from_settings(settings)
-
-    def keys_from_queries(self, hits: list[dict[str, Any]]) -> set[str]:
-        return {h["_source"]["query_id"] for h in hits}
-
-    def keys_from_events(self, hits: list[dict[str, Any]]) -> set[str]:
-        return {h["_source"]["query_id"] for h in hits}
 
     def apply(self, query_ids: set[str], now: datetime | None = None) -> int:
         queries = logged_queries(self.client, self.settings, sorted(query_ids))

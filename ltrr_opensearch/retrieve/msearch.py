@@ -18,8 +18,9 @@ from typing import Any
 from opensearchpy import OpenSearch
 from opensearchpy import exceptions as os_exc
 
-from ltrr_opensearch.config import Settings, redact_url
-from ltrr_opensearch.errors import ClusterUnreachable, ConfigError, LtrrError, ValidationError
+from ltrr_opensearch.config import Settings
+from ltrr_opensearch.engine.client import unreachable
+from ltrr_opensearch.errors import ConfigError, LtrrError, ValidationError
 from ltrr_opensearch.retrieve.templates import TemplateRegistry, build_context
 from ltrr_opensearch.types import ArmChoice, Hit, StrategyResult, Understanding
 
@@ -153,10 +154,7 @@ def execute(client: OpenSearch, settings: Settings,
         except os_exc.ConnectionTimeout:
             failure = f"the _msearch request timed out after {settings.timeout}s"
         except os_exc.ConnectionError:
-            raise ClusterUnreachable(
-                f"cannot reach OpenSearch at {', '.join(map(redact_url, settings.urls))}",
-                hint="check LTRR_OPENSEARCH_URL / --url, or start a node with `ltrr engine up`",
-            ) from None
+            raise unreachable(settings, "searching") from None
         except os_exc.TransportError as exc:
             failure = f"_msearch failed with HTTP {exc.status_code}: {_error_text(exc.info)}"
         except LtrrError as exc:

@@ -186,9 +186,9 @@ def read_logged_decisions(client: Any, settings: Any, since_ms: int | None = Non
         raise ValidationError(f"no search log: index {index!r} does not exist",
                               hint="searches are logged by the feedback loop (ltrr feedback)") from None
     except os_exc.ConnectionError:
-        from ltrr_opensearch.errors import ClusterUnreachable
+        from ltrr_opensearch.engine.client import unreachable
 
-        raise ClusterUnreachable(f"cannot reach OpenSearch at {settings.display_urls}") from None
+        raise unreachable(settings, "reading logged decisions") from None
     rewards = BanditStore(client, settings).rewards_for([d["query_id"] for d in docs])
     out, skipped = [], 0
     for doc in docs:

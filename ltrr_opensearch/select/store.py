@@ -25,7 +25,8 @@ from typing import Any
 from opensearchpy import exceptions as os_exc
 
 from ltrr_opensearch.config import Settings
-from ltrr_opensearch.errors import ClusterUnreachable, LtrrError
+from ltrr_opensearch.engine.client import unreachable
+from ltrr_opensearch.errors import LtrrError
 from ltrr_opensearch.select.bandit import Observation
 from ltrr_opensearch.state import ensure_state_index
 
@@ -276,9 +277,7 @@ class BanditStore:
         try:
             return fn()
         except os_exc.ConnectionError:
-            raise ClusterUnreachable(
-                f"cannot reach OpenSearch at {self.settings.display_urls} to {what}",
-                hint="check the node is up and LTRR_OPENSEARCH_URL / --url") from None
+            raise unreachable(self.settings, f"trying to {what}") from None
         except (os_exc.ConflictError, os_exc.NotFoundError):
             raise
         except os_exc.TransportError as exc:

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from rapidfuzz.distance import OSA
 
-from ltrr_opensearch.errors import ClusterUnreachable, LtrrError, ValidationError
+from ltrr_opensearch.errors import LtrrError, ValidationError
 from ltrr_opensearch.types import Slot
 from ltrr_opensearch.understand.normalize import normalize_query
 
@@ -445,10 +445,9 @@ def _msearch(
     try:
         responses = client.msearch(body=lines)["responses"]
     except os_exc.ConnectionError:
-        raise ClusterUnreachable(
-            f"cannot reach OpenSearch at {settings.display_urls} to read the catalog vocabulary",
-            hint="start the node or set LTRR_OPENSEARCH_URL / --url",
-        ) from None
+        from ltrr_opensearch.engine.client import unreachable
+
+        raise unreachable(settings, "reading the catalog vocabulary") from None
     except os_exc.TransportError as exc:
         raise LtrrError(
             f"reading the vocabulary from {index!r} failed: HTTP {exc.status_code} {exc.error}",
