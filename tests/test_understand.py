@@ -346,7 +346,7 @@ def test_fuzzy_slots_lower_intent_confidence():
 
 def test_context_vector_has_the_documented_version_names_and_width(gazetteer):
     ctx = understand("90s rok", gazetteer, now=NOON_SATURDAY).context
-    assert ctx.version == CONTEXT_VERSION == "ctx-v1"
+    assert ctx.version == CONTEXT_VERSION == "ctx-v2"
     assert ctx.names == CONTEXT_NAMES
     assert len(ctx.values) == len(CONTEXT_NAMES) == len(set(CONTEXT_NAMES))
 
@@ -445,3 +445,18 @@ def test_understand_an_empty_query(gazetteer):
 
 def test_understand_defaults_to_the_current_time(gazetteer):
     assert len(understand("rock", gazetteer).context.values) == len(CONTEXT_NAMES)
+
+
+def _field(u, name: str) -> float:
+    return u.context.values[u.context.names.index(name)]
+
+
+def test_known_word_fraction_tells_catalog_words_from_slang(gazetteer):
+    title = ROWS[0]["title"]
+    assert _field(understand(title, gazetteer), "known_word_fraction") == 1.0
+    assert _field(understand("zorbly flimbo bangers", gazetteer), "known_word_fraction") == 0.0
+
+
+def test_recency_cue_marks_queries_asking_for_something_new(gazetteer):
+    assert _field(understand("new rock releases", gazetteer), "recency_cue") == 1.0
+    assert _field(understand("rock classics", gazetteer), "recency_cue") == 0.0

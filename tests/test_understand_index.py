@@ -93,7 +93,7 @@ def test_cli_understand_prints_slots_from_the_live_catalog(settings, catalog, ca
     assert code == 0
     assert [(s["kind"], s["value"]) for s in out["slots"]] == [
         ("decade", "1990s"), ("genre", "rock")]
-    assert out["context"]["version"] == "ctx-v1" and out["context"]["values"]["weekend"] == 1.0
+    assert out["context"]["version"] == "ctx-v2" and out["context"]["values"]["weekend"] == 1.0
 
 
 def test_cli_understand_rejects_a_bad_time(settings, capsys):

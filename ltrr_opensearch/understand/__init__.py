@@ -64,6 +64,7 @@ def understand(
         now if now is not None else datetime.now(timezone.utc),
         user_features,
         spec or DEFAULT_SPEC,
+        known_word_fraction=gazetteer.known_word_fraction(tokens),
     )
     return Understanding(
         raw=query,

@@ -1,4 +1,4 @@
-"""The numeric context vector the bandit sees (version ``ctx-v1``).
+"""The numeric context vector the bandit sees (version ``ctx-v2``).
 
 Every field, its range and meaning are listed in ``docs/context-vector.md``. Values lie
 in [0, 1] (or [-1, 1] for the hour's sin/cos) because linear bandits learn best from
@@ -18,7 +18,7 @@ from datetime import datetime
 from ltrr_opensearch.types import ContextVector
 from ltrr_opensearch.understand.gazetteer import SpanMatch
 
-CONTEXT_VERSION = "ctx-v1"
+CONTEXT_VERSION = "ctx-v2"
 
 SLOT_KINDS = ("artist", "genre", "mood", "decade", "language", "entity_type")
 INTENTS = ("track", "artist", "album", "playlist", "podcast", "other", "none")
@@ -37,13 +37,19 @@ CONTEXT_NAMES: tuple[str, ...] = (
     "slot_confidence_mean",
     "slot_coverage",
     "typo_score",
+    "known_word_fraction",
+    "recency_cue",
     *(f"intent_{name}" for name in INTENTS),
     "intent_confidence",
     "hour_sin",
     "hour_cos",
     "weekend",
 )
-"""The ``ctx-v1`` fields in order; user features (if declared) follow as ``user.<name>``."""
+"""The ``ctx-v2`` fields in order; user features (if declared) follow as ``user.<name>``."""
+
+# Words that ask for what is new: the cue the recency strategies serve.
+RECENCY_WORDS = frozenset({"new", "newest", "latest", "recent", "recently", "fresh", "upcoming",
+                           "release", "releases", "released", "debut"})
 
 USER_PREFIX = "user."
 
@@ -54,7 +60,7 @@ class ContextSpec:
 
     ``user_features`` names the user/segment features appended after
     :data:`CONTEXT_NAMES`, in this order (e.g. ``("premium", "age_18_24")``). Declaring
-    them changes the width, so it changes the version: ``ctx-v1+u:<hash of the names>``.
+    them changes the width, so it changes the version: ``ctx-v2+u:<hash of the names>``.
     """
 
     user_features: tuple[str, ...] = ()
@@ -126,6 +132,7 @@ def build_context(
     now: datetime,
     user_features: Mapping[str, float] | None = None,
     spec: ContextSpec = DEFAULT_SPEC,
+    known_word_fraction: float = 0.0,
 ) -> ContextVector:
     """The context vector for one understood query at time ``now`` (its own time zone)."""
     confidences = [m.slot.confidence for m in matches]
@@ -148,6 +155,8 @@ def build_context(
         sum(confidences) / len(confidences) if confidences else 0.0,
         covered / len(tokens) if tokens else 0.0,
         1.0 - sum(fuzzy) / len(fuzzy) if fuzzy else 0.0,
+        known_word_fraction,
+        1.0 if any(t in RECENCY_WORDS for t in tokens) else 0.0,
         *(1.0 if name == intent_name else 0.0 for name in INTENTS),
         intent_confidence,
         math.sin(hour),

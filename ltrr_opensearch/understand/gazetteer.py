@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -162,6 +162,14 @@ class Gazetteer:
         self._max_tokens = max((p.count(" ") + 1 for p in self._exact), default=1)
         self._max_chars = max((len(p) for p in self._exact), default=0)
         self._deletions = _deletion_index(self._exact)
+
+    def known_word_fraction(self, tokens: Sequence[str]) -> float:
+        """Share of the non-stopword tokens that are catalog words or numbers. Slang and
+        paraphrases score low (only memory or vectors can serve them); titles score high."""
+        content = [t for t in tokens if t not in STOPWORDS]
+        if not content:
+            return 0.0
+        return sum(1 for t in content if t in self._known_words or t.isdigit()) / len(content)
 
     def _add(self, alias: str, entry: _Entry) -> None:
         phrase = normalize_query(alias)
