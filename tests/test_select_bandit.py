@@ -261,3 +261,13 @@ def test_neighborhood_policies_wrap_a_learning_policy(neighborhood, params):
 def test_bad_policy_config_is_a_config_error(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         PolicySpec(**kwargs)
+
+
+def test_sharpness_gives_the_most_trusted_strategy_a_bigger_share():
+    from ltrr_opensearch.select.budget import Budget, allocate
+
+    expected = {"a": 0.6, "b": 0.2}
+    plain = allocate(expected, Budget(max_arms=2, total_candidates=100, floor=10))
+    sharp = allocate(expected, Budget(max_arms=2, total_candidates=100, floor=10, sharpness=3))
+    assert plain == {"a": 70, "b": 30}
+    assert sharp["a"] > plain["a"] and sum(sharp.values()) == 100 and sharp["b"] >= 10

@@ -11,17 +11,24 @@ from ltrr_opensearch.errors import ConfigError
 
 @dataclass(frozen=True)
 class Budget:
-    """At most ``max_arms`` strategies share ``total_candidates``; each gets at least ``floor``."""
+    """At most ``max_arms`` strategies share ``total_candidates``; each gets at least ``floor``.
+
+    The rest is split in proportion to ``expected_reward ** sharpness``: 1 is plain
+    proportional, larger values give the strategy the bandit trusts most a bigger share.
+    """
 
     max_arms: int = 3
     total_candidates: int = 100
     floor: int = 10
+    sharpness: float = 1.0
 
     def __post_init__(self) -> None:
         if self.max_arms < 1:
             raise ConfigError(f"budget max_arms must be >= 1, got {self.max_arms}")
         if self.floor < 1:
             raise ConfigError(f"budget floor must be >= 1, got {self.floor}")
+        if not (math.isfinite(self.sharpness) and self.sharpness > 0):
+            raise ConfigError(f"budget sharpness must be a positive number, got {self.sharpness}")
         if self.total_candidates < self.max_arms * self.floor:
             raise ConfigError(
                 f"budget total_candidates={self.total_candidates} cannot give {self.max_arms} "
@@ -31,26 +38,28 @@ class Budget:
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, object]) -> Budget:
-        unknown = set(raw) - {"max_arms", "total_candidates", "floor"}
+        unknown = set(raw) - {"max_arms", "total_candidates", "floor", "sharpness"}
         if unknown:
             raise ConfigError(f"unknown key(s) in [budget]: {', '.join(sorted(unknown))}",
-                              hint="known keys: max_arms, total_candidates, floor")
+                              hint="known keys: max_arms, total_candidates, floor, sharpness")
         try:
-            return cls(**{k: int(v) for k, v in raw.items()})  # type: ignore[call-overload]
+            return cls(**{k: float(v) if k == "sharpness" else int(v)  # type: ignore[arg-type]
+                          for k, v in raw.items()})
         except (TypeError, ValueError):
             raise ConfigError("[budget] values must be integers") from None
 
 
 def allocate(expected: Mapping[str, float], budget: Budget) -> dict[str, int]:
     """Split ``total_candidates`` over the chosen arms: ``floor`` each, the rest in proportion
-    to expected reward (negatives count as zero; all zero -> equal shares). Largest-remainder
+    to expected reward ** sharpness (negatives count as zero; all zero -> equal shares). Largest-remainder
     rounding keeps the sum exactly ``total_candidates``; ties go to the earlier arm."""
     arms = list(expected)
     if not arms:
         return {}
     if len(arms) > budget.max_arms:
         raise ValueError(f"{len(arms)} arms exceed the budget of {budget.max_arms}")
-    weights = [max(0.0, float(expected[a])) if math.isfinite(expected[a]) else 0.0 for a in arms]
+    weights = [max(0.0, float(expected[a])) ** budget.sharpness if math.isfinite(expected[a])
+               else 0.0 for a in arms]
     total_weight = sum(weights)
     if total_weight <= 0:
         weights, total_weight = [1.0] * len(arms), float(len(arms))
