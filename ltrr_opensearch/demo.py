@@ -20,13 +20,14 @@ from ltrr_opensearch.config import PROJECT_ROOT
 
 CHINOOK = PROJECT_ROOT / "data" / "chinook" / "catalog.jsonl"
 POLICY = PROJECT_ROOT / "configs" / "policies" / "linucb.toml"
-EXAMPLES = ("acdc thunderstrck", "headbanging", "blues", "songs about love", "metallica")
+EXAMPLES = ("whole lota rosie", "headbanging", "blues", "songs about love", "metallica")
 
 
 def register(commands: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
     demo = commands.add_parser("demo", parents=[parent],
                                help="the whole loop on the Chinook catalog, end to end")
-    demo.add_argument("--searches", type=int, default=400, help="simulated searches to replay")
+    demo.add_argument("--searches", type=int, default=1000,
+                      help="simulated searches to replay (default %(default)s)")
     demo.add_argument("--embedder", default="minilm", choices=["minilm", "tfidf"])
     demo.add_argument("--fresh", action="store_true",
                       help="rebuild the catalog and forget what earlier demos learned")
@@ -130,8 +131,8 @@ def _learned(client, settings, replay, outcomes) -> None:
     _say("\n== what the bandit learned (observations per strategy)")
     counts = learner.bandit.counts
     _say("   " + "  ".join(f"{arm}={counts.get(arm, 0)}" for arm in learner.bandit.arms))
-    _say("\n== what the memory learned for a nickname no catalog text contains")
-    for line in explain(client, settings, "headbanging")[:6]:
+    _say("\n== what the memory learned for a nickname no catalog text contains (strongest first)")
+    for line in explain(client, settings, "headbanging")[:4]:
         _say("   " + line)
 
 

@@ -43,7 +43,10 @@ def explain(client: OpenSearch, settings: Settings, target: str,
     for doc in docs:
         by_entity[doc["entity_id"]].append(doc)
     lines = [f"Q2E memory for {kind} {target!r}:"]
-    for entity, entity_docs in sorted(by_entity.items()):
+    # Strongest first: that is what the memory strategy would return first.
+    ranked = sorted(by_entity.items(), key=lambda kv: (-max(d.get("value") or 0.0 for d in kv[1]),
+                                                       kv[0]))
+    for entity, entity_docs in ranked:
         final = _catalog_q2e(client, settings, entity)
         for doc in sorted(entity_docs, key=lambda d: (d["key"], d["source"])):
             lines.append(f"  entity {entity}  key {doc['key']}  query {doc.get('query')!r}")
