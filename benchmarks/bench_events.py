@@ -1,6 +1,6 @@
 """Event ingestion throughput and Q2E memory update lag against a real node.
 
-    LTRR_OPENSEARCH_URL=http://127.0.0.1:9299 python benchmarks/bench_events.py --events 20000
+    LTRR_OPENSEARCH_URL=http://127.0.0.1:9200 python benchmarks/bench_events.py --events 20000
 
 Prints, each measured in this run on fresh indices (deleted afterwards):
 * events/s of ``ingest_events`` end to end (validate, join, create with refresh=wait_for,

@@ -1,6 +1,6 @@
 """Bulk load rate of ``load_catalog`` into the real node, by embedder.
 
-    LTRR_OPENSEARCH_URL=http://127.0.0.1:9299 python benchmarks/bench_load.py --n 5000
+    LTRR_OPENSEARCH_URL=http://127.0.0.1:9200 python benchmarks/bench_load.py --n 5000
 
 Generates a seeded synthetic music catalog (JSONL) and loads it into a fresh, throw-away
 index per run: with TF-IDF vectors (fit included), without vectors (into an existing index:

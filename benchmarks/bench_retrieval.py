@@ -1,7 +1,7 @@
 """Retrieval benchmark: template render time, and ONE ``_msearch`` for all strategies versus
 the same sub-searches sent as sequential ``_search`` requests, measured in the same run.
 
-    LTRR_OPENSEARCH_URL=http://127.0.0.1:9299 python benchmarks/bench_retrieval.py --n 10000
+    LTRR_OPENSEARCH_URL=http://127.0.0.1:9200 python benchmarks/bench_retrieval.py --n 10000
 
 The catalog is the simulator's synthetic world (real-looking titles, artists, genres,
 decades, popularity, release dates) with random unit vectors as embeddings (the vector
