@@ -14,13 +14,13 @@ Prints, each measured in this run on fresh indices (deleted afterwards):
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import statistics
 import time
 import uuid
 from datetime import datetime, timezone
 
+from ltrr_opensearch.catalog.index import catalog_body
 from ltrr_opensearch.config import Settings
 from ltrr_opensearch.engine.client import cluster_info, make_client
 from ltrr_opensearch.feedback import (
@@ -35,9 +35,7 @@ from ltrr_opensearch.feedback.keys import query_key
 
 
 def make_catalog(client, settings, n):
-    body = json.loads((settings.mappings_dir / "catalog.v1.json").read_text())
-    body.pop("_comment", None)
-    body["mappings"]["properties"]["embedding"]["dimension"] = 8
+    body = catalog_body(settings, 8, {})
     index = f"{settings.catalog_alias}-v1"
     client.indices.create(index=index, body=body)
     client.indices.put_alias(index=index, name=settings.catalog_alias)

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from ltrr_opensearch.catalog.index import catalog_body
 from ltrr_opensearch.feedback import (
     ArmLog,
     SearchRecord,
@@ -35,9 +36,7 @@ CATALOG = [
 
 
 def make_catalog(client, settings, rows=CATALOG):
-    body = json.loads((settings.mappings_dir / "catalog.v1.json").read_text())
-    body.pop("_comment", None)
-    body["mappings"]["properties"]["embedding"]["dimension"] = 8
+    body = catalog_body(settings, 8, {})
     index = f"{settings.catalog_alias}-v1"
     client.indices.create(index=index, body=body)
     client.indices.put_alias(index=index, name=settings.catalog_alias)
