@@ -134,6 +134,9 @@ def _learned(client, settings, replay, outcomes) -> None:
     _say("\n== what the memory learned for a nickname no catalog text contains (strongest first)")
     for line in explain(client, settings, "headbanging")[:4]:
         _say("   " + line)
+    remembered = replay.pipeline.search("headbanging", k=3, strategies=[("q2e_memory", 3)])
+    titles = ", ".join(str(c.source.get("title")) for c in remembered.shown) or "nothing yet"
+    _say(f"   the q2e_memory strategy now answers 'headbanging' with: {titles}")
 
 
 def _examples(replay) -> None:
