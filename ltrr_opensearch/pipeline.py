@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -90,7 +90,6 @@ class Pipeline:
     search_log: Callable[[Any], None] | None = None  # receives feedback.querylog.SearchRecord
     default_k: int = 50  # candidates per strategy when no selector decides
     now: Callable[[], datetime] | None = None
-    _stats: dict[str, int] = field(default_factory=lambda: {"searches": 0})
 
     @classmethod
     def from_cluster(cls, client: OpenSearch, settings: Settings, *,
@@ -142,7 +141,6 @@ class Pipeline:
             choices=tuple(choices), results=tuple(results), candidates=tuple(candidates),
             shown=tuple(candidates[:k]), took_ms=(time.perf_counter() - started) * 1000,
             explanation=explanation)
-        self._stats["searches"] += 1
         if self.search_log is not None:
             self.search_log(search_record(response, client_id=client_id, session_id=session_id,
                                           timestamp=now))
