@@ -27,6 +27,8 @@ from ltrr_opensearch.errors import ConfigError
 
 DEFAULT_URL = "http://127.0.0.1:9200"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Templates and index mappings ship inside the package, so an installed wheel can search.
+PACKAGE_ROOT = Path(__file__).resolve().parent
 
 ENV_URL = "LTRR_OPENSEARCH_URL"
 ENV_USER = "LTRR_OPENSEARCH_USER"
@@ -112,8 +114,8 @@ class Settings:
     timeout: float = 30.0
     max_retries: int = 2
     index_prefix: str = "ltrr"
-    templates_dir: Path = PROJECT_ROOT / "templates"
-    mappings_dir: Path = PROJECT_ROOT / "mappings"
+    templates_dir: Path = PACKAGE_ROOT / "templates"
+    mappings_dir: Path = PACKAGE_ROOT / "mappings"
     # Other sections of the TOML file ([bandit], [budget], [strategies], ...), read-only,
     # parsed by the subsystem that owns them.
     sections: Mapping[str, Mapping[str, Any]] = field(

@@ -1,4 +1,4 @@
-"""Index bodies from the versioned JSON files in ``mappings/`` (the one reader of them)."""
+"""Index bodies from the versioned JSON files in ``ltrr_opensearch/mappings/`` (the one reader of them)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from ltrr_opensearch.errors import ConfigError
 
 
 def load_mapping(settings: Settings, name: str, version: int = 1) -> dict[str, Any]:
-    """``mappings/<name>.v<version>.json`` without its ``_comment`` (documentation for humans;
+    """``ltrr_opensearch/mappings/<name>.v<version>.json`` without its ``_comment`` (documentation for humans;
     OpenSearch rejects unknown keys)."""
     path = settings.mappings_dir / f"{name}.v{version}.json"
     try:

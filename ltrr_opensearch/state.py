@@ -2,7 +2,7 @@
 
 The feedback consumers (checkpoints, reward docs), the bandit (observations, snapshots,
 kill switch) and the catalog (fitted embedder state) all keep documents here. Its mapping
-lives in ``mappings/state.v1.json`` and every subsystem calls :func:`ensure_state_index`,
+lives in ``ltrr_opensearch/mappings/state.v1.json`` and every subsystem calls :func:`ensure_state_index`,
 so whichever runs first creates the same index.
 """
 

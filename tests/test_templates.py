@@ -10,12 +10,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ltrr_opensearch.config import PROJECT_ROOT, Settings
+from ltrr_opensearch.config import PACKAGE_ROOT, Settings
 from ltrr_opensearch.errors import ConfigError, ValidationError
 from ltrr_opensearch.retrieve.templates import TemplateRegistry, build_context
 from ltrr_opensearch.types import ContextVector, Slot, Understanding
 
-REPO_STRATEGIES = PROJECT_ROOT / "templates" / "strategies"
+REPO_STRATEGIES = PACKAGE_ROOT / "templates" / "strategies"
 SHIPPED = {"bm25_popularity", "structured_qu", "knn_vector", "q2e_memory", "fresh_releases",
            "long_tail"}
 

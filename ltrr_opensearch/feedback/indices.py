@@ -1,7 +1,7 @@
 """Index names and creation for the feedback loop's indices.
 
 The UBI query/event logs, dead letters, Q2E memory and training rows are owned here and
-created from ``mappings/*.v1.json``. The state index is shared with other subsystems (the
+created from ``ltrr_opensearch/mappings/*.v1.json``. The state index is shared with other subsystems (the
 bandit keeps its own docs there), so it is only created when missing and our fields are
 added with an additive ``put_mapping``.
 """
