@@ -186,7 +186,14 @@ class Manifest:
 
 
 def _spec_key(dist: Distribution, ltr_source: str | None) -> str:
-    text = json.dumps([asdict(dist), ltr_source], sort_keys=True)
+    """Names the assembled node by what is in it: a local plugin zip counts by its content,
+    so a rebuilt zip at the same path gives a new node rather than a stale cached one."""
+    source = ltr_source
+    if ltr_source and not ltr_source.startswith(("http://", "https://")):
+        path = Path(ltr_source.removeprefix("file://")).expanduser()
+        if path.is_file():
+            source = "sha256:" + maven.sha256(path)
+    text = json.dumps([asdict(dist), source], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -391,6 +398,11 @@ class LocalNode:
         self.url = f"http://127.0.0.1:{port}"
 
     @property
+    def transport_port(self) -> int:
+        """HTTP port + 100 (9200 -> 9300), so nodes on distinct HTTP ports never collide."""
+        return self.port + 100
+
+    @property
     def state_file(self) -> Path:
         return self.dir / "node.json"
 
@@ -425,6 +437,8 @@ class LocalNode:
                "-Ediscovery.type=single-node",
                "-Enetwork.host=127.0.0.1",  # loopback keeps production bootstrap checks off
                f"-Ehttp.port={self.port}",
+               # its own transport port: the default range would collide with another local node
+               f"-Etransport.port={self.transport_port}",
                f"-Epath.data={self.data_dir}",
                f"-Epath.logs={self.dir / 'logs'}",
                "-Ecluster.name=ltrr-local",
