@@ -31,12 +31,24 @@ def test_a_good_row_becomes_a_complete_document_with_a_positive_popularity_featu
     assert popularity_feature(0.0) > 0
 
 
+@pytest.mark.parametrize(("given", "stored"), [
+    ("movie", "movie"), ("Track", "track"), (" tv_series ", "tv_series"), ("e-book", "e-book"),
+])
+def test_entity_type_is_any_short_token_stored_lowercase(given, stored):
+    doc, error = validate_row({**GOOD, "entity_type": given}, 1)
+    assert error is None
+    assert doc["entity_type"] == stored
+
+
 @pytest.mark.parametrize(("change", "reason"), [
     ({"id": None}, "missing required field 'id'"),
     ({"title": "  "}, "missing required field 'title'"),
     ({"id": 1.5}, "id must be a string"),
     ({"id": "x" * 513}, "longer than 512 bytes"),
-    ({"entity_type": "song"}, "entity_type must be one of"),
+    ({"entity_type": "feature film"}, "entity_type must be one short lowercase token"),
+    ({"entity_type": "9track"}, "entity_type must be one short lowercase token"),
+    ({"entity_type": "x" * 41}, "entity_type must be one short lowercase token"),
+    ({"entity_type": 3}, "entity_type must be a string"),
     ({"artist": 42}, "artist must be a string"),
     ({"genres": "rock"}, "genres must be a list"),
     ({"genres": ["rock", 3]}, "genres must hold strings only"),

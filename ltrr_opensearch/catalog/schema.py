@@ -15,7 +15,6 @@ from datetime import date
 from typing import Any
 
 from ltrr_opensearch.errors import ConfigError
-from ltrr_opensearch.types import ENTITY_TYPES
 
 # Catalog fields a file may carry, in document order.
 TEXT_FIELDS = ("title", "artist", "album", "description")
@@ -37,6 +36,9 @@ MAX_ITEM_CHARS = 512
 MAX_EMBEDDING_DIM = 4096
 MAX_FLOAT32 = 3.4e38  # the index stores floats: larger numbers would become infinity
 
+# Entity types are free-form (a film catalog has "movie", a shop "product"): one short
+# lowercase token, so it can be a keyword filter value and a label in reports.
+_ENTITY_TYPE = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 _DECADE = re.compile(r"^\d{3}0s$")
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -89,12 +91,7 @@ def _clean(raw: Mapping[str, Any], dimension: int | None) -> dict[str, Any]:
         if _blank(raw.get(name)):
             raise _Invalid(f"missing required field {name!r}")
     doc: dict[str, Any] = {"id": _id(raw["id"])}
-    entity_type = raw["entity_type"]
-    if not isinstance(entity_type, str) or entity_type.strip().lower() not in ENTITY_TYPES:
-        raise _Invalid(
-            f"entity_type must be one of {', '.join(ENTITY_TYPES)}, got {entity_type!r}"
-        )
-    doc["entity_type"] = entity_type.strip().lower()
+    doc["entity_type"] = _entity_type(raw["entity_type"])
     for name in TEXT_FIELDS:
         doc[name] = _text(name, raw.get(name))
     for name in LIST_FIELDS:
@@ -125,6 +122,18 @@ def _id(value: Any) -> str:
     if len(text.encode("utf-8")) > MAX_ID_BYTES:
         raise _Invalid(f"id is longer than {MAX_ID_BYTES} bytes")
     return text
+
+
+def _entity_type(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(f"entity_type must be a string, got {type(value).__name__}")
+    token = value.strip().lower()
+    if not _ENTITY_TYPE.match(token):
+        raise _Invalid(
+            "entity_type must be one short lowercase token (a letter, then up to 39 letters, "
+            f"digits, '_' or '-'), e.g. \"track\" or \"movie\"; got {value!r}"
+        )
+    return token
 
 
 def _text(name: str, value: Any) -> str | None:
