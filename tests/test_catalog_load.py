@@ -86,7 +86,7 @@ def test_abort_lists_every_bad_row_by_line_and_writes_nothing(client, settings, 
 
 def test_skip_loads_the_good_rows_and_writes_bad_ones_with_line_and_reason(
         client, settings, tmp_path):
-    rows = [ROWS[0], {**ROWS[1], "entity_type": "song"}, ROWS[2]]
+    rows = [ROWS[0], {**ROWS[1], "entity_type": "feature film"}, ROWS[2]]
     path = write_jsonl(tmp_path / "c.jsonl", rows)
     report = load_catalog(client, settings, path, embedder=tfidf(), on_error="skip",
                           quiet=True)
