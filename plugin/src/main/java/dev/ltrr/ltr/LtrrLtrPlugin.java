@@ -1,5 +1,7 @@
 package dev.ltrr.ltr;
 
+import dev.ltrr.ltr.store.CachedElementLoader;
+import org.opensearch.common.settings.Settings;
 import org.opensearch.plugins.Plugin;
 import org.opensearch.plugins.SearchPlugin;
 import org.opensearch.plugins.ActionPlugin;
@@ -10,4 +12,14 @@ import org.opensearch.plugins.ActionPlugin;
  * {@code /_ltr} REST API, store, caches and their cluster-wide actions (store side).
  */
 public class LtrrLtrPlugin extends Plugin implements SearchPlugin, ActionPlugin {
+    /** Per-node cache of parsed stored elements; the search side loads through it (store side). */
+    private final CachedElementLoader elementLoader;
+
+    public LtrrLtrPlugin(Settings settings) {
+        this.elementLoader = new CachedElementLoader(settings);
+    }
+
+    public CachedElementLoader elementLoader() {
+        return elementLoader;
+    }
 }
