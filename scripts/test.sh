@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
+# The plugin's Java unit tests (Maven Surefire); the zip they build is the one the node gets.
+ltrr plugin build --test >/dev/null
+
 started=0
 if [ -n "${LTRR_OPENSEARCH_URL:-}" ]; then
   unset LTRR_ENGINE_PORT  # an existing cluster: the launcher's own tests do not apply

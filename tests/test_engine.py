@@ -95,6 +95,7 @@ def test_sltr_rescore_orders_by_linear_model_and_scores_equal_weighted_features(
             "ext": {"ltr_log": {"log_specs": {"name": "log", "rescore_index": 0}}},
         }
         hits = client.search(index=index, body=body)["hits"]["hits"]
+        assert len(hits) == 5, "the rescore must keep every document"
         expected = []
         for hit in hits:
             logged = {f["name"]: f.get("value", 0.0) for f in hit["fields"]["_ltrlog"][0]["log"]}
@@ -116,21 +117,18 @@ def test_doctor_against_a_closed_port_says_cannot_reach_without_traceback(capsys
     assert "hunter2" not in out + err
 
 
-def test_doctor_names_the_missing_ltr_plugin_and_its_install_command(capsys, ltr_available):
-    if ltr_available:
-        pytest.skip("this node has the LTR plugin")
-    code = main(["doctor"])
-    out, _ = capsys.readouterr()
-    assert code == 1
-    assert "opensearch-ltr" in out
-    assert "bin/opensearch-plugin install org.opensearch:ltr:" in out
+def test_doctor_finds_ltr_by_its_api_and_names_the_implementation(capsys, require_ltr):
+    main(["doctor", "--json"])
+    checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
+    assert checks["ltr"]["status"] == "ok"
+    assert "ltrr's own LTR plugin (ltrr-ltr)" in checks["ltr"]["detail"]
 
 
 def test_doctor_json_reports_every_required_component(capsys):
     main(["doctor", "--json"])
     report = json.loads(capsys.readouterr().out)
     names = {check["name"] for check in report["checks"]}
-    assert {"reachable", "health", "opensearch-knn", "opensearch-ltr", "mapper-extras",
+    assert {"reachable", "health", "opensearch-knn", "ltr", "mapper-extras",
             "analysis-common"} <= names
 
 

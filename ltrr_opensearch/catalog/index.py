@@ -76,7 +76,7 @@ def error_reason(exc: os_exc.TransportError) -> str:
 
 
 def catalog_body(settings: Settings, dimension: int, meta: dict[str, Any]) -> dict[str, Any]:
-    """The index body from ``ltrr_opensearch/mappings/catalog.v1.json`` with the vector width and ``_meta`` set."""
+    """The index body from ``mappings/catalog.v1.json`` with the vector width and ``_meta`` set."""
     body = load_mapping(settings, "catalog", MAPPING_VERSION)
     mappings = body["mappings"]
     mappings["properties"]["embedding"]["dimension"] = int(dimension)

@@ -46,6 +46,17 @@ def register(commands: argparse._SubParsersAction, parent: argparse.ArgumentPars
     logs.add_argument("-f", "--follow", action="store_true")
     logs.set_defaults(func=_logs)
 
+    plugin = commands.add_parser("plugin", help="ltrr's own Learning to Rank plugin for OpenSearch")
+    plugin_actions = plugin.add_subparsers(dest="action", metavar="ACTION")
+    plugin_actions.required = True
+    build = plugin_actions.add_parser(
+        "build", parents=[parent],
+        help="build the plugin zip for an existing cluster and print its install line")
+    build.add_argument("--out", type=Path, help="also copy the zip into this folder")
+    build.add_argument("--test", action="store_true", help="run the plugin's Java unit tests too")
+    build.add_argument("--home", type=Path, help="engine cache (env LTRR_HOME)")
+    build.set_defaults(func=_plugin_build)
+
     doctor = commands.add_parser("doctor", parents=[parent],
                                  help="check a cluster (local or yours) for what ltrr needs")
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
@@ -142,6 +153,23 @@ def _logs(args: argparse.Namespace) -> int:
                     sys.stdout.flush()
                 else:
                     time.sleep(0.5)
+    return 0
+
+
+def _plugin_build(args: argparse.Namespace) -> int:
+    import shutil
+
+    from ltrr_opensearch.engine.node import engine_home
+    from ltrr_opensearch.engine.plugin_build import build_plugin, install_line
+
+    home = args.home.resolve() if args.home else engine_home()
+    built = build_plugin(home, run_tests=args.test, log=lambda m: _say(args, m))
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        built = Path(shutil.copy(built, args.out / built.name))
+    print(built)
+    _say(args, "install it on every node of an existing cluster (OpenSearch 3.5.0), then restart "
+               f"each node in turn:\n  {install_line(built)}")
     return 0
 
 

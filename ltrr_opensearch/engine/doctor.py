@@ -17,7 +17,6 @@ OK, WARN, ERROR = "ok", "warn", "error"
 # name -> (kind, why we need it)
 REQUIRED = {
     "opensearch-knn": ("plugin", "k-NN vector retrieval"),
-    "opensearch-ltr": ("plugin", "Learning to Rank reranking inside the engine"),
     "mapper-extras": ("module", "rank_feature / rank_features fields (popularity, Q2E memory)"),
     "analysis-common": ("module", "english analysis, asciifolding, edge n-grams"),
 }
@@ -57,9 +56,39 @@ def diagnose(settings: Settings, client: OpenSearch | None = None) -> Report:
     installed = _installed_by_node(client)
     for name, (kind, why) in REQUIRED.items():
         checks.append(_component(name, kind, why, installed, version))
-    if all(name_set and "opensearch-ltr" in name_set for name_set in installed.values()):
+    ltr = _ltr_api(client, installed)
+    checks.append(ltr)
+    if ltr.status == OK:
         checks.append(_ltr_store(client))
     return Report(settings.display_urls, tuple(checks))
+
+
+# Plugin names of the LTR implementations we know, as nodes report them.
+LTR_IMPLEMENTATIONS = {"ltrr-ltr": "ltrr's own LTR plugin (ltrr-ltr)",
+                       "opensearch-ltr": "the official OpenSearch LTR plugin (opensearch-ltr)"}
+
+
+def _ltr_api(client: OpenSearch, installed: dict[str, set[str]]) -> Check:
+    """Learning to Rank is there when its API answers, whichever plugin provides it."""
+    why = "Learning to Rank reranking inside the engine"
+    try:
+        client.plugins.ltr.list_stores()
+    except os_exc.TransportError as exc:
+        if exc.status_code not in (400, 404, 405):
+            return Check("ltr", ERROR, f"the Learning to Rank API failed: {exc.error}")
+        return Check("ltr", ERROR, f"no Learning to Rank API answers (GET /_ltr); needed for {why}",
+                     "build ltrr's plugin with `ltrr plugin build` and install it on every node "
+                     "(it prints the line), or install the official plugin; local node: "
+                     "`ltrr engine up --refresh`")
+    found = {name for names in installed.values() for name in names if name in LTR_IMPLEMENTATIONS}
+    which = " and ".join(LTR_IMPLEMENTATIONS[n] for n in sorted(found)) or "an unknown implementation"
+    missing_on = sorted(node for node, names in installed.items()
+                        if not names & set(LTR_IMPLEMENTATIONS))
+    if found and missing_on:
+        return Check("ltr", ERROR, f"the LTR API answers ({which}) but nodes {', '.join(missing_on)} "
+                     "lack the plugin: searches routed there fail",
+                     "install the same plugin on every node and restart them in turn")
+    return Check("ltr", OK, f"Learning to Rank API answers: {which}")
 
 
 def _health(client: OpenSearch) -> Check:
@@ -94,12 +123,6 @@ def _component(name: str, kind: str, why: str, installed: dict[str, set[str]],
 
 def _install_hint(name: str, kind: str, version: str) -> str:
     plugin_version = f"{version}.0"
-    if name == "opensearch-ltr":
-        coordinate = ("org.opensearch:ltr" if not version.startswith("2.")
-                      else "org.opensearch:opensearch-ltr")
-        return (f"on every node: bin/opensearch-plugin install {coordinate}:{plugin_version} and "
-                "restart (the official Docker image bundles it); local node: "
-                "`ltrr engine up --refresh --ltr-plugin PATH_TO_ZIP`")
     if name == "opensearch-knn":
         return (f"on every node: bin/opensearch-plugin install "
                 f"org.opensearch.plugin:opensearch-knn:{plugin_version} and restart")

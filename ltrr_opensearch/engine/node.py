@@ -35,6 +35,12 @@ from pathlib import Path
 
 from ltrr_opensearch.engine import maven
 from ltrr_opensearch.engine.java import Java, find_java
+from ltrr_opensearch.engine.plugin_build import (
+    PLUGIN_DIR,
+    build_plugin,
+    plugin_sources_available,
+    source_digest,
+)
 from ltrr_opensearch.errors import EngineError
 
 
@@ -193,6 +199,8 @@ def _spec_key(dist: Distribution, ltr_source: str | None) -> str:
         path = Path(ltr_source.removeprefix("file://")).expanduser()
         if path.is_file():
             source = "sha256:" + maven.sha256(path)
+    elif ltr_source is None and plugin_sources_available():
+        source = "ltrr-ltr-sources:" + source_digest()  # ours, should the official one be missing
     text = json.dumps([asdict(dist), source], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -241,7 +249,7 @@ def assemble(
             artifacts[coordinate] = maven.sha256(path)
             plugin_zips.append(path)
 
-        ltr_zip, ltr_note = _resolve_ltr(dist, ltr_source, downloads, log)
+        ltr_zip, ltr_note = _resolve_ltr(dist, ltr_source, downloads, log, home, java)
         if ltr_zip:
             artifacts[ltr_source or dist.ltr_plugin] = maven.sha256(ltr_zip)
             plugin_zips.append(ltr_zip)
@@ -266,15 +274,24 @@ def read_manifest(node_dir: Path) -> dict:
 
 
 def _resolve_ltr(dist: Distribution, ltr_source: str | None, downloads: Path,
-                 log: Callable[[str], None]) -> tuple[Path | None, str]:
+                 log: Callable[[str], None], home: Path, java: Java) -> tuple[Path | None, str]:
+    """The LTR plugin to install: the zip given, else the official one when the Maven
+    repositories serve it, else ltrr's own (``plugin/``) built from source."""
+    if ltr_source == "none":
+        return None, "not installed (--ltr-plugin none)"
     if ltr_source:
         return _local_or_url(ltr_source, downloads), f"installed from {ltr_source}"
     try:
-        return maven.fetch(dist.ltr_plugin, downloads), f"installed from {dist.ltr_plugin}"
+        return maven.fetch(dist.ltr_plugin, downloads), f"official, installed from {dist.ltr_plugin}"
     except maven.ArtifactNotFound as exc:
-        log(f"warning: {exc.message}; the node will run WITHOUT Learning to Rank "
+        official_missing = exc.message
+    if dist.version != PINNED_VERSION or not plugin_sources_available():
+        log(f"warning: {official_missing}; the node will run WITHOUT Learning to Rank "
             "(give a plugin zip with --ltr-plugin to add it)")
-        return None, f"unavailable: {exc.message}"
+        return None, f"unavailable: {official_missing}"
+    log(f"{official_missing}: installing ltrr's own LTR plugin instead")
+    built = build_plugin(home, java=java, log=log)
+    return built, f"ltrr-ltr, built from {PLUGIN_DIR} ({built.name})"
 
 
 def _local_or_url(source: str, downloads: Path) -> Path:
