@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -37,6 +37,9 @@ class SearchResponse:
     shown: tuple[Candidate, ...]  # the first k: what the user sees
     took_ms: float
     explanation: Any = None  # the selector's explanation (select.bandit.Explanation) or None
+    # Where the time went (ms): understand, select, embed (the query embedding, inside
+    # retrieve), retrieve (render + the one _msearch), merge, log. Measured, never estimated.
+    timings: Mapping[str, float] = field(default_factory=dict)
 
     def arm_candidates(self) -> dict[str, list[str]]:
         """Ids each strategy returned: what per-arm rewards are computed against."""
@@ -55,6 +58,8 @@ class SearchResponse:
                         for c in self.shown],
             "strategies": [{"arm": c.arm, "k": c.k, "propensity": c.propensity}
                            for c in self.choices],
+            "errors": [{"strategy": r.strategy, "error": r.error}
+                       for r in self.results if r.error],
         }
         if explain:
             u = self.understanding
@@ -68,6 +73,7 @@ class SearchResponse:
                                     for r in self.results]
             if self.explanation is not None:
                 body["selection"] = self.explanation.to_dict()
+            body["timings_ms"] = {name: round(ms, 3) for name, ms in self.timings.items()}
         return body
 
 
@@ -90,6 +96,7 @@ class Pipeline:
     search_log: Callable[[Any], None] | None = None  # receives feedback.querylog.SearchRecord
     default_k: int = 50  # candidates per strategy when no selector decides
     now: Callable[[], datetime] | None = None
+    embed_problem: str | None = None  # why embed_query is None, when a strategy needs one
 
     @classmethod
     def from_cluster(cls, client: OpenSearch, settings: Settings, *,
@@ -101,14 +108,16 @@ class Pipeline:
 
         registry = TemplateRegistry.from_settings(settings)
         embed_query = None
+        embed_problem = None
         if "vector" in registry.needs(registry.names):
             try:
                 embedder = query_embedder_for(client, settings)
                 embed_query = embedder.embed_query
-            except LtrrError:
-                embed_query = None  # vector strategies then fail alone, with the reason
+            except LtrrError as exc:
+                embed_problem = exc.message  # vector strategies then fail alone, with the reason
         return cls(client, settings, registry, gazetteer_for(client, settings),
-                   selector=selector, embed_query=embed_query, search_log=search_log)
+                   selector=selector, embed_query=embed_query, search_log=search_log,
+                   embed_problem=embed_problem)
 
     def plan(self, understanding: Understanding, strategies: Sequence[tuple[str, int]] | None,
              seed: int | None) -> tuple[list[ArmChoice], Any]:
@@ -124,27 +133,57 @@ class Pipeline:
                strategies: Sequence[tuple[str, int]] | None = None,
                request_id: str | None = None, client_id: str | None = None,
                session_id: str | None = None, user_features: Mapping[str, float] | None = None,
-               seed: int | None = None, now: datetime | None = None) -> SearchResponse:
+               seed: int | None = None, now: datetime | None = None,
+               log: bool = True) -> SearchResponse:
+        """Serve one query. ``k`` is the page size: how many merged results are shown
+        (``shown``); how many candidates each strategy retrieves is the plan's budget
+        (``strategies`` pairs, the selector's choice, or ``default_k``). ``log=False``
+        skips the UBI query record for this request only."""
         from ltrr_opensearch.retrieve.merge import merge_results
         from ltrr_opensearch.retrieve.msearch import run_strategies
         from ltrr_opensearch.understand import understand
 
         started = time.perf_counter()
+        timings: dict[str, float] = {}
         now = now or (self.now() if self.now else None)
         understanding = understand(query, self.gazetteer, now=now, user_features=user_features)
+        mark = _lap(timings, "understand", started)
         choices, explanation = self.plan(understanding, strategies, seed)
+        mark = _lap(timings, "select", mark)
+        embed_query = _timed(self.embed_query, timings) if self.embed_query else None
         results = run_strategies(self.client, self.settings, self.registry, understanding,
-                                 choices, embed_query=self.embed_query, now=now)
+                                 choices, embed_query=embed_query, now=now)
+        mark = _lap(timings, "retrieve", mark)
         candidates = merge_results(results)
+        mark = _lap(timings, "merge", mark)
         response = SearchResponse(
             request_id=request_id or uuid.uuid4().hex, query=query, understanding=understanding,
             choices=tuple(choices), results=tuple(results), candidates=tuple(candidates),
-            shown=tuple(candidates[:k]), took_ms=(time.perf_counter() - started) * 1000,
-            explanation=explanation)
-        if self.search_log is not None:
+            shown=tuple(candidates[:k]), took_ms=(mark - started) * 1000,
+            explanation=explanation, timings=timings)
+        if log and self.search_log is not None:
             self.search_log(search_record(response, client_id=client_id, session_id=session_id,
                                           timestamp=now))
+            _lap(timings, "log", mark)
         return response
+
+
+def _lap(timings: dict[str, float], name: str, since: float) -> float:
+    mark = time.perf_counter()
+    timings[name] = (mark - since) * 1000
+    return mark
+
+
+def _timed(embed: Callable[[str], Sequence[float]],
+           timings: dict[str, float]) -> Callable[[str], Sequence[float]]:
+    """``embed`` that adds its time to ``timings['embed']``."""
+    def timed(text: str) -> Sequence[float]:
+        started = time.perf_counter()
+        try:
+            return embed(text)
+        finally:
+            timings["embed"] = timings.get("embed", 0.0) + (time.perf_counter() - started) * 1000
+    return timed
 
 
 def search_record(response: SearchResponse, *, client_id: str | None = None,

@@ -1,23 +1,33 @@
-"""``ltrr search`` and ``ltrr templates list|show|render|validate``."""
+"""``ltrr search`` (through ``Pipeline.search``, like the service) and
+``ltrr templates list|show|render|validate``."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-import time
 from typing import Any
 
 
 def register(commands: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
     search = commands.add_parser("search", parents=[parent],
-                                 help="run retrieval strategies for a query (one _msearch)")
+                                 help="search the catalog through the pipeline (one _msearch), "
+                                      "logged as a UBI query unless --no-log")
     search.add_argument("query", help="what the user typed")
     search.add_argument("--strategies", help="comma-separated names (default: all enabled)")
-    search.add_argument("--k", type=int, default=10, help="candidates per strategy (default 10)")
-    search.add_argument("--show", type=int, default=10, help="merged results to print")
+    search.add_argument("--k", "--show", dest="k", type=int, default=10,
+                        help="page size: merged results shown (default 10), as in the API")
+    search.add_argument("--per-strategy", type=int, default=50, metavar="N",
+                        help="candidates each strategy retrieves when no bandit chooses the "
+                             "budgets (default 50)")
     search.add_argument("--explain", action="store_true",
-                        help="also show the understanding, rendered sizes and per-strategy hits")
+                        help="also show the understanding, timings and per-strategy hits")
+    search.add_argument("--json", action="store_true",
+                        help="print the API's response (what POST /search returns)")
+    search.add_argument("--no-log", action="store_true",
+                        help="do not write the UBI query record for this search")
+    search.add_argument("--client-id", help="the user's id, logged with the query")
+    search.add_argument("--session-id", help="the session's id, logged with the query")
     search.add_argument("--bandit", metavar="POLICY_FILE",
                         help="let this bandit policy (e.g. configs/policies/linucb.toml) choose "
                              "the strategies and budgets from what it learned")
@@ -72,74 +82,84 @@ def _embedder_or_reason(client: Any, settings: Any) -> tuple[Any, str | None]:
 
 
 def _search(args: argparse.Namespace) -> int:
-    from ltrr_opensearch.errors import ConfigError
-    from ltrr_opensearch.retrieve.merge import merge_results
-    from ltrr_opensearch.retrieve.msearch import execute, prepare_searches, subsearch_timeout
-    from ltrr_opensearch.retrieve.resources import gazetteer_for
-    from ltrr_opensearch.understand import understand
+    from ltrr_opensearch.errors import ConfigError, LtrrError
+    from ltrr_opensearch.feedback.querylog import log_search
+    from ltrr_opensearch.pipeline import Pipeline
 
     if args.k < 1:
         raise ConfigError(f"--k must be >= 1, got {args.k}")
-    settings, registry = _registry(args)
-    names = ([n.strip() for n in args.strategies.split(",") if n.strip()]
-             if args.strategies else [n for n in registry.names if n not in registry.broken])
+    if args.per_strategy < 1:
+        raise ConfigError(f"--per-strategy must be >= 1, got {args.per_strategy}")
+    settings, _ = _registry(args)
     client = _connect(settings)
-    u = understand(args.query, gazetteer_for(client, settings))
-    choices: list[Any] = [(n, args.k) for n in names]
-    selection = None
-    if args.bandit and not args.strategies:
+    pipeline = Pipeline.from_cluster(client, settings)
+    pipeline.default_k = args.per_strategy
+    plan = None
+    if args.strategies:
+        plan = [(n.strip(), args.per_strategy) for n in args.strategies.split(",") if n.strip()]
+    elif args.bandit:
         from ltrr_opensearch.select.config import load_config
         from ltrr_opensearch.select.learner import Learner
 
-        selection = Learner.load(client, settings, load_config(args.bandit)).select(u.context)
-        choices = list(selection.choices)
-        names = [c.arm for c in choices]
-    embed_query, embed_problem = (None, None)
-    if "vector" in registry.needs(names):
-        embed_query, embed_problem = _embedder_or_reason(client, settings)
+        pipeline.selector = Learner.load(client, settings, load_config(args.bandit))
+    log_problem: list[str] = []
 
-    started = time.perf_counter()
-    prepared = prepare_searches(registry, u, choices,
-                                embed_query=embed_query, timeout=subsearch_timeout(settings))
-    rendered = time.perf_counter()
-    results = execute(client, settings, prepared)
-    finished = time.perf_counter()
-    candidates = merge_results(results)
+    def write_log(record: Any) -> None:  # one search: a direct write, not a buffer
+        try:
+            log_search(client, settings, record)
+        except LtrrError as exc:
+            log_problem.append(exc.message)
 
-    if args.explain:
-        _print_understanding(u)
-        if embed_problem:
-            print(f"  vector: unavailable ({embed_problem})")
-    if selection is not None:
-        _print_selection(selection, args.explain)
-    for rank, c in enumerate(candidates[: args.show], start=1):
+    pipeline.search_log = write_log
+    response = pipeline.search(args.query, k=args.k, strategies=plan, log=not args.no_log,
+                               client_id=args.client_id, session_id=args.session_id)
+    failed = 1 if response.results and all(r.error for r in response.results) else 0
+    if log_problem:
+        print(f"warning: the search was not logged: {log_problem[0]}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(response.to_dict(explain=args.explain), ensure_ascii=False))
+        return failed
+    _print_response(response, pipeline, args.explain)
+    return failed
+
+
+def _print_response(response: Any, pipeline: Any, explain: bool) -> None:
+    if explain:
+        _print_understanding(response.understanding)
+        ran = [c.arm for c in response.choices]
+        if pipeline.embed_problem and "vector" in pipeline.registry.needs(
+                [n for n in ran if n in pipeline.registry.names]):
+            print(f"  vector: unavailable ({pipeline.embed_problem})")
+    if response.explanation is not None:
+        _print_selection(response.choices, response.explanation, explain)
+    for rank, c in enumerate(response.shown, start=1):
         src = c.source
         by = f" - {src['artist']}" if src.get("artist") else ""
         decade = f" ({src['decade']})" if src.get("decade") else ""
         prov = " ".join(f"{s}#{r}" for s, (r, _) in c.provenance.items())
         print(f"{rank:>3}. [{src.get('entity_type', '?')}] {src.get('title', c.id)}{by}{decade}"
               f"  id={c.id}  rrf={c.score:.4f}  via {prov}")
-    if not candidates:
+    if not response.shown:
         print("no results")
     print("strategies:")
-    for p, r in zip(prepared, results, strict=True):
+    budgets = {c.arm: c.k for c in response.choices}
+    for r in response.results:
         took = f"{r.took_ms}ms" if r.took_ms is not None else "-"
-        size = f", body {len(json.dumps(p.body))}B, render {p.render_ms:.1f}ms" \
-            if args.explain and p.body is not None else ""
         status = f"  ERROR {r.error}" if r.error else ""
-        print(f"  {r.strategy:<18} {len(r.hits):>4} hits  took {took}{size}{status}")
-        if args.explain:
+        print(f"  {r.strategy:<18} k={budgets.get(r.strategy, '-'):<4} {len(r.hits):>4} hits  "
+              f"took {took}{status}")
+        if explain:
             for rank, h in enumerate(r.hits, start=1):
                 score = f"{h.score:.3f}" if h.score is not None else "-"
                 print(f"      {rank:>3}. {h.id}  {score}  {h.source.get('title', '')}")
-    print(f"one _msearch: {(finished - rendered) * 1000:.1f}ms "
-          f"(render and embed {(rendered - started) * 1000:.1f}ms), {len(candidates)} merged candidates")
-    return 1 if results and all(r.error for r in results) else 0
+    t = response.timings
+    detail = ", ".join(f"{name} {ms:.1f}ms" for name, ms in t.items() if name != "retrieve")
+    print(f"one _msearch: retrieve {t.get('retrieve', 0.0):.1f}ms incl. render and embedding "
+          f"({detail}); {len(response.candidates)} merged candidates, request {response.request_id}")
 
 
-def _print_selection(selection: Any, explain: bool) -> None:
-    e = selection.explanation
-    chosen = ", ".join(f"{c.arm} k={c.k} p={c.propensity:.2f}" for c in selection.choices)
+def _print_selection(choices: Any, e: Any, explain: bool) -> None:
+    chosen = ", ".join(f"{c.arm} k={c.k} p={c.propensity:.2f}" for c in choices)
     print(f"bandit {e.policy} ({e.observations} observations"
           f"{', explored' if e.explored else ''}): {chosen}")
     if explain:
