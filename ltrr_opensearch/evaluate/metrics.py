@@ -28,3 +28,13 @@ def ndcg(ranked_ids: Sequence[str], relevant: Mapping[str, int], k: int = 10) ->
 def hit(candidate_ids: Sequence[str] | set[str], target: str) -> float:
     """1 if the target entered the candidate set (retrieval recall for one query)."""
     return 1.0 if target in candidate_ids else 0.0
+
+
+def recall_at_k(ranked_ids: Sequence[str], relevant: Mapping[str, int], k: int = 10) -> float:
+    """Share of the relevant ids in the top ``k``, out of at most ``k`` (a query with 500
+    relevant items scores 1 when its top 10 are all relevant); 0 when nothing is relevant."""
+    wanted = sum(1 for g in relevant.values() if g > 0)
+    if wanted == 0:
+        return 0.0
+    found = sum(1 for entity_id in ranked_ids[:k] if relevant.get(entity_id, 0) > 0)
+    return found / min(k, wanted)
