@@ -134,10 +134,11 @@ class Replay:
             latency_ms=response.took_ms, engaged=bool(events),
             errors=sum(1 for r in response.results if r.error))
 
-    def feedback(self, now: Any) -> None:
-        """Apply everything since the last batch, as the production feedback loop would."""
-        from ltrr_opensearch.feedback.consumers import run_consumers
+    def feedback(self, now: Any) -> Any:
+        """Deliver the batch's events, then run ONE cycle of the production feedback loop
+        (``ltrr_opensearch.loop``, what ``ltrr worker`` runs) at simulated time ``now``."""
         from ltrr_opensearch.feedback.ingest import ingest_events
+        from ltrr_opensearch.loop import FeedbackLoop
 
         client, settings = self.pipeline.client, self.pipeline.settings
         self.log.flush(refresh="wait_for")
@@ -148,8 +149,4 @@ class Replay:
                 raise RuntimeError(f"the simulator produced {report.dead_lettered} invalid "
                                    f"events: {dict(report.reasons)}")
         client.indices.refresh(index=f"{settings.index_prefix}-*")
-        run_consumers(client, settings, now=now, settle_seconds=0)
-        if self.learner is not None:
-            now_ms = int(now.timestamp() * 1000) + 1
-            self.learner.learn_from_rewards(now=now_ms)
-            self.learner.sync(now=now_ms)
+        return FeedbackLoop(client, settings, self.learner, settle_seconds=0).cycle(now)
