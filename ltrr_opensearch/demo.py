@@ -16,10 +16,10 @@ import sys
 import time
 from statistics import mean
 
-from ltrr_opensearch.config import PROJECT_ROOT
+from ltrr_opensearch.config import PACKAGE_ROOT, PROJECT_ROOT
 
 CHINOOK = PROJECT_ROOT / "data" / "chinook" / "catalog.jsonl"
-POLICY = PROJECT_ROOT / "configs" / "policies" / "linucb.toml"
+POLICY = PACKAGE_ROOT / "policies" / "linucb.toml"
 EXAMPLES = ("whole lota rosie", "headbanging", "blues", "songs about love", "metallica")
 
 

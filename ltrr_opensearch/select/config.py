@@ -1,4 +1,4 @@
-"""Bandit configuration: a policy TOML file (``configs/policies/*.toml``) or ``[bandit]``.
+"""Bandit configuration: a policy TOML file (``ltrr_opensearch/policies/*.toml``) or ``[bandit]``.
 
 ``[bandit]`` in the main config may hold the same keys inline, or ``policy_file = "..."``.
 Every key is validated here, so a typo fails at start-up with the list of known keys.
@@ -18,13 +18,15 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from ltrr_opensearch.config import PROJECT_ROOT, Settings
+from ltrr_opensearch.config import PACKAGE_ROOT, PROJECT_ROOT, Settings
 from ltrr_opensearch.errors import ConfigError
 from ltrr_opensearch.select.budget import Budget
 from ltrr_opensearch.select.policy import PolicySpec
 from ltrr_opensearch.select.reward import RewardConfig
 from ltrr_opensearch.types import ENTITY_TYPES
 
+# Policy files ship inside the package (``linucb`` is the serving default).
+POLICIES_DIR = PACKAGE_ROOT / "policies"
 DEFAULT_ARMS = ("bm25_popularity", "structured_qu", "knn_vector", "q2e_memory", "fresh_releases")
 _TOP_KEYS = {"name", "arms", "seed", "fit_intercept", "context_version", "policy", "budget",
              "exploration", "reward", "warm_start", "state", "arm_features", "policy_file"}
@@ -147,20 +149,31 @@ class BanditConfig:
 
 
 def load_config(path: str | Path) -> BanditConfig:
-    """Read a policy file such as ``configs/policies/linucb.toml``."""
-    path = Path(path)
-    if not path.is_file() and not path.is_absolute() and (PROJECT_ROOT / path).is_file():
-        path = PROJECT_ROOT / path
+    """Read a policy file: a path, or a packaged policy by name (``linucb``), also under its
+    old source-tree path (``configs/policies/linucb.toml``)."""
+    path = _resolve_policy(Path(path))
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"policy file {str(path)!r} does not exist",
-                          hint="see configs/policies/ for examples") from None
+                          hint="packaged policies: " + ", ".join(
+                              sorted(p.stem for p in POLICIES_DIR.glob("*.toml")))) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"policy file {str(path)!r} is not valid TOML: {exc}") from None
     if "policy_file" in raw:
         raise ConfigError(f"{path}: policy_file is only allowed in the main config's [bandit]")
     return BanditConfig.from_mapping(raw, source=str(path))
+
+
+def _resolve_policy(path: Path) -> Path:
+    if path.is_file() or path.is_absolute():
+        return path
+    if (PROJECT_ROOT / path).is_file():
+        return PROJECT_ROOT / path
+    packaged = POLICIES_DIR / (path.name if path.suffix == ".toml" else f"{path.name}.toml")
+    if packaged.is_file() and (len(path.parts) == 1 or path.parts[-2] == "policies"):
+        return packaged
+    return path
 
 
 def config_from_settings(settings: Settings) -> BanditConfig:
