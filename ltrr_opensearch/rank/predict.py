@@ -1,0 +1,121 @@
+"""What the LTR plugin computes for an exported model, in pure Python.
+
+Used to check an export before it is stored (train.py) and by parity tests against the
+engine. The semantics are the plugin's: features are looked up by name; ``model/linear``
+counts a missing or NaN feature as 0 after normalization; in ``model/xgboost+json`` a node
+sends ``value < split_condition`` (compared in float32, as xgboost stores thresholds) to
+``yes``, a missing value to the node's ``missing`` child when it names one, else to ``no``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ltrr_opensearch.errors import ValidationError
+
+RAW_OBJECTIVES = {"reg:linear", "reg:squarederror", "rank:pairwise", "rank:ndcg", "rank:map",
+                  "binary:logitraw"}
+SIGMOID_OBJECTIVES = {"binary:logistic", "reg:logistic"}
+
+Row = Mapping[str, float]
+
+
+def normalize(value: float, spec: Mapping[str, Any]) -> float:
+    """One plugin normalizer: ``{"standard": {mean, standard_deviation}}`` or
+    ``{"min_max": {minimum, maximum}}``."""
+    if "standard" in spec:
+        s = spec["standard"]
+        return (value - float(s["mean"])) / float(s["standard_deviation"])
+    if "min_max" in spec:
+        m = spec["min_max"]
+        lo, hi = float(m["minimum"]), float(m["maximum"])
+        return (value - lo) / (hi - lo)
+    raise ValidationError(f"unknown normalizer {sorted(spec)}: use 'standard' or 'min_max'")
+
+
+def _value(row: Row, name: str) -> float:
+    value = row.get(name)
+    return math.nan if value is None else float(value)
+
+
+def predict_linear(definition: Mapping[str, float] | str,
+                   normalizers: Mapping[str, Mapping[str, Any]] | None,
+                   rows: Sequence[Row]) -> list[float]:
+    """``sum(weight[f] * normalize(row[f]))`` with missing/NaN terms counted as 0."""
+    weights = json.loads(definition) if isinstance(definition, str) else dict(definition)
+    norms = normalizers or {}
+    out = []
+    for row in rows:
+        total = 0.0
+        for name, weight in weights.items():
+            v = _value(row, name)
+            if name in norms and not math.isnan(v):
+                v = normalize(v, norms[name])
+            if not math.isnan(v):
+                total += float(weight) * v
+        out.append(total)
+    return out
+
+
+def _trees_and_objective(definition: Any, objective: str | None) -> tuple[list[dict], str]:
+    data = json.loads(definition) if isinstance(definition, str) else definition
+    if isinstance(data, Mapping):
+        objective = objective or data.get("objective")
+        data = data.get("splits")
+    if not isinstance(data, list):
+        raise ValidationError("xgboost+json definition must be a list of trees or "
+                              "{\"objective\": ..., \"splits\": [trees]}")
+    objective = objective or "reg:linear"
+    if objective not in RAW_OBJECTIVES | SIGMOID_OBJECTIVES:
+        raise ValidationError(f"unknown xgboost objective {objective!r}")
+    return data, objective
+
+
+def _index(tree: Mapping[str, Any], where: str) -> dict[int, Mapping[str, Any]]:
+    """nodeid -> node for one tree (the dump nests children)."""
+    nodes: dict[int, Mapping[str, Any]] = {}
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if "nodeid" not in node:
+            raise ValidationError(f"{where}: a node has no nodeid")
+        nodes[int(node["nodeid"])] = node
+        stack.extend(node.get("children", ()))
+    return nodes
+
+
+def _leaf(root: Mapping[str, Any], nodes: Mapping[int, Mapping[str, Any]], row: Row,
+          where: str) -> float:
+    node = root
+    for _ in range(len(nodes) + 1):
+        if "leaf" in node:
+            return float(node["leaf"])
+        v = _value(row, node["split"])
+        if math.isnan(v):
+            nxt = node.get("missing", node["no"])
+        else:
+            nxt = node["yes"] if np.float32(v) < np.float32(node["split_condition"]) else node["no"]
+        if nxt not in nodes:
+            raise ValidationError(f"{where}: node {node['nodeid']} points at missing node {nxt}")
+        node = nodes[nxt]
+    raise ValidationError(f"{where}: the tree has a cycle")
+
+
+def predict_xgboost_json(definition: Any, rows: Sequence[Row],
+                         objective: str | None = None) -> list[float]:
+    """Sum of every tree's leaf for each row; a sigmoid of it for logistic objectives."""
+    trees, objective = _trees_and_objective(definition, objective)
+    indexed = [(t, _index(t, f"tree {i}")) for i, t in enumerate(trees)]
+    out = []
+    for row in rows:
+        total = float(np.sum(np.float32([_leaf(t, n, row, f"tree {i}")
+                                         for i, (t, n) in enumerate(indexed)]), dtype=np.float64))
+        if objective in SIGMOID_OBJECTIVES:
+            total = 1.0 / (1.0 + math.exp(-total))
+        out.append(total)
+    return out
