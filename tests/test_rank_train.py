@@ -103,6 +103,15 @@ def test_predict_xgboost_routes_nan_to_missing_else_no():
         [pytest.approx(1 / (1 + math.exp(-1.0)))]
 
 
+def test_predict_xgboost_rejects_a_malformed_tree():
+    broken = {"nodeid": 0, "split": "x", "yes": 1, "no": 2, "children": []}
+    with pytest.raises(ValidationError, match="lacks split_condition"):
+        predict_xgboost_json([broken], [{"x": 1.0}])
+    dangling = {**broken, "split_condition": 0.5, "children": [{"nodeid": 1, "leaf": 1.0}]}
+    with pytest.raises(ValidationError, match="missing node 2"):
+        predict_xgboost_json([dangling], [{"x": 1.0}])
+
+
 def test_predict_linear_applies_normalizers_and_skips_missing():
     norms = {"a": {"standard": {"mean": 1.0, "standard_deviation": 2.0}},
              "b": {"min_max": {"minimum": 0.0, "maximum": 4.0}}}

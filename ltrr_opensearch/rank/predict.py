@@ -84,6 +84,11 @@ def _index(tree: Mapping[str, Any], where: str) -> dict[int, Mapping[str, Any]]:
         node = stack.pop()
         if "nodeid" not in node:
             raise ValidationError(f"{where}: a node has no nodeid")
+        if "leaf" not in node:
+            lacking = [k for k in ("split", "split_condition", "yes", "no") if k not in node]
+            if lacking:
+                raise ValidationError(f"{where}: node {node['nodeid']} is neither a leaf nor a "
+                                      f"split (lacks {', '.join(lacking)})")
         nodes[int(node["nodeid"])] = node
         stack.extend(node.get("children", ()))
     return nodes
