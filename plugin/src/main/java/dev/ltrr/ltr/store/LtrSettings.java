@@ -16,11 +16,9 @@ public final class LtrSettings {
         ByteSizeValue.parseBytesSizeValue("100mb", "ltrr.ltr.max_model_bytes"), Property.NodeScope);
     public static final Setting<Integer> MAX_FEATURES_PER_SET = Setting.intSetting("ltrr.ltr.max_features_per_set",
         10_000, 1, 1_000_000, Property.NodeScope);
-    public static final Setting<Integer> MAX_TREES = Setting.intSetting("ltrr.ltr.max_trees", 10_000, 1, 1_000_000,
-        Property.NodeScope);
     public static final Setting<Integer> MAX_TREE_NODES = Setting.intSetting("ltrr.ltr.max_tree_nodes", 1_000_000, 1,
         100_000_000, Property.NodeScope);
-    public static final Setting<Integer> MAX_TREE_DEPTH = Setting.intSetting("ltrr.ltr.max_tree_depth", 64, 1, 10_000,
+    public static final Setting<Integer> MAX_TREE_DEPTH = Setting.intSetting("ltrr.ltr.max_tree_depth", 128, 1, 10_000,
         Property.NodeScope);
     public static final Setting<ByteSizeValue> MAX_REQUEST_BYTES = Setting.byteSizeSetting("ltrr.ltr.max_request_bytes",
         ByteSizeValue.parseBytesSizeValue("32mb", "ltrr.ltr.max_request_bytes"),
@@ -35,7 +33,7 @@ public final class LtrSettings {
     }
 
     public static List<Setting<?>> all() {
-        return List.of(MAX_MODEL_BYTES, MAX_FEATURES_PER_SET, MAX_TREES, MAX_TREE_NODES, MAX_TREE_DEPTH,
+        return List.of(MAX_MODEL_BYTES, MAX_FEATURES_PER_SET, MAX_TREE_NODES, MAX_TREE_DEPTH,
             MAX_REQUEST_BYTES, CACHE_MAX_ENTRIES, CACHE_EXPIRE_AFTER_WRITE);
     }
 
