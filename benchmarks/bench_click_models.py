@@ -55,6 +55,8 @@ def main() -> None:
     parser.add_argument("--eta", type=float, default=1.0, help="examination 1/(1+rank)**eta")
     parser.add_argument("--min-evidence", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--sdbn-prior", type=float, nargs=2, default=(1.0, 1.0), metavar=("A", "B"))
+    parser.add_argument("--pbm-prior", type=float, nargs=2, default=(1.0, 1.0), metavar=("A", "B"))
     args = parser.parse_args()
 
     config = SimConfig(world=WorldConfig(entities=args.entities), clicks=ClickParams(eta=args.eta))
@@ -81,7 +83,8 @@ def main() -> None:
 
     print(f"{len(queries)} queries x {args.size} docs, {len(impressions)} impressions, "
           f"{sum(sum(i.clicked) for i in impressions)} clicks, eta={args.eta}, "
-          f"noise={args.noise}, min_evidence={args.min_evidence}, thresholds={DEFAULT_THRESHOLDS}")
+          f"noise={args.noise}, min_evidence={args.min_evidence}, thresholds={DEFAULT_THRESHOLDS}, "
+          f"priors sdbn={tuple(args.sdbn_prior)} pbm={tuple(args.pbm_prior)}")
     print(f"{'model':<6} {'spearman':>8} {'kendall':>8} {'q-kendall':>9} {'ndcg@10':>8} "
           f"{'coverage':>8} {'j-spearman':>10} {'grade=':>7} {'|grade-true|':>12}")
     ideal = statistics.mean(
@@ -89,7 +92,7 @@ def main() -> None:
              {d: q.grade(d) for d in lists[q.query_id]}) for q in queries)
     shown_ndcg = statistics.mean(
         ndcg(order, {d: q.grade(d) for d in order}) for q in queries for order in orders[q.query_id])
-    for model in (CTR(), SDBN(), PBM()):
+    for model in (CTR(), SDBN(tuple(args.sdbn_prior)), PBM(tuple(args.pbm_prior))):
         model.fit(impressions)
         pairs = list(truth)
         est = np.array([model.relevance(*p) for p in pairs])
