@@ -97,19 +97,24 @@ class Pipeline:
     default_k: int = 50  # candidates per strategy when no selector decides
     now: Callable[[], datetime] | None = None
     embed_problem: str | None = None  # why embed_query is None, when a strategy needs one
+    ranker: Any = None  # rank.ranker.Ranker: the deployed LTR model; None orders by fusion
+    log_features_depth: int = 50  # candidates whose feature vectors the search record keeps
 
     @classmethod
     def from_cluster(cls, client: OpenSearch, settings: Settings, *,
                      selector: Selector | None = None,
                      search_log: Callable[[Any], None] | None = None) -> Pipeline:
         """Read the gazetteer and the catalog's embedder from the cluster (cached per process)."""
+        from ltrr_opensearch.rank.registry import deployed_ranker
         from ltrr_opensearch.retrieve.resources import gazetteer_for, query_embedder_for
         from ltrr_opensearch.retrieve.templates import TemplateRegistry
 
         registry = TemplateRegistry.from_settings(settings)
+        ranker = deployed_ranker(client, settings)
         embed_query = None
         embed_problem = None
-        if "vector" in registry.needs(registry.names):
+        if "vector" in registry.needs(registry.names) or (
+                ranker is not None and "query_vector" in ranker.params):
             try:
                 embedder = query_embedder_for(client, settings)
                 embed_query = embedder.embed_query
@@ -117,7 +122,7 @@ class Pipeline:
                 embed_problem = exc.message  # vector strategies then fail alone, with the reason
         return cls(client, settings, registry, gazetteer_for(client, settings),
                    selector=selector, embed_query=embed_query, search_log=search_log,
-                   embed_problem=embed_problem)
+                   embed_problem=embed_problem, ranker=ranker)
 
     def plan(self, understanding: Understanding, strategies: Sequence[tuple[str, int]] | None,
              seed: int | None) -> tuple[list[ArmChoice], Any]:
@@ -152,7 +157,7 @@ class Pipeline:
         mark = _lap(timings, "select", mark)
         embed_query = _timed(self.embed_query, timings) if self.embed_query else None
         results = run_strategies(self.client, self.settings, self.registry, understanding,
-                                 choices, embed_query=embed_query, now=now)
+                                 choices, embed_query=embed_query, now=now, ranker=self.ranker)
         mark = _lap(timings, "retrieve", mark)
         candidates = merge_results(results)
         mark = _lap(timings, "merge", mark)
@@ -163,7 +168,8 @@ class Pipeline:
             explanation=explanation, timings=timings)
         if log and self.search_log is not None:
             self.search_log(search_record(response, client_id=client_id, session_id=session_id,
-                                          timestamp=now))
+                                          timestamp=now, ranker=self.ranker,
+                                          features_depth=self.log_features_depth))
             _lap(timings, "log", mark)
         return response
 
@@ -188,17 +194,30 @@ def _timed(embed: Callable[[str], Sequence[float]],
 
 def search_record(response: SearchResponse, *, client_id: str | None = None,
                   session_id: str | None = None, timestamp: datetime | None = None,
-                  variant: str | None = None) -> Any:
-    """The UBI query record of a response (what feedback later joins on ``request_id``)."""
+                  variant: str | None = None, ranker: Any = None,
+                  features_depth: int = 50) -> Any:
+    """The UBI query record of a response (what feedback later joins on ``request_id``).
+
+    With a ranker, it keeps the feature vectors the engine computed for the first
+    ``features_depth`` merged candidates (every shown one included): training rows are
+    built from these, never by re-querying a catalog that has changed since."""
     from ltrr_opensearch.feedback.querylog import ArmLog, SearchRecord
 
+    extra: dict[str, Any] = {"session_id": session_id} if session_id else {}
+    logged = [c for c in response.candidates[:max(features_depth, len(response.shown))]
+              if c.features is not None]
+    if ranker is not None and logged:
+        extra["ltr"] = {"model": ranker.model, "feature_set": ranker.feature_set,
+                        "feature_names": list(ranker.feature_names),
+                        "features": {c.id: list(c.features) for c in logged}}
     by_arm = response.arm_candidates()
     return SearchRecord(
         query_id=response.request_id, user_query=response.query,
         hit_ids=tuple(c.id for c in response.shown),
         arms=tuple(ArmLog.from_choice(c, by_arm.get(c.arm, ())) for c in response.choices),
         client_id=client_id, variant=variant, context=response.understanding.context,
-        timestamp=timestamp, extra={"session_id": session_id} if session_id else {})
+        model_version=ranker.model if ranker is not None else None,
+        timestamp=timestamp, extra=extra)
 
 
 class BufferedSearchLog:

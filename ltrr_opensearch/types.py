@@ -68,6 +68,7 @@ class Hit:
     id: str
     score: float | None
     source: dict[str, Any]
+    features: tuple[float, ...] | None = None  # the ranker's logged feature values, if ranked
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class StrategyResult:
     hits: tuple[Hit, ...]
     took_ms: int | None
     error: str | None = None
+    ranked: bool = False  # hit scores are the ranker's model scores
 
 
 @dataclass
@@ -88,3 +90,4 @@ class Candidate:
     source: dict[str, Any]
     provenance: dict[str, tuple[int, float | None]] = field(default_factory=dict)
     score: float | None = None  # final ranking score (model score or fallback)
+    features: tuple[float, ...] | None = None  # the ranker's feature values, if ranked

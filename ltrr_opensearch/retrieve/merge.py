@@ -1,11 +1,15 @@
 """Merge per-strategy hits into one de-duplicated candidate list with provenance.
 
-The order is a fallback until a learned reranker replaces it: reciprocal-rank fusion
-(Cormack et al., 2009), ``score(d) = sum over strategies s of w_s / (rrf_k + rank_s(d))``
-with 1-based ranks. RRF needs no score calibration across strategies (BM25, cosine and
-rank_feature scores are not comparable) and rewards items several strategies agree on.
-Ties break by the number of strategies that found the item, then its best rank, then id,
-so the order is deterministic.
+When every sub-search was rescored by the deployed LTR model (``StrategyResult.ranked``),
+a candidate's score is that model's score, the same whichever strategy found it (its
+features depend on the query and the item only), and the union is ordered by it.
+
+Without a ranker (no LTR API on the cluster, or a sub-search that could not carry it), the
+fallback is reciprocal-rank fusion (Cormack et al., 2009),
+``score(d) = sum over strategies s of w_s / (rrf_k + rank_s(d))`` with 1-based ranks. RRF
+needs no score calibration across strategies (BM25, cosine and rank_feature scores are not
+comparable) and rewards items several strategies agree on. Ties break by the number of
+strategies that found the item, then its best rank, then id, so the order is deterministic.
 """
 
 from __future__ import annotations
@@ -41,9 +45,27 @@ def merge_results(
                     candidate.source.setdefault(key, value)
             candidate.provenance[result.strategy] = (rank, hit.score)
             candidate.score = (candidate.score or 0.0) + weight / (rrf_k + rank)
+            if hit.features is not None:
+                candidate.features = hit.features
+    if results and all(r.ranked for r in results if r.hits):
+        return _by_model_score(merged, results)
 
     def order(c: Candidate) -> tuple[float, int, int, str]:
         best = min(rank for rank, _ in c.provenance.values())
         return (-(c.score or 0.0), -len(c.provenance), best, c.id)
 
     return sorted(merged.values(), key=order)
+
+
+def _by_model_score(merged: dict[str, Candidate],
+                    results: Sequence[StrategyResult]) -> list[Candidate]:
+    """Order by the LTR model's score; the RRF computed above only breaks exact ties."""
+    model: dict[str, float] = {}
+    for result in results:
+        for hit in result.hits:
+            if hit.score is not None:
+                model[hit.id] = max(model.get(hit.id, float("-inf")), float(hit.score))
+    rrf = {c.id: c.score or 0.0 for c in merged.values()}
+    for candidate in merged.values():
+        candidate.score = model.get(candidate.id, float("-inf"))
+    return sorted(merged.values(), key=lambda c: (-(c.score or 0.0), -rrf[c.id], c.id))

@@ -21,6 +21,8 @@ from opensearchpy import exceptions as os_exc
 from ltrr_opensearch.config import Settings
 from ltrr_opensearch.engine.client import unreachable
 from ltrr_opensearch.errors import ConfigError, LtrrError, ValidationError
+from ltrr_opensearch.rank.features import sltr_params
+from ltrr_opensearch.rank.ranker import Ranker
 from ltrr_opensearch.retrieve.templates import TemplateRegistry, build_context
 from ltrr_opensearch.types import ArmChoice, Hit, StrategyResult, Understanding
 
@@ -32,7 +34,8 @@ FILTER_PATH = ",".join(
                                "error.root_cause.type", "error.root_cause.reason",
                                "error.caused_by.type", "error.caused_by.reason",
                                "_shards.failures.reason.type", "_shards.failures.reason.reason",
-                               "hits.hits._id", "hits.hits._score", "hits.hits._source")
+                               "hits.hits._id", "hits.hits._score", "hits.hits._source",
+                               "hits.hits.fields._ltrlog")
 )
 DEFAULT_TIMEOUT = "2s"
 _TIME_VALUE = re.compile(r"^\d+(nanos|micros|ms|s|m|h|d)$")
@@ -51,6 +54,7 @@ class PreparedSearch:
     body: dict[str, Any] | None
     error: str | None = None
     render_ms: float = 0.0
+    ranked: bool = False  # carries the ranker's sltr rescore
 
 
 def subsearch_timeout(settings: Settings) -> str:
@@ -94,13 +98,15 @@ def prepare_searches(
     q2e_key: str | None = None,
     timeout: str = DEFAULT_TIMEOUT,
     now: datetime | None = None,
+    ranker: Ranker | None = None,
 ) -> list[PreparedSearch]:
-    """Render each chosen strategy; the query vector is computed only if one needs it."""
+    """Render each chosen strategy; the query vector is computed only if one needs it.
+    With a ``ranker``, every sub-search also carries its ``sltr`` rescore and feature log."""
     pairs = _normalize_choices(choices)
     vector: list[float] | None = None
     vector_error: str | None = None
     names = [n for n, _ in pairs]
-    if "vector" in registry.needs(names):
+    if "vector" in registry.needs(names) or (ranker and "query_vector" in ranker.params):
         if embed_query is None:
             vector_error = "needs a query vector but no embedder was given"
         else:
@@ -111,6 +117,10 @@ def prepare_searches(
                 vector_error = f"needs a query vector but embedding failed: {exc.message}"
     if q2e_key is None:
         q2e_key = default_q2e_key(understanding.normalized)
+    rank_params = None
+    if ranker is not None and not ("query_vector" in ranker.params and vector is None):
+        rank_params = sltr_params(understanding, q2e_key=q2e_key, vector=vector, now=now,
+                                  needed=set(ranker.params))
 
     prepared: list[PreparedSearch] = []
     for name, k in pairs:
@@ -129,13 +139,18 @@ def prepare_searches(
         body.setdefault("_source", {"includes": list(SOURCE_FIELDS)})
         body.setdefault("timeout", timeout)
         body.setdefault("track_total_hits", False)
+        ranked = False
+        if ranker is not None and rank_params is not None and not {"rescore", "sort"} & set(body):
+            body["rescore"] = ranker.rescore(rank_params, window=k)
+            body.setdefault("ext", {}).update(ranker.log_ext())
+            ranked = True
         prepared.append(PreparedSearch(name, k, body, None,
-                                       (time.perf_counter() - started) * 1000))
+                                       (time.perf_counter() - started) * 1000, ranked))
     return prepared
 
 
-def execute(client: OpenSearch, settings: Settings,
-            prepared: Sequence[PreparedSearch]) -> list[StrategyResult]:
+def execute(client: OpenSearch, settings: Settings, prepared: Sequence[PreparedSearch],
+            ranker: Ranker | None = None) -> list[StrategyResult]:
     """Send the rendered sub-searches as one ``_msearch``; one result per prepared search."""
     runnable = [p for p in prepared if p.body is not None]
     responses: list[Mapping[str, Any]] = []
@@ -168,7 +183,8 @@ def execute(client: OpenSearch, settings: Settings,
         elif failure is not None:
             results.append(StrategyResult(p.strategy, (), None, failure))
         else:
-            results.append(_result(p.strategy, by_name[p.strategy], p.body.get("timeout")))
+            results.append(_result(p.strategy, by_name[p.strategy], p.body.get("timeout"),
+                                   ranker if p.ranked else None))
     return results
 
 
@@ -194,12 +210,14 @@ def _send_alone(client: OpenSearch, settings: Settings,
         return {"error": exc.info.get("error") if isinstance(exc.info, dict) else str(exc)}
 
 
-def _result(strategy: str, response: Mapping[str, Any], timeout: Any) -> StrategyResult:
+def _result(strategy: str, response: Mapping[str, Any], timeout: Any,
+            ranker: Ranker | None = None) -> StrategyResult:
     if "error" in response:
         return StrategyResult(strategy, (), response.get("took"), _error_text(response["error"]))
     hits = tuple(
         Hit(id=str(h.get("_source", {}).get("id") or h["_id"]), score=h.get("_score"),
-            source=h.get("_source", {}))
+            source=h.get("_source", {}),
+            features=ranker.features_of(h) if ranker is not None else None)
         for h in response.get("hits", {}).get("hits", [])
     )
     problems = []
@@ -209,7 +227,8 @@ def _result(strategy: str, response: Mapping[str, Any], timeout: Any) -> Strateg
     if failures:
         reasons = "; ".join(_error_text(f.get("reason", {})) for f in failures[:3])
         problems.append(f"{len(failures)} shard failure(s): {reasons}")
-    return StrategyResult(strategy, hits, response.get("took"), "; ".join(problems) or None)
+    return StrategyResult(strategy, hits, response.get("took"), "; ".join(problems) or None,
+                          ranked=ranker is not None)
 
 
 def _error_text(error: Any) -> str:
@@ -238,8 +257,10 @@ def run_strategies(
     embed_query: EmbedQuery | None = None,
     q2e_key: str | None = None,
     now: datetime | None = None,
+    ranker: Ranker | None = None,
 ) -> list[StrategyResult]:
     """Render the chosen strategies and run them in one ``_msearch`` (see module doc)."""
     prepared = prepare_searches(registry, understanding, choices, embed_query=embed_query,
-                                q2e_key=q2e_key, timeout=subsearch_timeout(settings), now=now)
-    return execute(client, settings, prepared)
+                                q2e_key=q2e_key, timeout=subsearch_timeout(settings), now=now,
+                                ranker=ranker)
+    return execute(client, settings, prepared, ranker)

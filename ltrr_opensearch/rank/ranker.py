@@ -1,0 +1,51 @@
+"""The deployed model as the search path uses it: an ``sltr`` rescore on every sub-search.
+
+Each sub-search of the ``_msearch`` carries the same rescore, so every candidate, whichever
+strategy found it, is scored by one model on features of (query, item) alone: the union is
+then ordered by that score with no second round trip. The rescore also logs the feature
+values it computed (``ext.ltr_log``), which become the training data of the next model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+LOG_NAME = "ltrr"  # the ltr_log spec name the search path reads back
+
+
+@dataclass(frozen=True)
+class Ranker:
+    """A model in the LTR store and what its features need."""
+
+    model: str  # model name in the store
+    feature_names: tuple[str, ...]  # in the model's feature-set order
+    params: frozenset[str]  # the sltr params its features declare
+    store: str | None = None  # None: the default store
+    feature_set: str | None = None  # the feature set the model was created from
+
+    def rescore(self, params: Mapping[str, Any], window: int) -> dict[str, Any]:
+        """The rescore clause: the model's score replaces the strategy's (query_weight 0)."""
+        sltr: dict[str, Any] = {"params": {k: v for k, v in params.items() if k in self.params},
+                                "model": self.model, "_name": LOG_NAME}
+        if self.store:
+            sltr["store"] = self.store
+        return {"window_size": int(window),
+                "query": {"rescore_query": {"sltr": sltr}, "query_weight": 0.0,
+                          "rescore_query_weight": 1.0, "score_mode": "total"}}
+
+    @staticmethod
+    def log_ext() -> dict[str, Any]:
+        return {"ltr_log": {"log_specs": [{"name": LOG_NAME, "rescore_index": 0,
+                                           "missing_as_zero": True}]}}
+
+    def features_of(self, hit: Mapping[str, Any]) -> tuple[float, ...] | None:
+        """The logged feature vector of one hit, in feature-set order (None if not logged)."""
+        for entry in (hit.get("fields") or {}).get("_ltrlog") or []:
+            values = entry.get(LOG_NAME) if isinstance(entry, Mapping) else None
+            if isinstance(values, Sequence):
+                found = {v["name"]: float(v.get("value", 0.0)) for v in values
+                         if isinstance(v, Mapping) and "name" in v}
+                return tuple(found.get(name, 0.0) for name in self.feature_names)
+        return None
