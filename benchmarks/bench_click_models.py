@@ -3,8 +3,9 @@
     python benchmarks/bench_click_models.py [--queries 300] [--impressions 30000] [--seed 7]
 
 Each simulated query gets a fixed candidate list (up to 5 of its relevant docs, the rest
-irrelevant) and ``--rankings`` fixed noisy orders of it (true grade + Gaussian noise), so
-relevant docs appear at varied positions; every impression shows one of those orders to the
+irrelevant) and ``--rankings`` fixed noisy orders of it (weight * true grade + Gaussian noise), so
+relevant docs appear at varied positions (``--served-weight -1``: a ranker that prefers
+irrelevant docs, where position bias misleads CTR most); every impression shows one of those orders to the
 simulator's cascade click model (``simulate/clicks.py``). Per model it prints the rank
 correlation of estimated relevance with the true grades over all pairs, NDCG@10 of each
 query's list sorted by the estimate, and for the judgments (``--min-evidence``) coverage and
@@ -52,6 +53,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=10, help="results per list")
     parser.add_argument("--rankings", type=int, default=4, help="fixed noisy orders per query")
     parser.add_argument("--noise", type=float, default=1.5, help="sd of the order noise, in grades")
+    parser.add_argument("--served-weight", type=float, default=1.0,
+                        help="weight of the true grade in the served order (-1: a bad ranker)")
     parser.add_argument("--eta", type=float, default=1.0, help="examination 1/(1+rank)**eta")
     parser.add_argument("--min-evidence", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=7)
@@ -69,9 +72,9 @@ def main() -> None:
     for q in queries:
         docs = lists[q.query_id]
         grades = np.array([q.grade(d) for d in docs], dtype=float)
-        orders[q.query_id] = [[docs[i] for i in np.argsort(-(grades + rng.normal(0, args.noise,
-                                                                                  len(docs))))]
-                              for _ in range(args.rankings)]
+        served = [args.served_weight * grades + rng.normal(0, args.noise, len(docs))
+                  for _ in range(args.rankings)]
+        orders[q.query_id] = [[docs[i] for i in np.argsort(-score)] for score in served]
     clicker = ClickModel(config.clicks, seed=args.seed)
     impressions = []
     for n in range(args.impressions):
@@ -83,7 +86,8 @@ def main() -> None:
 
     print(f"{len(queries)} queries x {args.size} docs, {len(impressions)} impressions, "
           f"{sum(sum(i.clicked) for i in impressions)} clicks, eta={args.eta}, "
-          f"noise={args.noise}, min_evidence={args.min_evidence}, thresholds={DEFAULT_THRESHOLDS}, "
+          f"noise={args.noise}, served_weight={args.served_weight}, "
+          f"min_evidence={args.min_evidence}, thresholds={DEFAULT_THRESHOLDS}, "
           f"priors sdbn={tuple(args.sdbn_prior)} pbm={tuple(args.pbm_prior)}")
     print(f"{'model':<6} {'spearman':>8} {'kendall':>8} {'q-kendall':>9} {'ndcg@10':>8} "
           f"{'coverage':>8} {'j-spearman':>10} {'grade=':>7} {'|grade-true|':>12}")
