@@ -15,8 +15,9 @@ from ltrr_opensearch.config import Settings
 from ltrr_opensearch.errors import ClusterUnreachable, LtrrError
 
 
-def make_client(settings: Settings) -> OpenSearch:
-    """An opensearch-py client configured from ``settings`` (auth, TLS, timeouts, retries)."""
+def make_client(settings: Settings, **options: Any) -> OpenSearch:
+    """An opensearch-py client configured from ``settings`` (auth, TLS, timeouts, retries);
+    ``options`` go to the client as given (e.g. ``pool_maxsize`` for a threaded server)."""
     hosts = list(settings.urls)  # already free of credentials (see Settings.__post_init__)
     user = settings.user
     password = settings.password.reveal() if settings.password else None
@@ -36,6 +37,7 @@ def make_client(settings: Settings) -> OpenSearch:
         kwargs["ssl_show_warn"] = settings.verify_certs
         if settings.ca_certs:
             kwargs["ca_certs"] = settings.ca_certs
+    kwargs.update(options)
     return OpenSearch(**kwargs)
 
 

@@ -1,0 +1,407 @@
+"""``ltrr serve``: the HTTP API over one :class:`~ltrr_opensearch.pipeline.Pipeline`.
+
+    POST /search   one query through Pipeline.search (logged as a UBI query)
+    POST /events   one UBI event or a batch, through the existing ingestion (durable on 2xx)
+    GET  /health   the process is up
+    GET  /ready    cluster reachable, catalog alias present, plugins: 503 with reasons if not
+    GET  /metrics  Prometheus text
+    GET  /openapi.json, /docs   published by FastAPI
+
+The pipeline is built once (``Pipeline.from_cluster``); if the cluster is not reachable at
+start the service still starts, answers 503 (with the reason and a request id) and keeps
+trying in the background. Background threads re-sync the bandit from the state index and
+flush the buffered search log on an interval (and at shutdown). Errors never carry a stack
+trace: 4xx name the problem, 503/504 say the engine is unavailable or slow.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Body, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from opensearchpy import exceptions as os_exc
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ltrr_opensearch import __version__
+from ltrr_opensearch.config import Settings
+from ltrr_opensearch.engine.client import make_client
+from ltrr_opensearch.errors import ClusterUnreachable, LtrrError
+
+logger = logging.getLogger("ltrr.service")
+
+MAX_BODY_BYTES = 1024 * 1024
+MAX_EVENTS = 1000
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0,
+                    2.5, 5.0, 10.0)
+
+Text = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f]+$")]
+
+
+class SearchRequest(BaseModel):
+    """One search. ``k`` is the page size (results returned), as everywhere in ltrr."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    query: Annotated[str, Field(min_length=1, max_length=512,
+                                description="what the user typed")]
+    client_id: Text | None = Field(None, description="the user (or device) id, logged")
+    session_id: Text | None = Field(None, description="the session id, logged")
+    k: Annotated[int, Field(ge=1, le=100, description="page size: results returned")] = 10
+    explain: bool = Field(False, description="add understanding, selection and timings")
+    context: Annotated[dict[Annotated[str, Field(min_length=1, max_length=64)],
+                            Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)]],
+                       Field(max_length=32)] | None = Field(
+        None, description="numeric user/context features added to the bandit's context "
+                          "(names must be known to the context schema)")
+
+
+Event = Annotated[dict[str, Any], Field(description="a UBI event (docs/feedback.md)")]
+EventsBody = Annotated[Event | Annotated[list[Event], Field(min_length=1, max_length=MAX_EVENTS)],
+                       Body(description=f"one UBI event, or a JSON array of at most "
+                                        f"{MAX_EVENTS}")]
+
+
+class Metrics:
+    """The service's Prometheus metrics, in a registry of its own (one per app)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Histogram("ltrr_http_request_seconds", "request latency per endpoint",
+                                  ["endpoint", "method", "status"], registry=r,
+                                  buckets=_LATENCY_BUCKETS)
+        self.strategy = Histogram("ltrr_strategy_engine_seconds",
+                                  "engine time (took) of each sub-search per strategy",
+                                  ["strategy"], registry=r, buckets=_LATENCY_BUCKETS)
+        self.stage = Histogram("ltrr_search_stage_seconds",
+                               "time per pipeline stage (understand, select, embed, retrieve, "
+                               "merge, log)", ["stage"], registry=r, buckets=_LATENCY_BUCKETS)
+        self.engine = Histogram("ltrr_engine_seconds",
+                                "the one _msearch per search, render and embedding included",
+                                registry=r, buckets=_LATENCY_BUCKETS)
+        self.arms = Counter("ltrr_arm_choices", "strategies chosen per search", ["arm"],
+                            registry=r)
+        self.errors = Counter("ltrr_errors", "errors by endpoint and kind", ["endpoint", "kind"],
+                              registry=r)
+        self.strategy_errors = Counter("ltrr_strategy_errors", "sub-searches that failed",
+                                       ["strategy"], registry=r)
+        self.events = Counter("ltrr_events", "UBI events by outcome", ["outcome"], registry=r)
+        self.bandit_syncs = Counter("ltrr_bandit_publishes",
+                                    "new bandit snapshots picked up without restart",
+                                    registry=r)
+
+
+@dataclass
+class ServiceState:
+    settings: Settings
+    client: Any
+    policy_file: str | None = None
+    use_bandit: bool = True
+    resync_seconds: float = 5.0
+    flush_seconds: float = 1.0
+    metrics: Metrics = field(default_factory=Metrics)
+    pipeline: Any = None
+    selector: Any = None
+    search_log: Any = None
+    problem: str | None = "starting"  # why the pipeline is not built yet
+    stop: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def build(self) -> bool:
+        """Build the pipeline once; False (with ``problem`` set) while the cluster is not
+        ready for it. Called at start and by the background thread until it succeeds."""
+        if self.pipeline is not None:
+            return True
+        from ltrr_opensearch.pipeline import Pipeline
+        from ltrr_opensearch.service.state import LockedSearchLog, PublishedSelector
+
+        try:
+            selector = None
+            if self.use_bandit:
+                from ltrr_opensearch.loop import serving_config
+                from ltrr_opensearch.select.learner import Learner
+
+                config = serving_config(self.settings, self.policy_file)
+                selector = PublishedSelector(Learner.load(self.client, self.settings, config))
+            log = LockedSearchLog(self.client, self.settings)
+            pipeline = Pipeline.from_cluster(self.client, self.settings, selector=selector,
+                                             search_log=log)
+        except (LtrrError, os_exc.TransportError, os_exc.ConnectionError) as exc:
+            self.problem = _reason(exc)
+            return False
+        self.selector, self.search_log, self.pipeline = selector, log, pipeline
+        self.problem = None
+        logger.info("pipeline ready", extra={"fields": {
+            "event": "ready", "cluster": self.settings.display_urls,
+            "strategies": list(pipeline.registry.names),
+            "policy": selector.learner.config.name if selector else None,
+            "bandit_version": selector.version if selector else None}})
+        return True
+
+    def start_background(self) -> None:
+        self.threads = [threading.Thread(target=self._every, args=(interval, job), daemon=True,
+                                         name=name)
+                        for name, interval, job in (("ltrr-build", 2.0, self._build_job),
+                                                    ("ltrr-resync", self.resync_seconds,
+                                                     self._resync_job),
+                                                    ("ltrr-flush", self.flush_seconds,
+                                                     self._flush_job))]
+        for thread in self.threads:
+            thread.start()
+
+    def shutdown(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=10)
+        self._flush_job()  # what was served before shutdown is logged
+
+    def _every(self, interval: float, job: Callable[[], None]) -> None:
+        while not self.stop.wait(interval):
+            try:
+                job()
+            except Exception as exc:  # a background failure must not kill the thread
+                logger.warning("background job failed", extra={"fields": {
+                    "event": "background", "job": threading.current_thread().name,
+                    "error": _reason(exc)}})
+
+    def _build_job(self) -> None:
+        if self.pipeline is None:
+            self.build()
+
+    def _resync_job(self) -> None:
+        if self.selector is not None and self.selector.refresh():
+            self.metrics.bandit_syncs.inc()
+
+    def _flush_job(self) -> None:
+        if self.search_log is not None:
+            self.search_log.flush()
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, LtrrError):
+        return exc.message
+    if isinstance(exc, os_exc.TransportError):
+        return f"OpenSearch answered {exc.status_code}: {exc.error}"
+    return f"{type(exc).__name__}"
+
+
+def _error(status: int, request_id: str, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": message, "request_id": request_id, **extra}, status_code=status,
+                        headers={"X-Request-ID": request_id})
+
+
+def create_app(settings: Settings, *, policy_file: str | None = None, use_bandit: bool = True,
+               resync_seconds: float = 5.0, flush_seconds: float = 1.0) -> FastAPI:
+    # One connection per request thread (anyio's pool has 40) plus the background jobs.
+    state = ServiceState(settings, make_client(settings, pool_maxsize=48), policy_file=policy_file,
+                         use_bandit=use_bandit, resync_seconds=resync_seconds,
+                         flush_seconds=flush_seconds)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
+        import anyio
+
+        await anyio.to_thread.run_sync(state.build)
+        state.start_background()
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(state.shutdown)
+
+    app = FastAPI(title="ltrr-opensearch", version=__version__, lifespan=lifespan,
+                  description="Learning to rank and retrieve on OpenSearch: search and feedback.")
+    app.state.ltrr = state
+    metrics = state.metrics
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        given = request.headers.get("x-request-id")
+        request_id = given if given and _REQUEST_ID.match(given) else uuid.uuid4().hex
+        request.state.request_id = request_id
+        started = time.perf_counter()
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            response: Response = _error(413, request_id,
+                                        f"request body larger than {MAX_BODY_BYTES} bytes")
+        else:
+            try:
+                response = await call_next(request)
+            except Exception as exc:  # no stack trace leaves the process
+                logger.error("unhandled error", exc_info=exc, extra={"fields": {
+                    "request_id": request_id, "path": request.url.path}})
+                metrics.errors.labels(request.url.path, "internal").inc()
+                response = _error(500, request_id, "internal error; see the service log "
+                                                   "for this request id")
+        elapsed = time.perf_counter() - started
+        route = request.scope.get("route")
+        endpoint = getattr(route, "path", "unmatched")
+        metrics.requests.labels(endpoint, request.method, str(response.status_code)).observe(elapsed)
+        response.headers["X-Request-ID"] = request_id
+        if endpoint != "/metrics":
+            logger.info("request", extra={"fields": {
+                "request_id": request_id, "method": request.method, "path": endpoint,
+                "status": response.status_code, "ms": round(elapsed * 1000, 2),
+                **getattr(request.state, "log_fields", {})}})
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""),
+                     "type": e.get("type", "")} for e in exc.errors()][:20]
+        metrics.errors.labels(request.url.path, "invalid_request").inc()
+        return _error(422, request.state.request_id, "invalid request: " + "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in problems[:3]),
+            problems=problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, getattr(request.state, "request_id", uuid.uuid4().hex),
+                      str(exc.detail))
+
+    def unavailable(request: Request, endpoint: str, exc: BaseException) -> JSONResponse:
+        timeout = isinstance(exc, os_exc.ConnectionTimeout) or "timed out" in _reason(exc)
+        kind = "engine_timeout" if timeout else "engine_unavailable"
+        metrics.errors.labels(endpoint, kind).inc()
+        logger.warning(kind, extra={"fields": {"request_id": request.state.request_id,
+                                               "path": endpoint, "error": _reason(exc)}})
+        return _error(504 if timeout else 503, request.state.request_id,
+                      ("the search engine did not answer in time" if timeout
+                       else "the search engine is unavailable") + f": {_reason(exc)}")
+
+    @app.post("/search", summary="search the catalog",
+              responses={422: {"description": "invalid request"},
+                         503: {"description": "engine unavailable"},
+                         504: {"description": "engine timeout"}})
+    def search(body: SearchRequest, request: Request) -> Any:
+        if state.pipeline is None:
+            metrics.errors.labels("/search", "not_ready").inc()
+            return _error(503, request.state.request_id, f"not ready: {state.problem}")
+        try:
+            response = state.pipeline.search(
+                body.query, k=body.k, request_id=request.state.request_id,
+                client_id=body.client_id, session_id=body.session_id,
+                user_features=body.context)
+        except ClusterUnreachable as exc:
+            return unavailable(request, "/search", exc)
+        except (os_exc.ConnectionError, os_exc.ConnectionTimeout) as exc:
+            return unavailable(request, "/search", exc)
+        except LtrrError as exc:  # bad input the pipeline refused
+            metrics.errors.labels("/search", "refused").inc()
+            return _error(400, request.state.request_id, exc.message)
+        except ValueError as exc:
+            if not body.context:
+                raise
+            metrics.errors.labels("/search", "refused").inc()  # an undeclared context feature
+            return _error(400, request.state.request_id, f"context: {exc}")
+        failed = [r for r in response.results if r.error]
+        for r in response.results:
+            if r.took_ms is not None:
+                metrics.strategy.labels(r.strategy).observe(r.took_ms / 1000)
+        for r in failed:
+            metrics.strategy_errors.labels(r.strategy).inc()
+        for choice in response.choices:
+            metrics.arms.labels(choice.arm).inc()
+        for stage, ms in response.timings.items():
+            metrics.stage.labels(stage).observe(ms / 1000)
+        metrics.engine.observe(response.timings.get("retrieve", 0.0) / 1000)
+        request.state.log_fields = {
+            "arms": [{"arm": c.arm, "k": c.k} for c in response.choices],
+            "timings_ms": {k: round(v, 2) for k, v in response.timings.items()},
+            "results": len(response.shown), "failed_strategies": [r.strategy for r in failed]}
+        if response.results and len(failed) == len(response.results):
+            reason = "; ".join(sorted({r.error or "" for r in failed}))
+            timeout = "timed out" in reason
+            metrics.errors.labels("/search", "engine_timeout" if timeout else "all_failed").inc()
+            return _error(504 if timeout else 503, request.state.request_id,
+                          f"every strategy failed: {reason}")
+        return JSONResponse(response.to_dict(explain=body.explain),
+                            headers={"X-Request-ID": request.state.request_id})
+
+    @app.post("/events", summary="ingest UBI events (acknowledged once durable)",
+              responses={422: {"description": "some events were refused (dead-lettered)"},
+                         503: {"description": "engine unavailable; nothing acknowledged"}})
+    def events(body: EventsBody, request: Request) -> Any:
+        from ltrr_opensearch.feedback.ingest import ingest_events
+
+        batch = body if isinstance(body, list) else [body]
+        try:
+            report = ingest_events(state.client, settings, batch, source="api")
+        except ClusterUnreachable as exc:
+            return unavailable(request, "/events", exc)
+        except (os_exc.ConnectionError, os_exc.ConnectionTimeout) as exc:
+            return unavailable(request, "/events", exc)
+        except LtrrError as exc:
+            metrics.errors.labels("/events", "refused").inc()
+            return _error(503, request.state.request_id, exc.message)
+        for outcome in ("accepted", "duplicates", "dead_lettered"):
+            metrics.events.labels(outcome).inc(getattr(report, outcome))
+        answer = {"request_id": request.state.request_id, "received": report.received,
+                  "accepted": report.accepted, "duplicates": report.duplicates,
+                  "dead_lettered": report.dead_lettered, "unjoined": report.unjoined,
+                  "refused": [{"index": (r.line or 1) - 1, "reason": r.reason}
+                              for r in report.examples]}
+        request.state.log_fields = {k: v for k, v in answer.items()
+                                    if k not in ("refused", "request_id")}
+        return JSONResponse(answer, status_code=422 if report.dead_lettered else 200)
+
+    @app.get("/health", summary="liveness: the process answers")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/ready", summary="readiness: cluster, catalog, plugins, pipeline",
+             responses={503: {"description": "not ready, with reasons"}})
+    def ready(request: Request) -> Any:
+        reasons, checks = readiness(state)
+        status = 200 if not reasons else 503
+        return JSONResponse({"ready": not reasons, "checks": checks, "reasons": reasons,
+                             "request_id": request.state.request_id}, status_code=status)
+
+    @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def readiness(state: ServiceState) -> tuple[list[str], dict[str, Any]]:
+    """(reasons it is not ready, what was checked)."""
+    client, settings = state.client, state.settings
+    checks: dict[str, Any] = {}
+    try:
+        info = client.info(request_timeout=2)
+        checks["cluster"] = info.get("version", {}).get("number")
+    except (os_exc.TransportError, os_exc.ConnectionError) as exc:
+        checks["cluster"] = None
+        return [f"cannot reach OpenSearch at {settings.display_urls} ({type(exc).__name__})"], checks
+    reasons = []
+    try:
+        checks["catalog"] = bool(client.indices.exists_alias(name=settings.catalog_alias,
+                                                             request_timeout=2))
+        plugins: set[str] = set()
+        for node in client.nodes.info(metric="plugins", request_timeout=2)["nodes"].values():
+            plugins.update(p["name"] for p in node.get("plugins", []))
+        checks["plugins"] = sorted(plugins)
+    except (os_exc.TransportError, os_exc.ConnectionError) as exc:
+        return [f"cluster checks failed: {_reason(exc)}"], checks
+    if not checks["catalog"]:
+        reasons.append(f"catalog alias {settings.catalog_alias} is missing (ltrr catalog load)")
+    if "opensearch-knn" not in plugins:
+        reasons.append("the k-NN plugin (opensearch-knn) is not installed")
+    checks["pipeline"] = state.pipeline is not None
+    if state.pipeline is None:
+        reasons.append(f"pipeline not built: {state.problem}")
+    checks["bandit_version"] = state.selector.version if state.selector is not None else None
+    return reasons, checks

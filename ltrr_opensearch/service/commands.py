@@ -1,0 +1,86 @@
+"""``ltrr serve`` (the HTTP API) and ``ltrr worker`` (the feedback loop on a schedule)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(commands: Any, parent: argparse.ArgumentParser) -> None:
+    serve = commands.add_parser("serve", parents=[parent],
+                                help="the HTTP API: /search, /events, /health, /ready, /metrics")
+    serve.add_argument("--host", default="127.0.0.1", help="bind address (default %(default)s)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default %(default)s)")
+    serve.add_argument("--policy", help="bandit policy file or packaged name (default: the "
+                                        "config's [bandit], else the packaged linucb)")
+    serve.add_argument("--no-bandit", action="store_true",
+                       help="run every enabled strategy instead of a learned choice")
+    serve.add_argument("--resync", type=float, default=5.0, metavar="S",
+                       help="seconds between bandit re-syncs from the state index")
+    serve.add_argument("--flush", type=float, default=1.0, metavar="S",
+                       help="seconds between writes of the buffered search log")
+    serve.set_defaults(func=_serve)
+
+    worker = commands.add_parser("worker", parents=[parent],
+                                 help="run the feedback loop: consumers -> rewards -> bandit "
+                                      "-> sync, on a schedule")
+    worker.add_argument("--once", action="store_true", help="one cycle, then exit")
+    worker.add_argument("--interval", type=float, default=30.0, metavar="S",
+                        help="seconds between cycles (default %(default)s)")
+    worker.add_argument("--policy", help="bandit policy (must match what serving uses)")
+    worker.add_argument("--settle", type=float, default=None, metavar="S",
+                        help="only read log docs that arrived this long ago "
+                             "(default [feedback] settle_seconds)")
+    worker.set_defaults(func=_worker)
+
+
+def _positive(name: str, value: float) -> None:
+    from ltrr_opensearch.errors import ConfigError
+
+    if not value > 0:
+        raise ConfigError(f"{name} must be positive, got {value}")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from ltrr_opensearch.cli import settings_from_args
+    from ltrr_opensearch.errors import ConfigError
+    from ltrr_opensearch.service import logs
+
+    _positive("--resync", args.resync)
+    _positive("--flush", args.flush)
+    if not 0 < args.port < 65536:
+        raise ConfigError(f"--port must be 1-65535, got {args.port}")
+    try:
+        import uvicorn
+
+        from ltrr_opensearch.service.app import create_app
+    except ImportError as exc:
+        raise ConfigError(f"ltrr serve needs the 'service' extra ({exc.name} is missing)",
+                          hint="pip install 'ltrr-opensearch[service]'") from None
+    settings = settings_from_args(args)
+    logs.configure()
+    app = create_app(settings, policy_file=args.policy, use_bandit=not args.no_bandit,
+                     resync_seconds=args.resync, flush_seconds=args.flush)
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False,
+                timeout_graceful_shutdown=10)
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import threading
+
+    from ltrr_opensearch.cli import settings_from_args
+    from ltrr_opensearch.engine.client import cluster_info, make_client
+    from ltrr_opensearch.loop import FeedbackLoop
+    from ltrr_opensearch.service import logs
+    from ltrr_opensearch.service.worker import install_stop_signals, run_worker
+
+    _positive("--interval", args.interval)
+    settings = settings_from_args(args)
+    logs.configure()
+    client = make_client(settings)
+    cluster_info(client, settings)
+    loop = FeedbackLoop.for_serving(client, settings, args.policy, settle_seconds=args.settle)
+    stop = threading.Event()
+    install_stop_signals(stop)
+    return run_worker(loop, interval=args.interval, once=args.once, stop=stop)
