@@ -130,6 +130,11 @@ def test_no_rows_is_rejected():
         train_linear([], NAMES)
 
 
+def test_rank_map_with_graded_labels_is_rejected(rows):
+    with pytest.raises(ValidationError, match="binary labels"):
+        train_lambdamart(rows, NAMES, objective="rank:map", rounds=2)
+
+
 def test_unknown_objective_is_rejected(rows):
     with pytest.raises(ValidationError, match="objective"):
         train_lambdamart(rows, NAMES, objective="reg:squarederror")

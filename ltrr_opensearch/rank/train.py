@@ -15,6 +15,7 @@ against a baseline order with bootstrap intervals (offline.py).
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -120,14 +121,21 @@ def train_lambdamart(rows: Rows, feature_names: Sequence[str], *, objective: str
     if rounds < 1 or max_depth < 1:
         raise ValidationError("rounds and max_depth must be >= 1")
     data = build_dataset(rows, feature_names)
+    if objective == "rank:map" and data.y.max() > 1:
+        raise ValidationError("rank:map needs binary labels (0/1), got grades up to "
+                              f"{int(data.y.max())}", hint="use rank:ndcg for graded labels")
     train, valid = split_by_query(data, validation_fraction, seed)
     X, y, qid = _grouped(train)
     names = list(data.feature_names)
     params = {"objective": objective, "eta": learning_rate, "max_depth": max_depth,
               "min_child_weight": min_child_weight, "base_score": 0.0, "seed": seed,
               "nthread": nthread, "tree_method": "hist"}
-    booster = xgb.train(params, xgb.DMatrix(X, label=y, qid=qid, feature_names=names,
-                                            missing=np.nan), num_boost_round=rounds)
+    try:
+        booster = xgb.train(params, xgb.DMatrix(X, label=y, qid=qid, feature_names=names,
+                                                missing=np.nan), num_boost_round=rounds)
+    except xgb.core.XGBoostError as exc:
+        raise ValidationError(f"xgboost refused the training data: {str(exc).splitlines()[0]}") \
+            from None
     trees = [json.loads(t) for t in booster.get_dump(dump_format="json")]
     own = booster.predict(xgb.DMatrix(valid.X, feature_names=names, missing=np.nan),
                           output_margin=True)
@@ -183,7 +191,8 @@ def train_linear(rows: Rows, feature_names: Sequence[str], *, regularization: fl
     train, valid = split_by_query(data, validation_fraction, seed)
     width = len(data.feature_names)
     if standardize:
-        with np.errstate(all="ignore"):
+        with warnings.catch_warnings():  # a feature missing from every row: mean 0, sd 1
+            warnings.simplefilter("ignore", RuntimeWarning)
             mean = np.nan_to_num(np.nanmean(train.X, axis=0), nan=0.0)
             sd = np.nan_to_num(np.nanstd(train.X, axis=0), nan=0.0)
         scale = np.where(sd > 0, sd, 1.0)  # a constant feature: keep the plugin off sd = 0
