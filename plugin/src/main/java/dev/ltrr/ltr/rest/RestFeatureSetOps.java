@@ -137,7 +137,7 @@ public final class RestFeatureSetOps extends BaseRestHandler {
                 merge(request, client, channel, store, index, setName, given, merge, expectedVersion);
                 return;
             }
-            int max = context.limits().maxFeatures();
+            int max = Math.min(context.limits().maxFeatures(), RestElements.MAX_RESULT_WINDOW - 1);
             SearchRequest search = new SearchRequest(index).source(new SearchSourceBuilder().size(max + 1)
                 .query(QueryBuilders.boolQuery().filter(QueryBuilders.termQuery("type", StoreNames.FEATURE))
                     .filter(QueryBuilders.prefixQuery("name", query)))
@@ -150,7 +150,7 @@ public final class RestFeatureSetOps extends BaseRestHandler {
                 }
                 if (hits.length > max) {
                     throw new IllegalArgumentException("more than " + max + " features start with [" + query
-                        + "] (ltrr.ltr.max_features_per_set)");
+                        + "]: add them in smaller groups");
                 }
                 List<StoredFeature> found = new ArrayList<>();
                 for (SearchHit hit : hits) {
