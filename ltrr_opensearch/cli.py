@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "ltrr_opensearch.understand.commands",
     "ltrr_opensearch.select.commands",
     "ltrr_opensearch.demo",
+    "ltrr_opensearch.rank.commands",
     "ltrr_opensearch.service.commands",
 )
 

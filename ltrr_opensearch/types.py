@@ -79,7 +79,8 @@ class StrategyResult:
     hits: tuple[Hit, ...]
     took_ms: int | None
     error: str | None = None
-    ranked: bool = False  # hit scores are the ranker's model scores
+    ranked: bool = False  # the ranker's feature values were logged for its hits
+    scored: bool = False  # and hit scores are the ranker's model scores
 
 
 @dataclass

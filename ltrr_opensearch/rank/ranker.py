@@ -19,16 +19,26 @@ LOG_NAME = "ltrr"  # the ltr_log spec name the search path reads back
 class Ranker:
     """A model in the LTR store and what its features need."""
 
-    model: str  # model name in the store
+    model: str | None  # model name in the store; None logs a feature set's values only
     feature_names: tuple[str, ...]  # in the model's feature-set order
     params: frozenset[str]  # the sltr params its features declare
     store: str | None = None  # None: the default store
     feature_set: str | None = None  # the feature set the model was created from
 
+    @classmethod
+    def logging_only(cls, feature_set: str, feature_names: tuple[str, ...],
+                     params: frozenset[str], store: str | None = None) -> Ranker:
+        """Log a feature set's values without a model (every score 0: fusion orders)."""
+        return cls(None, feature_names, params, store, feature_set)
+
     def rescore(self, params: Mapping[str, Any], window: int) -> dict[str, Any]:
         """The rescore clause: the model's score replaces the strategy's (query_weight 0)."""
         sltr: dict[str, Any] = {"params": {k: v for k, v in params.items() if k in self.params},
-                                "model": self.model, "_name": LOG_NAME}
+                                "_name": LOG_NAME}
+        if self.model is not None:
+            sltr["model"] = self.model
+        else:
+            sltr["featureset"] = self.feature_set
         if self.store:
             sltr["store"] = self.store
         return {"window_size": int(window),

@@ -147,18 +147,18 @@ def ltr_store_put(client: OpenSearch, entry: ModelEntry,
                   feature_set_body: Mapping[str, Any]) -> None:
     """Create the model in the LTR store unless the same name exists there already."""
     try:
-        client.plugins.ltr.get_model(name=entry.name)
+        client.plugins.ltr.get_model(id=entry.name)
         return
     except os_exc.NotFoundError:
         pass
     try:
-        client.plugins.ltr.create_model(name=entry.name, body=entry.store_body(feature_set_body))
+        client.plugins.ltr.create_model(id=entry.name, body=entry.store_body(feature_set_body))
     except os_exc.RequestError as exc:
         raise ValidationError(f"the LTR store refused model {entry.name!r}: "
-                              f"{_reason(exc)}") from None
+                              f"{reason(exc)}") from None
 
 
-def _reason(exc: os_exc.TransportError) -> str:
+def reason(exc: os_exc.TransportError) -> str:
     info = exc.info if isinstance(exc.info, Mapping) else {}
     error = info.get("error", {})
     if isinstance(error, Mapping):
@@ -206,12 +206,12 @@ def delete(client: OpenSearch, settings: Settings, name: str) -> None:
     client.delete(index=settings.state_index, id=_model_id(name), refresh="wait_for")
     if name not in current.history:  # a rollback target keeps its definition in the store
         with contextlib.suppress(os_exc.NotFoundError):
-            client.plugins.ltr.delete_model(name=name)
+            client.plugins.ltr.delete_model(id=name)
 
 
 def _check_in_store(client: OpenSearch, entry: ModelEntry) -> None:
     try:
-        client.plugins.ltr.get_model(name=entry.name)
+        client.plugins.ltr.get_model(id=entry.name)
     except os_exc.NotFoundError:
         raise ValidationError(f"model {entry.name!r} is registered but missing from the LTR "
                               "store (was the store deleted?)",

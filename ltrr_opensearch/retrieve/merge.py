@@ -47,7 +47,7 @@ def merge_results(
             candidate.score = (candidate.score or 0.0) + weight / (rrf_k + rank)
             if hit.features is not None:
                 candidate.features = hit.features
-    if results and all(r.ranked for r in results if r.hits):
+    if results and all(r.ranked and r.scored for r in results if r.hits):
         return _by_model_score(merged, results)
 
     def order(c: Candidate) -> tuple[float, int, int, str]:

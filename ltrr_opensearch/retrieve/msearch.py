@@ -228,7 +228,8 @@ def _result(strategy: str, response: Mapping[str, Any], timeout: Any,
         reasons = "; ".join(_error_text(f.get("reason", {})) for f in failures[:3])
         problems.append(f"{len(failures)} shard failure(s): {reasons}")
     return StrategyResult(strategy, hits, response.get("took"), "; ".join(problems) or None,
-                          ranked=ranker is not None)
+                          ranked=ranker is not None,
+                          scored=ranker is not None and ranker.model is not None)
 
 
 def _error_text(error: Any) -> str:
