@@ -41,12 +41,14 @@ def env_for(settings, url: str | None = None) -> dict[str, str]:
 
 
 @contextmanager
-def serving(settings, *extra: str, url: str | None = None):
+def serving(settings, *extra: str, url: str | None = None,
+            command: tuple[str, ...] = (sys.executable, "-m", "ltrr_opensearch.cli"),
+            cwd: str | None = None):
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ltrr_opensearch.cli", "serve", "--port", str(port),
-         "--resync", "0.3", "--flush", "0.2", *extra],
-        env=env_for(settings, url), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [*command, "serve", "--port", str(port), "--resync", "0.3", "--flush", "0.2", *extra],
+        env=env_for(settings, url), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=cwd)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
