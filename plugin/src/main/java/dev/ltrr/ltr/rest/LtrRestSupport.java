@@ -8,10 +8,14 @@ import org.opensearch.ExceptionsHelper;
 import org.opensearch.OpenSearchStatusException;
 import org.opensearch.ResourceNotFoundException;
 import org.opensearch.action.support.nodes.BaseNodesResponse;
+import org.opensearch.common.collect.Tuple;
+import org.opensearch.common.xcontent.LoggingDeprecationHandler;
 import org.opensearch.common.xcontent.XContentHelper;
 import org.opensearch.core.action.ActionListener;
 import org.opensearch.core.common.bytes.BytesReference;
 import org.opensearch.core.rest.RestStatus;
+import org.opensearch.core.xcontent.MediaType;
+import org.opensearch.core.xcontent.NamedXContentRegistry;
 import org.opensearch.core.xcontent.ToXContent;
 import org.opensearch.core.xcontent.XContentBuilder;
 import org.opensearch.core.xcontent.XContentParser;
@@ -36,12 +40,21 @@ final class LtrRestSupport {
         if (!request.hasContentOrSourceParam()) {
             throw new IllegalArgumentException("request body is required");
         }
-        BytesReference content = request.contentOrSourceParam().v2();
+        Tuple<MediaType, BytesReference> content = request.contentOrSourceParam();
+        return parseBody(content.v2(), content.v1(), maxBytes);
+    }
+
+    /** {@link #body} on raw content of the given media type. */
+    static Map<String, Object> parseBody(BytesReference content, MediaType mediaType, long maxBytes) {
         if (content.length() > maxBytes) {
             throw new OpenSearchStatusException("request body of " + content.length() + " bytes is more than the limit of "
                 + maxBytes + " bytes (ltrr.ltr.max_request_bytes)", RestStatus.REQUEST_ENTITY_TOO_LARGE);
         }
-        try (XContentParser parser = request.contentOrSourceParamParser()) {
+        if (content.length() == 0) {
+            throw new IllegalArgumentException("request body is required");
+        }
+        try (XContentParser parser = mediaType.xContent().createParser(NamedXContentRegistry.EMPTY,
+            LoggingDeprecationHandler.INSTANCE, content.streamInput())) {
             if (parser.nextToken() != XContentParser.Token.START_OBJECT) {
                 throw new IllegalArgumentException("request body must be a JSON object");
             }
@@ -156,7 +169,10 @@ final class LtrRestSupport {
     }
 
     static int intParam(RestRequest request, String name, int dflt, int min, int max) {
-        String raw = request.param(name);
+        return intParam(name, request.param(name), dflt, min, max);
+    }
+
+    static int intParam(String name, String raw, int dflt, int min, int max) {
         if (raw == null) {
             return dflt;
         }

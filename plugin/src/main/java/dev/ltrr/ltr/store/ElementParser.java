@@ -167,6 +167,7 @@ public final class ElementParser {
         } else if (definition instanceof String s) {
             text = s;
         } else if (definition instanceof Map<?, ?> || definition instanceof List<?>) {
+            checkFinite(definition, at + ": [model][definition]");
             text = toJson(definition);
         } else {
             throw new IllegalArgumentException(at + ": [model][definition] must be an object, a list or a string, got "
@@ -398,6 +399,21 @@ public final class ElementParser {
             return p.nextToken() == null ? value : null;
         } catch (IOException | RuntimeException e) {
             return null;
+        }
+    }
+
+    /** Refuses NaN and infinite numbers anywhere in a parsed JSON value (JSON text cannot carry them faithfully). */
+    static void checkFinite(Object value, String where) {
+        if (value instanceof Number n && !Double.isFinite(n.doubleValue())) {
+            throw new IllegalArgumentException(where + " holds a non-finite number (" + n + ")");
+        } else if (value instanceof Map<?, ?> m) {
+            for (Map.Entry<?, ?> e : m.entrySet()) {
+                checkFinite(e.getValue(), where);
+            }
+        } else if (value instanceof List<?> l) {
+            for (Object o : l) {
+                checkFinite(o, where);
+            }
         }
     }
 
