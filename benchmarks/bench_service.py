@@ -1,0 +1,228 @@
+"""Load test of ``ltrr serve`` from a second process, loopback only, bounded in time.
+
+    LTRR_OPENSEARCH_URL=http://127.0.0.1:9200 python benchmarks/bench_service.py --n 10000
+
+1. loads a seeded synthetic catalog (TF-IDF vectors) under a throw-away index prefix and
+   starts ``ltrr serve`` (the packaged LinUCB policy) as a subprocess on a free port;
+2. sequential phase: ``--sequential`` searches one at a time, then the raw opensearch-py
+   ``_msearch`` of the very bodies the service rendered for them (same strategies and
+   budgets), one at a time: p50/p95/p99 of each, and the service's own share;
+3. load phase: ``--concurrency`` asyncio httpx clients for ``--duration`` seconds:
+   throughput, p50/p95/p99, errors;
+4. events: ``--events`` play events for served searches through ``POST /events`` (batches
+   of ``--batch``, 4 in flight), against a plain ``_bulk`` of the same docs.
+Everything it creates is deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_load import WORDS, synthetic_catalog  # noqa: E402
+
+from ltrr_opensearch.catalog.embed import make_embedder  # noqa: E402
+from ltrr_opensearch.catalog.loader import load_catalog  # noqa: E402
+from ltrr_opensearch.config import Settings  # noqa: E402
+from ltrr_opensearch.engine.client import cluster_info, make_client  # noqa: E402
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def line(name: str, ms: list[float]) -> str:
+    return (f"{name:<34} n={len(ms):>5}  p50 {pct(ms, 50):7.2f} ms  p95 {pct(ms, 95):7.2f} ms  "
+            f"p99 {pct(ms, 99):7.2f} ms")
+
+
+def queries(n: int, seed: int = 11) -> list[str]:
+    rng = random.Random(seed)
+    return [" ".join(rng.sample(WORDS, rng.randint(1, 3))) for _ in range(n)]
+
+
+def start_server(settings: Settings) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "LTRR_INDEX_PREFIX": settings.index_prefix,
+           "LTRR_OPENSEARCH_URL": settings.urls[0]}
+    proc = subprocess.Popen([sys.executable, "-m", "ltrr_opensearch.cli", "serve", "--port",
+                             str(port)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
+                return proc, base
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    proc.kill()
+    raise SystemExit("the service did not become ready")
+
+
+def sequential(base: str, client, settings: Settings, texts: list[str]) -> None:
+    from ltrr_opensearch.pipeline import Pipeline
+    from ltrr_opensearch.retrieve.msearch import prepare_searches, subsearch_timeout
+    from ltrr_opensearch.understand import understand
+
+    service_ms, embed_ms, plans = [], [], []
+    with httpx.Client(base_url=base, timeout=30) as http:
+        for text in texts:
+            started = time.perf_counter()
+            answer = http.post("/search", json={"query": text, "explain": True})
+            service_ms.append((time.perf_counter() - started) * 1000)
+            body = answer.json()
+            embed_ms.append(body.get("timings_ms", {}).get("embed", 0.0))
+            plans.append((text, [(s["arm"], s["k"]) for s in body["strategies"]]))
+    # The same bodies, rendered here as the service rendered them (same templates, plan and
+    # embedder), sent as one raw _msearch each.
+    pipeline = Pipeline.from_cluster(client, settings)
+    timeout = subsearch_timeout(settings)
+    raw_ms = []
+    for text, plan in plans:
+        prepared = prepare_searches(pipeline.registry, understand(text, pipeline.gazetteer),
+                                    plan, embed_query=pipeline.embed_query, timeout=timeout)
+        lines: list[dict] = []
+        for p in prepared:
+            if p.body is not None:
+                lines += [{}, p.body]
+        started = time.perf_counter()
+        client.msearch(body=lines, index=settings.catalog_alias)
+        raw_ms.append((time.perf_counter() - started) * 1000)
+    print(line("service POST /search (sequential)", service_ms))
+    print(line("raw _msearch, same bodies", raw_ms))
+    print(line("  query embedding inside service", embed_ms))
+    own = pct(service_ms, 50) - pct(embed_ms, 50) - pct(raw_ms, 50)
+    print(f"service's own work at p50 (excl. embedding): {own:.2f} ms = "
+          f"{100 * own / pct(raw_ms, 50):.0f}% of the raw _msearch p50")
+
+
+async def load(base: str, texts: list[str], duration: float, concurrency: int
+               ) -> tuple[list[float], int, int, list[tuple[str, str]]]:
+    latencies: list[float] = []
+    errors = 0
+    served: list[tuple[str, str]] = []
+    deadline = time.monotonic() + duration
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
+        async def user(n: int) -> None:
+            nonlocal errors
+            i = n
+            while time.monotonic() < deadline:
+                text = texts[i % len(texts)]
+                i += concurrency
+                started = time.perf_counter()
+                try:
+                    answer = await http.post("/search", json={"query": text,
+                                                              "client_id": f"u{n}"})
+                except httpx.TransportError:
+                    errors += 1
+                    continue
+                latencies.append((time.perf_counter() - started) * 1000)
+                if answer.status_code != 200:
+                    errors += 1
+                elif answer.json()["results"]:
+                    served.append((answer.json()["request_id"], answer.json()["results"][0]["id"]))
+        await asyncio.gather(*(user(n) for n in range(concurrency)))
+    return latencies, errors, len(latencies), served
+
+
+async def post_events(base: str, batches: list[list[dict]]) -> tuple[float, int]:
+    errors = 0
+    gate = asyncio.Semaphore(4)
+    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        async def send(batch: list[dict]) -> None:
+            nonlocal errors
+            async with gate:
+                answer = await http.post("/events", json=batch)
+                if answer.status_code != 200:
+                    errors += 1
+        started = time.perf_counter()
+        await asyncio.gather(*(send(b) for b in batches))
+    return time.perf_counter() - started, errors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=10000, help="catalog size")
+    parser.add_argument("--sequential", type=int, default=300)
+    parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--events", type=int, default=10000)
+    parser.add_argument("--batch", type=int, default=500)
+    args = parser.parse_args()
+
+    settings = Settings.load().with_overrides(index_prefix=f"bench-svc-{uuid.uuid4().hex[:8]}")
+    client = make_client(settings)
+    cluster_info(client, settings)
+    proc = None
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = synthetic_catalog(Path(tmp) / "catalog.jsonl", args.n)
+            load_catalog(client, settings, path, embedder=make_embedder("tfidf"), quiet=True)
+        client.indices.refresh(index=settings.catalog_alias)
+        proc, base = start_server(settings)
+        print(f"catalog {args.n} entities, service {base}, {os.cpu_count()} cores shared "
+              "with the node and this client")
+        texts = queries(2000)
+        sequential(base, client, settings, texts[: args.sequential])
+        latencies, errors, done, served = asyncio.run(
+            load(base, texts, args.duration, args.concurrency))
+        print(f"load: {args.concurrency} concurrent clients for {args.duration:.0f}s: "
+              f"{done / args.duration:.1f} searches/s, errors {errors}")
+        print(line("  POST /search under load", latencies))
+
+        now = int(time.time() * 1000)
+        docs = [{"action_name": "play", "query_id": rid, "client_id": f"c{i % 50}",
+                 "event_id": f"bench-{i}", "timestamp": now,
+                 "event_attributes": {"object": {"object_id": entity},
+                                      "position": {"ordinal": 0}}}
+                for i, (rid, entity) in zip(range(args.events),
+                                            (served[i % len(served)] for i in range(args.events)),
+                                            strict=False)]
+        batches = [docs[i:i + args.batch] for i in range(0, len(docs), args.batch)]
+        seconds, failed = asyncio.run(post_events(base, batches))
+        print(f"events through POST /events: {len(docs) / seconds:,.0f} events/s "
+              f"({len(docs)} in batches of {args.batch}, 4 in flight, failed batches {failed})")
+        scratch = f"{settings.index_prefix}-bulk-scratch"
+        def bulk(batch: list[dict]) -> None:
+            body: list[dict] = []
+            for doc in batch:
+                body += [{"create": {"_index": scratch}}, doc]
+            client.bulk(body=body, refresh="wait_for")
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(4) as pool:  # 4 in flight, as through the service
+            list(pool.map(bulk, batches))
+        print(f"plain _bulk of the same docs (refresh=wait_for, 4 in flight): "
+              f"{len(docs) / (time.perf_counter() - started):,.0f} events/s")
+    finally:
+        if proc is not None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+        client.indices.delete(index=f"{settings.index_prefix}-*", ignore_unavailable=True,
+                              expand_wildcards="all")
+
+
+if __name__ == "__main__":
+    main()
