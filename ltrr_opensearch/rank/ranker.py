@@ -37,13 +37,14 @@ class Ranker:
                                 "_name": LOG_NAME}
         if self.model is not None:
             sltr["model"] = self.model
-        else:
+        else:  # logging only: keep each strategy's own order (its score, plus 0)
             sltr["featureset"] = self.feature_set
         if self.store:
             sltr["store"] = self.store
+        weights = (0.0, 1.0) if self.model is not None else (1.0, 0.0)
         return {"window_size": int(window),
-                "query": {"rescore_query": {"sltr": sltr}, "query_weight": 0.0,
-                          "rescore_query_weight": 1.0, "score_mode": "total"}}
+                "query": {"rescore_query": {"sltr": sltr}, "query_weight": weights[0],
+                          "rescore_query_weight": weights[1], "score_mode": "total"}}
 
     @staticmethod
     def log_ext() -> dict[str, Any]:
