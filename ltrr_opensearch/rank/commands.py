@@ -22,6 +22,18 @@ def register(commands: argparse._SubParsersAction, parent: argparse.ArgumentPars
     model = commands.add_parser("model", help="the ranker registry: trained and shipped models")
     actions = model.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
+    train = actions.add_parser(
+        "train", parents=[parent],
+        help="train a ranker from logged searches and their events, and register it")
+    train.add_argument("--trainer", default="lambdamart", choices=["lambdamart", "linear"])
+    train.add_argument("--click-model", default="pbm", choices=["pbm", "sdbn"])
+    train.add_argument("--since", help="only searches from this ISO time on")
+    train.add_argument("--min-evidence", type=float, default=10.0,
+                       help="examinations a (query, item) pair needs to be judged")
+    train.add_argument("--name", help="model name (default: generated)")
+    train.add_argument("--deploy", action="store_true",
+                       help="deploy it if it beats the deployed model on held-out judgments")
+    train.set_defaults(func=_train)
     listing = actions.add_parser("list", parents=[parent], help="registered models")
     listing.set_defaults(func=_list)
     show = actions.add_parser("show", parents=[parent], help="one model's record")
@@ -66,6 +78,31 @@ def _init(args: argparse.Namespace) -> int:
     print(f"deployed model: {report.deployed or 'none (candidates ordered by fusion)'}")
     for note in report.notes:
         print(f"note: {note}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from ltrr_opensearch.errors import ValidationError
+    from ltrr_opensearch.rank import registry
+    from ltrr_opensearch.rank.gate import heldout_gate
+    from ltrr_opensearch.rank.learn import train_from_logs
+
+    client, settings = _connect(args)
+    try:
+        since = datetime.fromisoformat(args.since) if args.since else None
+    except ValueError:
+        raise ValidationError(f"--since must be an ISO time, got {args.since!r}") from None
+    entry = train_from_logs(client, settings, trainer=args.trainer, click_model=args.click_model,
+                            since=since, min_evidence=args.min_evidence, name=args.name)
+    ndcg = entry.metrics["ndcg@10"]
+    print(f"registered {entry.name}: {entry.training_window['rows']} rows from "
+          f"{entry.training_window['searches']} searches; held-out NDCG@10 "
+          f"{ndcg['model']['mean']:.3f} vs served order {ndcg['baseline']['mean']:.3f}")
+    if args.deploy:
+        current, why = registry.deploy(client, settings, entry.name, gate=heldout_gate)
+        print(f"deployed {current.model} ({why})")
     return 0
 
 

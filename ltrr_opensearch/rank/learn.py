@@ -1,0 +1,151 @@
+"""Train a ranker from what users did: logged searches + their events -> judgments -> model.
+
+1. Every logged search that carries feature vectors (``query_attributes.ltr``, written by
+   the search path when a ranker served it) and the events that joined it become one
+   :class:`Impression` per search (what was shown, what was clicked).
+2. A position-bias-aware click model (PBM by EM, or SDBN) turns the impressions into graded
+   judgments per (query key, item), with a minimum evidence.
+3. Each judged (search, item) pair becomes a training row with the feature vector the engine
+   logged *at search time*: the catalog and memory may have changed since, and the model
+   must learn from what it saw, not from a re-query.
+4. The trainer (LambdaMART or linear) is fitted with a split by query, and the result is
+   registered (not deployed: ``ltrr model deploy`` gates it).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from opensearchpy import OpenSearch
+
+from ltrr_opensearch.config import Settings
+from ltrr_opensearch.errors import ValidationError
+from ltrr_opensearch.feedback.rewards import events_by_query
+from ltrr_opensearch.feedback.stream import scan
+from ltrr_opensearch.rank import registry
+from ltrr_opensearch.rank.clicks import PBM, SDBN
+from ltrr_opensearch.rank.features import load_feature_set
+from ltrr_opensearch.rank.judgments import DEFAULT_MIN_EVIDENCE, judgments
+from ltrr_opensearch.rank.train import train_lambdamart, train_linear
+from ltrr_opensearch.rank.ubi import impression_from_events
+
+CLICK_MODELS = {"pbm": PBM, "sdbn": SDBN}
+TRAINERS = {"lambdamart": train_lambdamart, "linear": train_linear}
+HELDOUT_ROWS_CAP = 20_000  # rows kept with the entry for the deploy gate
+
+
+@dataclass(frozen=True)
+class LoggedSearch:
+    query_id: str
+    query_key: str
+    shown: tuple[str, ...]
+    feature_set: str
+    feature_names: tuple[str, ...]
+    features: Mapping[str, list[float]]  # item id -> values in feature_names order
+
+
+def logged_searches(client: OpenSearch, settings: Settings, since: datetime | None = None
+                    ) -> list[LoggedSearch]:
+    """Logged searches that carry feature vectors, oldest first."""
+    query: dict[str, Any] = {"bool": {"filter": [{"exists": {"field": "q2e_key"}}]}}
+    if since is not None:
+        query["bool"]["filter"].append({"range": {"timestamp": {"gte": since.isoformat()}}})
+    out = []
+    if not client.indices.exists(index=settings.ubi_queries_index):
+        return out
+    for hit in scan(client, settings.ubi_queries_index, query, ("query_id",),
+                    ["query_id", "q2e_key", "query_response_hit_ids", "query_attributes.ltr"]):
+        doc = hit["_source"]
+        ltr = (doc.get("query_attributes") or {}).get("ltr")
+        if not ltr or not doc.get("q2e_key"):
+            continue
+        out.append(LoggedSearch(doc["query_id"], doc["q2e_key"],
+                                tuple(doc.get("query_response_hit_ids") or ()),
+                                ltr.get("feature_set") or "", tuple(ltr["feature_names"]),
+                                ltr["features"]))
+    return out
+
+
+def training_rows(client: OpenSearch, settings: Settings, searches: list[LoggedSearch], *,
+                  click_model: str = "pbm", min_evidence: float = DEFAULT_MIN_EVIDENCE
+                  ) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+    """Rows for the judged, shown items of the searches logged with the newest feature set."""
+    if not searches:
+        raise ValidationError("no logged searches carry feature vectors yet",
+                              hint="searches log them once a ranker serves (`ltrr ltr init`)")
+    if click_model not in CLICK_MODELS:
+        raise ValidationError(f"click model must be one of {', '.join(CLICK_MODELS)}")
+    newest = searches[-1].feature_names
+    searches = [s for s in searches if s.feature_names == newest]
+    events = events_by_query(client, settings, [s.query_id for s in searches])
+    impressions = [impression_from_events(s.query_key, s.shown, events.get(s.query_id, ()),
+                                          query_id=s.query_id) for s in searches if s.shown]
+    model = CLICK_MODELS[click_model]().fit(impressions)
+    grades = {(j.query_key, j.doc_id): j.grade for j in judgments(model, min_evidence)}
+    rows = []
+    for s in searches:
+        for doc in s.shown:
+            grade = grades.get((s.query_key, doc))
+            values = s.features.get(doc)
+            if grade is None or values is None:
+                continue
+            rows.append({"query_id": s.query_id, "doc_id": doc, "label": grade,
+                         "features": dict(zip(newest, values, strict=True))})
+    if not rows:
+        raise ValidationError(f"no (search, item) pair has {min_evidence:g}+ examinations yet",
+                              hint="wait for more traffic or lower --min-evidence")
+    return rows, newest
+
+
+def train_from_logs(client: OpenSearch, settings: Settings, *, trainer: str = "lambdamart",
+                    click_model: str = "pbm", since: datetime | None = None,
+                    min_evidence: float = DEFAULT_MIN_EVIDENCE, name: str | None = None,
+                    seed: int = 0) -> registry.ModelEntry:
+    if trainer not in TRAINERS:
+        raise ValidationError(f"trainer must be one of {', '.join(TRAINERS)}")
+    searches = logged_searches(client, settings, since)
+    rows, names = training_rows(client, settings, searches, click_model=click_model,
+                                min_evidence=min_evidence)
+    feature_set = _feature_set_for(settings, names, searches[-1].feature_set)
+    result = TRAINERS[trainer](rows, list(names), seed=seed)
+    heldout_ids = _heldout_queries(rows, seed)
+    heldout = [r for r in rows if r["query_id"] in heldout_ids][:HELDOUT_ROWS_CAP]
+    stamp = datetime.now(timezone.utc)
+    entry = registry.ModelEntry(
+        name=name or f"ltrr_{trainer}_{stamp:%Y%m%d%H%M%S}_{uuid.uuid4().hex[:4]}",
+        type=result.model_type, definition=result.definition,
+        feature_set=feature_set["name"], feature_names=tuple(names),
+        params=tuple(sorted({p for f in feature_set["features"] for p in f["params"]})),
+        hyperparameters={**result.hyperparameters, "click_model": click_model,
+                         "min_evidence": min_evidence},
+        training_window={"since": since.isoformat() if since else None,
+                         "until": stamp.isoformat(), "searches": len(searches),
+                         "rows": len(rows)},
+        metrics={k: {"model": vars(v.model), "baseline": vars(v.baseline),
+                     "difference": vars(v.difference), "queries": v.queries}
+                 for k, v in result.metrics.items()},
+        heldout={"rows": heldout}, feature_normalizers=result.feature_normalizers)
+    return registry.register(client, settings, entry, feature_set)
+
+
+def _heldout_queries(rows: list[dict[str, Any]], seed: int, fraction: float = 0.2) -> set[str]:
+    from ltrr_opensearch.rank.dataset import build_dataset, split_by_query
+
+    names = list(rows[0]["features"])
+    _, valid = split_by_query(build_dataset(rows, names), fraction, seed)
+    return set(valid.queries())
+
+
+def _feature_set_for(settings: Settings, names: tuple[str, ...], logged_set: str
+                     ) -> dict[str, Any]:
+    """The feature set body the logged vectors came from (from the templates, by version)."""
+    current = load_feature_set(settings)
+    if tuple(current.names) != names or current.store_name != logged_set:
+        raise ValidationError(f"the logged vectors come from feature set {logged_set!r}, but "
+                              f"the templates now give {current.store_name!r}",
+                              hint="train once searches are logged with the current set")
+    return current.to_store()
