@@ -223,6 +223,12 @@ public final class StoredLtrQueryBuilder extends AbstractQueryBuilder<StoredLtrQ
                 } else {
                     throw unknownField(parser, field);
                 }
+            } else if (MODEL.match(field, parser.getDeprecationHandler())
+                || FEATURESET.match(field, parser.getDeprecationHandler())
+                || STORE.match(field, parser.getDeprecationHandler())
+                || NAME_FIELD.match(field, parser.getDeprecationHandler())) {
+                throw new ParsingException(parser.getTokenLocation(), "[" + NAME + "] [" + field
+                    + "] must be a non-empty string");
             } else {
                 throw unknownField(parser, field);
             }

@@ -96,6 +96,11 @@ class StoredLtrQueryBuilderTest {
     }
 
     @Test
+    void modelMustBeAString() {
+        assertTrue(parseError("{\"model\": {\"name\": \"m\"}}").contains("[model] must be a non-empty string"));
+    }
+
+    @Test
     void paramsMustBeAnObject() {
         assertTrue(parseError("{\"model\": \"m\", \"params\": [1]}").contains("[params] must be an object"));
     }
