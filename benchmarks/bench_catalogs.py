@@ -11,7 +11,12 @@ the queries are generated from the same file, and every system answers every que
 
 * ``<strategy>`` — ``Pipeline.search(q, strategies=[(name, 50)])``: one strategy alone;
 * ``default`` — ``Pipeline.search(q)``: every enabled strategy, merged (the product path);
+* ``fusion`` / ``rrf`` — the same candidates without the LTR model, merged by the fallback
+  (RRF with clear-winner promotion) and by plain RRF;
 * ``multi_match`` — one fuzzy ``multi_match`` over the text fields, sent with opensearch-py.
+
+With ``--ltr`` the fresh prefix first gets ``ltrr ltr init`` (the shipped default ranker), so
+``default`` is the reranked product path.
 
 Metrics: recall@10 (relevant ids in the top 10 out of min(10, |relevant|)) and MRR@10 per
 query kind and overall, NDCG@10 in the JSON, p50 latency per call measured here (client
@@ -54,6 +59,7 @@ from ltrr_opensearch.evaluate.querysets import (  # noqa: E402
     read_catalog,
 )
 from ltrr_opensearch.pipeline import Pipeline  # noqa: E402
+from ltrr_opensearch.retrieve.merge import merge_results  # noqa: E402
 
 CATALOGS = {"chinook": ROOT / "data" / "chinook" / "catalog.jsonl",
             "films": ROOT / "data" / "generated" / "films.jsonl"}
@@ -96,6 +102,23 @@ def strategy_alone(name: str) -> System:
 @system("default")
 def default_search(bench: Bench, query: str) -> list[str]:
     return [c.id for c in bench.pipeline.search(query, k=TOP).shown]
+
+
+def _unranked(bench: Bench, query: str) -> Any:
+    """The same search without the LTR model: what the fusion fallbacks merge."""
+    return dataclasses.replace(bench.pipeline, ranker=None).search(query, k=TOP, log=False)
+
+
+@system("fusion")
+def fusion_fallback(bench: Bench, query: str) -> list[str]:
+    """The fallback order without an LTR API: RRF with clear-winner promotion."""
+    return [c.id for c in merge_results(_unranked(bench, query).results)[:TOP]]
+
+
+@system("rrf")
+def plain_rrf(bench: Bench, query: str) -> list[str]:
+    """Plain reciprocal-rank fusion (the order before clear-winner promotion)."""
+    return [c.id for c in merge_results(_unranked(bench, query).results, margin=None)[:TOP]]
 
 
 @system("multi_match")
@@ -203,6 +226,9 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=5, help="unmeasured queries per system")
     parser.add_argument("--out", default=str(ROOT / "out" / "bench_catalogs"))
     parser.add_argument("--keep", action="store_true", help="keep the loaded index prefix")
+    parser.add_argument("--ltr", action="store_true",
+                        help="run `ltrr ltr init` on the fresh prefix first, so `default` is "
+                             "reranked by the shipped default model (needs an LTR API)")
     args = parser.parse_args()
 
     path = catalog_path(args.catalog, args.films_limit)
@@ -220,6 +246,11 @@ def main() -> int:
         print(f"{label}: {report.indexed} rows loaded into {settings.catalog_alias} in "
               f"{report.seconds:.1f}s ({args.embedder}); {len(queries)} queries, seed "
               f"{args.seed}", file=sys.stderr)
+        if args.ltr:
+            from ltrr_opensearch.rank.setup import ltr_init
+
+            init = ltr_init(client, settings)
+            print(f"ltr init: deployed {init.deployed}; {' '.join(init.notes)}", file=sys.stderr)
         pipeline = Pipeline.from_cluster(client, settings)
         if args.embedder == "none":
             pipeline = dataclasses.replace(pipeline, embed_query=None)
