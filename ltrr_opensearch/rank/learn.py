@@ -149,3 +149,20 @@ def _feature_set_for(settings: Settings, names: tuple[str, ...], logged_set: str
                               f"the templates now give {current.store_name!r}",
                               hint="train once searches are logged with the current set")
     return current.to_store()
+
+
+def scheduled_retrain(client: OpenSearch, settings: Settings, _summary: Any = None
+                      ) -> dict[str, Any]:
+    """The worker's retrain hook: train from the logs and deploy through the gate. Never
+    raises for a model that is not ready or not better: it says so in its result."""
+    from ltrr_opensearch.rank.gate import heldout_gate
+
+    try:
+        entry = train_from_logs(client, settings)
+    except ValidationError as exc:
+        return {"trained": None, "deployed": False, "reason": exc.message}
+    try:
+        current, why = registry.deploy(client, settings, entry.name, gate=heldout_gate)
+    except ValidationError as exc:
+        return {"trained": entry.name, "deployed": False, "reason": exc.message}
+    return {"trained": entry.name, "deployed": current.model == entry.name, "reason": why}
