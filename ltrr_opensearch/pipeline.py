@@ -40,6 +40,7 @@ class SearchResponse:
     # Where the time went (ms): understand, select, embed (the query embedding, inside
     # retrieve), retrieve (render + the one _msearch), merge, log. Measured, never estimated.
     timings: Mapping[str, float] = field(default_factory=dict)
+    ranker: Any = None  # rank.ranker.Ranker that ordered the candidates, if any
 
     def arm_candidates(self) -> dict[str, list[str]]:
         """Ids each strategy returned: what per-arm rewards are computed against."""
@@ -74,6 +75,8 @@ class SearchResponse:
             if self.explanation is not None:
                 body["selection"] = self.explanation.to_dict()
             body["timings_ms"] = {name: round(ms, 3) for name, ms in self.timings.items()}
+            if self.ranker is not None:
+                body["ranking"] = self.ranker.explain(self.shown)
         return body
 
 
@@ -165,7 +168,7 @@ class Pipeline:
             request_id=request_id or uuid.uuid4().hex, query=query, understanding=understanding,
             choices=tuple(choices), results=tuple(results), candidates=tuple(candidates),
             shown=tuple(candidates[:k]), took_ms=(mark - started) * 1000,
-            explanation=explanation, timings=timings)
+            explanation=explanation, timings=timings, ranker=self.ranker)
         if log and self.search_log is not None:
             self.search_log(search_record(response, client_id=client_id, session_id=session_id,
                                           timestamp=now, ranker=self.ranker,

@@ -8,8 +8,8 @@ values it computed (``ext.ltr_log``), which become the training data of the next
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 LOG_NAME = "ltrr"  # the ltr_log spec name the search path reads back
@@ -24,6 +24,9 @@ class Ranker:
     params: frozenset[str]  # the sltr params its features declare
     store: str | None = None  # None: the default store
     feature_set: str | None = None  # the feature set the model was created from
+    # Scores feature rows ({name: value}) as the engine does, for explanations (None: unknown).
+    predict: Callable[[Sequence[Mapping[str, float]]], list[float]] | None = field(
+        default=None, compare=False, repr=False)
 
     @classmethod
     def logging_only(cls, feature_set: str, feature_names: tuple[str, ...],
@@ -60,3 +63,23 @@ class Ranker:
                          if isinstance(v, Mapping) and "name" in v}
                 return tuple(found.get(name, 0.0) for name in self.feature_names)
         return None
+
+    def explain(self, candidates: Sequence[Any]) -> dict[str, Any]:
+        """Per candidate: its feature values and each feature's contribution, measured as the
+        score lost when that feature alone is set to 0 (exact for a linear model without
+        normalizers; for trees, a leave-one-out attribution)."""
+        out: dict[str, Any] = {"model": self.model, "feature_set": self.feature_set, "hits": []}
+        for c in candidates:
+            if c.features is None:
+                continue
+            row = dict(zip(self.feature_names, c.features, strict=True))
+            entry: dict[str, Any] = {"id": c.id, "score": c.score, "features": row}
+            if self.predict is not None:
+                probes = [row] + [{**row, name: 0.0} for name in self.feature_names]
+                scores = self.predict(probes)
+                entry["contributions"] = {
+                    name: round(scores[0] - s, 6)
+                    for name, s in zip(self.feature_names, scores[1:], strict=True)
+                    if scores[0] != s}
+            out["hits"].append(entry)
+        return out

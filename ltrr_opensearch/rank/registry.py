@@ -69,8 +69,10 @@ class ModelEntry:
         return cls(**fields)
 
     def ranker(self, store: str | None = None) -> Ranker:
+        from ltrr_opensearch.rank.gate import predict
+
         return Ranker(self.name, self.feature_names, frozenset(self.params), store,
-                      self.feature_set)
+                      self.feature_set, predict=lambda rows: predict(self, rows))
 
     def store_body(self, feature_set: Mapping[str, Any]) -> dict[str, Any]:
         """``PUT /_ltr/_model/NAME`` body, with its own frozen copy of the feature set."""

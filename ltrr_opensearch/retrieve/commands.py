@@ -137,8 +137,11 @@ def _print_response(response: Any, pipeline: Any, explain: bool) -> None:
         by = f" - {src['artist']}" if src.get("artist") else ""
         decade = f" ({src['decade']})" if src.get("decade") else ""
         prov = " ".join(f"{s}#{r}" for s, (r, _) in c.provenance.items())
+        kind = "model" if response.ranker is not None and response.ranker.model else "fusion"
         print(f"{rank:>3}. [{src.get('entity_type', '?')}] {src.get('title', c.id)}{by}{decade}"
-              f"  id={c.id}  rrf={c.score:.4f}  via {prov}")
+              f"  id={c.id}  {kind}={c.score:.4f}  via {prov}")
+    if explain and response.ranker is not None:
+        _print_ranking(response.ranker.explain(response.shown))
     if not response.shown:
         print("no results")
     print("strategies:")
@@ -156,6 +159,16 @@ def _print_response(response: Any, pipeline: Any, explain: bool) -> None:
     detail = ", ".join(f"{name} {ms:.1f}ms" for name, ms in t.items() if name != "retrieve")
     print(f"one _msearch: retrieve {t.get('retrieve', 0.0):.1f}ms incl. render and embedding "
           f"({detail}); {len(response.candidates)} merged candidates, request {response.request_id}")
+
+
+def _print_ranking(ranking: dict[str, Any], top: int = 5) -> None:
+    print(f"ranked in the engine by {ranking['model'] or 'no model (feature logging only)'} "
+          f"({ranking['feature_set']}); strongest contributions per hit:")
+    for hit in ranking["hits"]:
+        parts = sorted((hit.get("contributions") or {}).items(), key=lambda kv: -abs(kv[1]))
+        shown = ", ".join(f"{name} {value:+.3f} (={hit['features'][name]:.3g})"
+                          for name, value in parts[:top])
+        print(f"  {hit['id']}: {shown or 'no feature moved the score'}")
 
 
 def _print_selection(choices: Any, e: Any, explain: bool) -> None:
