@@ -31,6 +31,10 @@ def register(commands: Any, parent: argparse.ArgumentParser) -> None:
     worker.add_argument("--settle", type=float, default=None, metavar="S",
                         help="only read log docs that arrived this long ago "
                              "(default [feedback] settle_seconds)")
+    worker.add_argument("--retrain-every", type=float, default=24 * 3600.0, metavar="S",
+                        help="retrain the ranker from logged clicks this often and deploy it "
+                             "if it beats the deployed one on held-out judgments "
+                             "(default daily; 0 never)")
     worker.set_defaults(func=_worker)
 
 
@@ -80,7 +84,13 @@ def _worker(args: argparse.Namespace) -> int:
     logs.configure()
     client = make_client(settings)
     cluster_info(client, settings)
-    loop = FeedbackLoop.for_serving(client, settings, args.policy, settle_seconds=args.settle)
+    retrain = None
+    if args.retrain_every > 0:
+        from ltrr_opensearch.rank.learn import scheduled_retrain
+
+        retrain = scheduled_retrain
+    loop = FeedbackLoop.for_serving(client, settings, args.policy, settle_seconds=args.settle,
+                                    retrain=retrain, retrain_every=args.retrain_every or 1.0)
     stop = threading.Event()
     install_stop_signals(stop)
     return run_worker(loop, interval=args.interval, once=args.once, stop=stop)
