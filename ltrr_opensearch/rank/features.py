@@ -20,7 +20,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ class FeatureTemplate:
     description: str
     params: tuple[str, ...]
     template: str | dict[str, Any]
+    path: Path | None = field(default=None, compare=False)  # the file it was read from
 
     def to_store(self) -> dict[str, Any]:
         """The feature as the LTR API takes it."""
@@ -136,7 +137,7 @@ def _read_feature(path: Path) -> FeatureTemplate:
     if used - set(params):
         raise ConfigError(f"{path}: the template uses {sorted(used - set(params))} "
                           "without declaring them in params")
-    return FeatureTemplate(name, str(doc.get("description", "")), tuple(params), template)
+    return FeatureTemplate(name, str(doc.get("description", "")), tuple(params), template, path)
 
 
 def sltr_params(understanding: Understanding, *, q2e_key: str | None,

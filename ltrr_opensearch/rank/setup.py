@@ -59,8 +59,12 @@ def ensure_feature_set(client: OpenSearch, feature_set: FeatureSet) -> bool:
         client.plugins.ltr.create_featureset(id=feature_set.store_name,
                                              body={"featureset": feature_set.to_store()})
     except os_exc.RequestError as exc:
+        why = registry.reason(exc)
+        files = [str(f.path) for f in feature_set.features
+                 if f.path is not None and f"feature [{f.name}]" in why]
+        where = f" (in {', '.join(files)})" if files else ""
         raise ValidationError(f"the LTR store refused feature set {feature_set.store_name}: "
-                              f"{registry.reason(exc)}") from None
+                              f"{why}{where}") from None
     return True
 
 
