@@ -1,0 +1,457 @@
+"""In-engine ranking on the real node with ltrr's LTR plugin: the engine's ``sltr`` scores
+equal the Python evaluation of the exported models, logged features equal the features'
+own queries, and the registry, gate, ``ltr init``, ``model train`` and CLI around them.
+
+The Chinook catalog (4168 entities, TF-IDF vectors) is loaded once for the module, into a
+1-shard index (the alias) and a 3-shard copy. The LTR store is cluster-wide: every model and
+feature set a test creates there has a unique name and is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import shutil
+import uuid
+from datetime import date
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from opensearchpy import exceptions as os_exc
+
+from ltrr_opensearch.catalog.index import catalog_body
+from ltrr_opensearch.catalog.loader import load_catalog, make_fresh_embedder
+from ltrr_opensearch.errors import ConfigError, ValidationError
+from ltrr_opensearch.rank import registry, setup
+from ltrr_opensearch.rank.features import load_feature_set, sltr_params
+from ltrr_opensearch.rank.gate import heldout_gate
+from ltrr_opensearch.rank.predict import predict_linear, predict_xgboost_json
+from ltrr_opensearch.rank.ranker import Ranker
+from ltrr_opensearch.rank.train import train_lambdamart, train_linear
+from ltrr_opensearch.retrieve import resources
+from ltrr_opensearch.retrieve.msearch import default_q2e_key
+from ltrr_opensearch.understand import understand
+
+pytestmark = [pytest.mark.integration, pytest.mark.ltr, pytest.mark.usefixtures("require_ltr")]
+
+ROOT = Path(__file__).resolve().parent.parent
+CATALOG = ROOT / "data" / "chinook" / "catalog.jsonl"
+NOW = date(2025, 1, 1)
+TEXT_FIELDS = ["title^3", "artist^2", "album", "description"]
+TRAIN_QUERIES = ("rock", "love", "blues", "queen", "metal", "jazz", "night", "iron maiden",
+                 "greatest hits", "live", "heart", "rock and roll", "symphony", "brazil")
+PARITY_QUERIES = ("love", "rock music", "miles davis")
+TOLERANCE = 1e-4
+
+
+def _uid() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+def _logged(hit, name="ltrr") -> dict[str, float]:
+    """One hit's ``_ltrlog`` entry as {feature: value}; a missing feature is left out."""
+    for entry in hit["fields"]["_ltrlog"]:
+        if name in entry:
+            return {f["name"]: float(f["value"]) for f in entry[name] if "value" in f}
+    raise AssertionError(f"no _ltrlog entry {name!r} in {hit['fields']}")
+
+
+class StoreModels:
+    """Models and feature sets this module put in the cluster-wide LTR store."""
+
+    def __init__(self, client):
+        self.client, self.models, self.sets = client, [], []
+
+    def cleanup(self):
+        for name in self.models:
+            with contextlib.suppress(os_exc.NotFoundError):
+                self.client.plugins.ltr.delete_model(id=name)
+        for name in self.sets:
+            with contextlib.suppress(os_exc.NotFoundError):
+                self.client.plugins.ltr.delete_featureset(id=name)
+
+
+@pytest.fixture(scope="module")
+def chinook(base_settings, session_client, ltr_available):
+    if not ltr_available:
+        pytest.skip("no Learning to Rank API answers on this cluster")
+    client = session_client
+    settings = base_settings.with_overrides(index_prefix=f"t{_uid()}")
+    store = StoreModels(client)
+    try:
+        load_catalog(client, settings, CATALOG, embedder=make_fresh_embedder("tfidf"), quiet=True)
+        client.indices.refresh(index=settings.catalog_alias)
+        one = next(iter(client.indices.get_alias(index=settings.catalog_alias)))
+        dimension = client.indices.get_mapping(index=one)[one]["mappings"]["properties"][
+            "embedding"]["dimension"]
+        three = f"{settings.index_prefix}-catalog-3shards"
+        body = catalog_body(settings, dimension, {})
+        body["settings"]["index"]["number_of_shards"] = 3
+        client.indices.create(index=three, body=body)
+        client.reindex(body={"source": {"index": one}, "dest": {"index": three}}, refresh=True,
+                       wait_for_completion=True)
+        assert client.count(index=three)["count"] == client.count(index=one)["count"] == 4168
+        assert client.indices.get_settings(index=three)[three]["settings"]["index"][
+            "number_of_shards"] == "3"
+        feature_set = load_feature_set(settings)
+        setup.ensure_store(client)
+        setup.ensure_feature_set(client, feature_set)
+        embedder = resources.query_embedder_for(client, settings)
+        gazetteer = resources.gazetteer_for(client, settings)
+        yield SimpleNamespace(client=client, settings=settings, indices={1: one, 3: three},
+                              feature_set=feature_set, embedder=embedder, gazetteer=gazetteer,
+                              store=store)
+    finally:
+        resources.clear()
+        store.cleanup()
+        client.indices.delete(index=f"{settings.index_prefix}-*", ignore_unavailable=True,
+                              expand_wildcards="all")
+
+
+def _params(chinook, text: str) -> dict:
+    """The sltr params the search path would send for ``text``."""
+    u = understand(text, chinook.gazetteer)
+    vector = chinook.embedder.embed_query(u.normalized or u.raw)
+    return sltr_params(u, q2e_key=default_q2e_key(u.normalized), vector=vector, now=NOW,
+                       needed=chinook.feature_set.params)
+
+
+def _logging_body(chinook, text: str, size: int, missing_as_zero: bool = True) -> dict:
+    """A text query whose hits carry every feature of the set (logging-only sltr rescore)."""
+    fs = chinook.feature_set
+    ranker = Ranker.logging_only(fs.store_name, tuple(fs.names), frozenset(fs.params))
+    ext = ranker.log_ext()
+    ext["ltr_log"]["log_specs"][0]["missing_as_zero"] = missing_as_zero
+    return {"size": size, "_source": ["title", "artist", "album"],
+            "query": {"multi_match": {"query": text, "fields": TEXT_FIELDS}},
+            "rescore": ranker.rescore(_params(chinook, text), window=size), "ext": ext}
+
+
+def _grade(text: str, source: dict) -> int:
+    words = set(text.lower().split()) - {"and", "the"}
+    title = set(re.findall(r"\w+", (source.get("title") or "").lower()))
+    other = set(re.findall(r"\w+", f"{source.get('artist') or ''} {source.get('album') or ''}"
+                           .lower()))
+    return 2 if words & title else 1 if words & other else 0
+
+
+@pytest.fixture(scope="module")
+def trained(chinook):
+    """A linear and a LambdaMART model trained on rows the engine logged, stored through
+    ``_createmodel`` on the feature set."""
+    fs = chinook.feature_set
+    rows = []
+    for text in TRAIN_QUERIES:
+        answer = chinook.client.search(index=chinook.indices[1],
+                                       body=_logging_body(chinook, text, 60))
+        for hit in answer["hits"]["hits"]:
+            rows.append({"query_id": text, "doc_id": hit["_id"], "features": _logged(hit),
+                         "label": _grade(text, hit["_source"])})
+    assert len(rows) > 500 and {r["label"] for r in rows} == {0, 1, 2}
+    results = {"linear": train_linear(rows, fs.names, seed=0),
+               "xgboost": train_lambdamart(rows, fs.names, rounds=30, max_depth=3, seed=0)}
+    names = {}
+    for kind, result in results.items():
+        name = f"h6_parity_{kind}_{_uid()}"
+        chinook.store.models.append(name)
+        chinook.client.plugins.ltr.create_model_from_set(name=fs.store_name,
+                                                         body=result.model_body(name))
+        names[kind] = name
+    return SimpleNamespace(rows=rows, results=results, names=names)
+
+
+def _python_scores(result, rows):
+    if result.model_type == "model/linear":
+        return predict_linear(result.definition, result.feature_normalizers, rows)
+    return predict_xgboost_json(result.definition, rows)
+
+
+def _sltr(name: str, params: dict) -> dict:
+    return {"sltr": {"model": name, "params": params, "_name": "ltrr"}}
+
+
+@pytest.mark.parametrize("shards", [1, 3])
+@pytest.mark.parametrize("kind", ["linear", "xgboost"])
+@pytest.mark.parametrize("placement", ["top_level", "rescore"])
+def test_engine_score_equals_python_prediction_on_the_logged_features(
+        chinook, trained, placement, kind, shards):
+    name, result = trained.names[kind], trained.results[kind]
+    for text in PARITY_QUERIES:
+        params = _params(chinook, text)
+        body: dict = {"size": 300, "_source": False}
+        if placement == "top_level":
+            body["query"] = _sltr(name, params)
+            spec = {"name": "ltrr", "named_query": "ltrr", "missing_as_zero": False}
+        else:  # every doc matches; the model's score replaces the text score
+            body["query"] = {"bool": {"should": [{"multi_match": {"query": text,
+                                                                  "fields": TEXT_FIELDS}}],
+                                      "filter": [{"match_all": {}}]}}
+            body["rescore"] = {"window_size": 300, "query": {
+                "rescore_query": _sltr(name, params), "query_weight": 0.0,
+                "rescore_query_weight": 1.0}}
+            spec = {"name": "ltrr", "rescore_index": 0, "missing_as_zero": False}
+        body["ext"] = {"ltr_log": {"log_specs": [spec]}}
+        hits = chinook.client.search(index=chinook.indices[shards], body=body)["hits"]["hits"]
+        assert len(hits) >= 200
+        engine = [h["_score"] for h in hits]
+        python = _python_scores(result, [_logged(h) for h in hits])
+        worst = max(abs(a - b) for a, b in zip(engine, python, strict=True))
+        assert worst <= TOLERANCE, (text, worst)
+        assert max(engine) - min(engine) > 0.1  # the model really discriminates these docs
+
+
+FEATURE_DOCS_QUERIES = ("queen rock", "love songs from the 80s", "beethoven")
+
+
+@pytest.mark.parametrize("shards", [1, 3])
+def test_a_logged_feature_equals_its_own_templates_score_for_that_doc(chinook, shards):
+    """Each feature's template, rendered by OpenSearch's own mustache (search templates) and
+    run alone restricted to one doc, scores exactly what ``_ltrlog`` reported for it."""
+    fs = chinook.feature_set
+    client, index = chinook.client, chinook.indices[shards]
+    nonzero: dict[str, int] = dict.fromkeys(fs.names, 0)
+    checked = 0
+    for text in FEATURE_DOCS_QUERIES:
+        params = _params(chinook, text)
+        hits = client.search(index=index, body=_logging_body(chinook, text, 100, False))[
+            "hits"]["hits"]
+        for hit in hits[:4] + hits[20::40]:
+            logged = _logged(hit)
+            lines = []
+            for feature in fs.features:
+                template = feature.template if isinstance(feature.template, str) \
+                    else json.dumps(feature.template)
+                # The doc id is a param, so each feature's source compiles once.
+                source = ('{"size": 1, "_source": false, "query": {"bool": {"must": [' + template
+                          + '], "filter": [{"ids": {"values": {{#toJson}}doc_ids{{/toJson}}}}]}}}')
+                lines += [{"index": index},
+                          {"source": source, "params": {**params, "doc_ids": [hit["_id"]]}}]
+            answers = client.msearch_template(body=lines)["responses"]
+            for feature, answer in zip(fs.features, answers, strict=True):
+                assert "error" not in answer, (feature.name, answer.get("error"))
+                own = answer["hits"]["hits"]
+                assert len(own) == 1, (feature.name, hit["_id"])
+                assert abs(own[0]["_score"] - logged[feature.name]) <= TOLERANCE, (
+                    text, hit["_id"], feature.name, own[0]["_score"], logged[feature.name])
+                nonzero[feature.name] += logged[feature.name] != 0.0
+            checked += 1
+    assert checked >= 15
+    # The comparison means something: the query-dependent features were exercised.
+    for name in ("text_bm25", "title_bm25", "creator_bm25", "popularity", "intent_match",
+                 "attribute_matches", "vector_similarity", "description_bm25"):
+        assert nonzero[name] > 0, name
+
+
+def test_every_feature_of_every_candidate_has_a_logged_value(chinook):
+    fs = chinook.feature_set
+    for text in FEATURE_DOCS_QUERIES:
+        hits = chinook.client.search(index=chinook.indices[1],
+                                     body=_logging_body(chinook, text, 200, False))["hits"]["hits"]
+        assert len(hits) >= 50
+        for hit in hits:
+            missing = set(fs.names) - set(_logged(hit))
+            assert not missing, (text, hit["_id"], missing)
+
+
+# --- registry, gate and store refusals (fresh prefix per test, no catalog needed) ---------
+
+
+@pytest.fixture()
+def store(client):
+    """Names this test puts in the cluster-wide LTR store, removed afterwards."""
+    tracked = StoreModels(client)
+    yield tracked
+    tracked.cleanup()
+
+
+@pytest.fixture()
+def core_set(client, settings):
+    feature_set = load_feature_set(settings)
+    setup.ensure_store(client)
+    setup.ensure_feature_set(client, feature_set)
+    return feature_set
+
+
+def _entry(feature_set, weights: dict, name: str | None = None, **extra) -> registry.ModelEntry:
+    """A linear model over ``feature_set`` with held-out rows where text_bm25 decides."""
+    rows = []
+    for q in range(12):
+        for d, (bm25, label) in enumerate([(9.0, 3), (6.0, 2), (3.0, 1), (0.5, 0), (0.1, 0)]):
+            popularity = 0.1 * ((d * 7 + q) % 5)  # unrelated to the label
+            rows.append({"query_id": f"q{q}", "doc_id": f"d{q}-{d}", "label": label,
+                         "features": {n: 0.0 for n in feature_set.names} | {
+                             "text_bm25": bm25, "popularity": popularity}})
+    return registry.ModelEntry(
+        name=name or f"h6_reg_{_uid()}", type="model/linear", definition=weights,
+        feature_set=feature_set.store_name, feature_names=tuple(feature_set.names),
+        params=tuple(sorted(feature_set.params)), heldout={"rows": rows}, **extra)
+
+
+def _registered(client, settings, store, feature_set, weights, **extra) -> registry.ModelEntry:
+    entry = _entry(feature_set, weights, **extra)
+    store.models.append(entry.name)
+    return registry.register(client, settings, entry, feature_set.to_store())
+
+
+GOOD = {"text_bm25": 1.0}
+BAD = {"text_bm25": -1.0, "popularity": 1.0}
+
+
+def test_deploy_over_a_better_model_is_refused_naming_the_ndcg_of_both(
+        client, settings, store, core_set):
+    good = _registered(client, settings, store, core_set, GOOD)
+    bad = _registered(client, settings, store, core_set, BAD)
+    registry.deploy(client, settings, good.name, gate=heldout_gate)
+    with pytest.raises(ValidationError) as refused:
+        registry.deploy(client, settings, bad.name, gate=heldout_gate)
+    assert re.search(rf"{bad.name} does not beat the deployed {good.name}: "
+                     r"NDCG@10 0\.\d{3} vs 1\.000 \([-+]0\.\d{3}, 95% CI", refused.value.message)
+    assert registry.deployment(client, settings).model == good.name
+
+
+def test_deploy_of_a_better_model_passes_the_gate(client, settings, store, core_set):
+    bad = _registered(client, settings, store, core_set, BAD)
+    good = _registered(client, settings, store, core_set, GOOD)
+    registry.deploy(client, settings, bad.name, gate=heldout_gate)
+    current, why = registry.deploy(client, settings, good.name, gate=heldout_gate)
+    assert current.model == good.name and current.history == (bad.name,)
+    assert why.startswith("NDCG@10 1.000 vs 0.")
+
+
+def test_forced_deploy_skips_the_gate(client, settings, store, core_set):
+    good = _registered(client, settings, store, core_set, GOOD)
+    bad = _registered(client, settings, store, core_set, BAD)
+    registry.deploy(client, settings, good.name, gate=heldout_gate)
+    current, why = registry.deploy(client, settings, bad.name, force=True, gate=heldout_gate)
+    assert (current.model, why) == (bad.name, "forced")
+    assert registry.deployed_ranker(client, settings).model == bad.name
+
+
+def test_rollback_serves_the_previous_model_again(client, settings, store, core_set):
+    first = _registered(client, settings, store, core_set, GOOD)
+    second = _registered(client, settings, store, core_set, BAD)
+    registry.deploy(client, settings, first.name)
+    registry.deploy(client, settings, second.name, force=True)
+    assert registry.rollback(client, settings).model == first.name
+    assert registry.deployed_ranker(client, settings).model == first.name
+    with pytest.raises(ValidationError, match="nothing to roll back to"):
+        registry.rollback(client, settings)
+
+
+def test_the_deployed_model_cannot_be_deleted(client, settings, store, core_set):
+    entry = _registered(client, settings, store, core_set, GOOD)
+    registry.deploy(client, settings, entry.name)
+    with pytest.raises(ValidationError, match="is the deployed model and cannot be deleted"):
+        registry.delete(client, settings, entry.name)
+    assert registry.get_entry(client, settings, entry.name) == entry
+    client.plugins.ltr.get_model(id=entry.name)  # still in the store
+
+
+def test_a_deleted_model_leaves_the_registry_and_the_store(client, settings, store, core_set):
+    entry = _registered(client, settings, store, core_set, GOOD)
+    registry.delete(client, settings, entry.name)
+    assert entry.name not in {e.name for e in registry.list_entries(client, settings)}
+    with pytest.raises(os_exc.NotFoundError):
+        client.plugins.ltr.get_model(id=entry.name)
+
+
+def test_diff_reports_what_differs_between_two_models(client, settings, store, core_set):
+    a = _registered(client, settings, store, core_set, GOOD, hyperparameters={"c": 1})
+    b = _registered(client, settings, store, core_set, BAD, hyperparameters={"c": 2},
+                    source="shipped")
+    diff = registry.diff(registry.get_entry(client, settings, a.name),
+                         registry.get_entry(client, settings, b.name))
+    assert diff == {"source": {a.name: "trained", b.name: "shipped"},
+                    "hyperparameters": {a.name: {"c": 1}, b.name: {"c": 2}}}
+
+
+def test_a_model_naming_an_unknown_feature_is_refused_and_leaves_nothing(
+        client, settings, store, core_set):
+    entry = _entry(core_set, {"text_bm25": 1.0, "no_such_feature": 2.0})
+    store.models.append(entry.name)
+    with pytest.raises(ValidationError) as refused:
+        registry.register(client, settings, entry, core_set.to_store())
+    assert refused.value.message == (f"the LTR store refused model {entry.name!r}: model "
+                                     f"[{entry.name}]: unknown feature [no_such_feature] in the "
+                                     "linear weights")
+    assert registry.list_entries(client, settings) == []
+    with pytest.raises(os_exc.NotFoundError):
+        client.plugins.ltr.get_model(id=entry.name)
+
+
+def _templates_with(tmp_path, feature_file: str, doc: dict) -> Path:
+    """A copy of the shipped templates whose ltrr_core set has one more feature file."""
+    from ltrr_opensearch.config import Settings
+
+    root = tmp_path / "templates"
+    shutil.copytree(Settings().templates_dir, root)
+    (root / "features" / "ltrr_core" / feature_file).write_text(json.dumps(doc))
+    return root
+
+
+@pytest.mark.parametrize("template", [
+    '{"match": {"title": {{keywords}} }',  # renders to invalid JSON
+    '{"match": {"title": "{{#keywords}}"}}',  # a mustache section never closed
+    {"no_such_query": {"title": "{{keywords}}"}},  # not a query
+])
+def test_a_feature_set_with_a_broken_template_is_refused_naming_its_file(
+        client, settings, store, tmp_path, template):
+    root = _templates_with(tmp_path, "99_broken.json", {
+        "name": "broken", "params": ["keywords"], "template": template})
+    feature_set = load_feature_set(settings.with_overrides(templates_dir=root))
+    store.sets.append(feature_set.store_name)
+    setup.ensure_store(client)
+    with pytest.raises(ValidationError) as refused:
+        setup.ensure_feature_set(client, feature_set)
+    message = refused.value.message
+    assert f"refused feature set {feature_set.store_name}" in message
+    assert "feature [broken]" in message and str(root / "features" / "ltrr_core" /
+                                                 "99_broken.json") in message
+    with pytest.raises(os_exc.NotFoundError):
+        client.plugins.ltr.get_featureset(id=feature_set.store_name)
+
+
+def test_a_feature_file_that_is_not_json_is_refused_naming_it(settings, tmp_path):
+    root = _templates_with(tmp_path, "99_ok.json", {"name": "ok", "template": {"match_all": {}}})
+    (root / "features" / "ltrr_core" / "99_ok.json").write_text('{"name": "ok", "template": {')
+    with pytest.raises(ConfigError, match=re.escape(str(root / "features" / "ltrr_core" /
+                                                          "99_ok.json"))):
+        load_feature_set(settings.with_overrides(templates_dir=root))
+
+
+def test_deploying_a_model_missing_from_the_store_is_refused(client, settings, store, core_set):
+    first = _registered(client, settings, store, core_set, GOOD)
+    gone = _registered(client, settings, store, core_set, BAD)
+    registry.deploy(client, settings, first.name)
+    client.plugins.ltr.delete_model(id=gone.name)
+    with pytest.raises(ValidationError, match=f"model '{gone.name}' is registered but missing "
+                                              "from the LTR store"):
+        registry.deploy(client, settings, gone.name, force=True)
+    assert registry.deployment(client, settings).model == first.name
+
+
+def test_a_model_keeps_serving_when_its_feature_set_is_deleted_from_the_store(
+        client, settings, store, tmp_path):
+    """Models carry a frozen copy of their feature set: deleting the set breaks nothing."""
+    root = _templates_with(tmp_path, "99_probe.json", {
+        "name": f"probe_{_uid()}", "template": {"constant_score": {"filter": {"match_all": {}}}}})
+    scoped = settings.with_overrides(templates_dir=root)
+    feature_set = load_feature_set(scoped)
+    setup.ensure_store(client)
+    setup.ensure_feature_set(client, feature_set)
+    store.sets.append(feature_set.store_name)
+    entry = _registered(client, scoped, store, feature_set, GOOD)
+    client.plugins.ltr.delete_featureset(id=feature_set.store_name)
+    current, _ = registry.deploy(client, scoped, entry.name)
+    assert current.model == entry.name
+    client.indices.create(index=f"{settings.index_prefix}-probe")
+    client.index(index=f"{settings.index_prefix}-probe", id="1", body={"title": "x"},
+                 refresh=True)
+    answer = client.search(index=f"{settings.index_prefix}-probe", body={"query": {"sltr": {
+        "model": entry.name, "params": {"keywords": "x", "now": "2025-01-01",
+                                        "q2e_key": "_none_", "intent": "", "genres": [],
+                                        "moods": [], "decades": [], "languages": [],
+                                        "creators": [], "query_vector": [0.0]}}}})
+    assert answer["hits"]["total"]["value"] == 1
