@@ -31,8 +31,10 @@ from ltrr_opensearch.types import Understanding
 
 DEFAULT_SET = "ltrr_core"
 # The params the search path can pass; a feature may declare any of them.
-SLTR_PARAMS = frozenset({"keywords", "now", "q2e_key", "intent", "genres", "moods", "decades",
-                         "languages", "creators", "query_vector"})
+SLTR_PARAMS = frozenset({"query", "keywords", "now", "q2e_key", "intent", "genres", "moods",
+                         "decades", "languages", "creators", "query_vector", "facet_count",
+                         "query_terms"})
+FACET_PARAMS = ("genres", "moods", "decades", "languages")
 NO_MEMORY_KEY = "_none_"  # a q2e key no entity has: the memory feature is then 0
 _FIELDS = {"name", "description", "params", "template_language", "template"}
 _PLACEHOLDER = re.compile(r"\{\{\{?\s*[#^/]?\s*([A-Za-z_][\w.]*)\s*\}?\}\}")
@@ -151,12 +153,15 @@ def sltr_params(understanding: Understanding, *, q2e_key: str | None,
             slots[param].append(slot.value)
     when = now or datetime.now(timezone.utc)
     params: dict[str, Any] = {
+        "query": understanding.raw,
         "keywords": understanding.normalized or understanding.raw,
         "now": (when.date() if isinstance(when, datetime) else when).isoformat(),
         "q2e_key": q2e_key or NO_MEMORY_KEY,
         "intent": understanding.intent or "",
         **slots,
         "query_vector": [float(x) for x in vector] if vector is not None else None,
+        "facet_count": sum(1 for p in FACET_PARAMS if slots[p]),
+        "query_terms": len(understanding.tokens),
     }
     if needed is not None:
         params = {k: v for k, v in params.items() if k in needed}
