@@ -48,8 +48,10 @@ def run(args: argparse.Namespace) -> int:
     _say(f"== OpenSearch {info['version']['number']} at {settings.display_urls}")
     rows = [json.loads(line) for line in CHINOOK.read_text(encoding="utf-8").splitlines()]
     _prepare(client, settings, rows, args)
+    _ranking(client, settings)
     outcomes, replay = _traffic(client, settings, rows, args)
     _learned(client, settings, replay, outcomes)
+    _retrain(client, settings)
     _examples(replay)
     _say("\ntry it yourself:  ltrr search \"led zepelin\" --explain   |   ltrr bandit show   |   "
          "ltrr memory show \"headbanging\"")
@@ -80,6 +82,32 @@ def _prepare(client, settings, rows, args) -> None:
     else:
         _say(f"== catalog already loaded ({count} entities behind {settings.catalog_alias}); "
              "--fresh reloads it")
+
+
+def _ranking(client, settings) -> None:
+    from ltrr_opensearch.errors import LtrrError
+    from ltrr_opensearch.rank.setup import ltr_init
+
+    try:
+        report = ltr_init(client, settings)
+    except LtrrError as exc:
+        _say(f"\n== in-engine ranking unavailable ({exc.message}): candidates ordered by fusion")
+        return
+    _say(f"\n== in-engine ranking: feature set {report.feature_set}; deployed model "
+         f"{report.deployed or 'none (fusion)'}")
+    for note in report.notes:
+        _say(f"   note: {note}")
+
+
+def _retrain(client, settings) -> None:
+    from ltrr_opensearch.rank.learn import scheduled_retrain
+
+    _say("\n== a ranker trained from the demo's clicks (PBM judgments -> LambdaMART), "
+         "deployed only if it beats the serving one on held-out judgments")
+    # The demo's few hundred searches repeat a query less often than real traffic does.
+    result = scheduled_retrain(client, settings, min_evidence=3)
+    _say(f"   trained {result['trained'] or 'nothing'}; deployed: {result['deployed']} "
+         f"({result['reason']})")
 
 
 def _traffic(client, settings, rows, args):

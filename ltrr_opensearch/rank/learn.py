@@ -151,14 +151,14 @@ def _feature_set_for(settings: Settings, names: tuple[str, ...], logged_set: str
     return current.to_store()
 
 
-def scheduled_retrain(client: OpenSearch, settings: Settings, _summary: Any = None
-                      ) -> dict[str, Any]:
+def scheduled_retrain(client: OpenSearch, settings: Settings, _summary: Any = None, *,
+                      min_evidence: float = DEFAULT_MIN_EVIDENCE) -> dict[str, Any]:
     """The worker's retrain hook: train from the logs and deploy through the gate. Never
     raises for a model that is not ready or not better: it says so in its result."""
     from ltrr_opensearch.rank.gate import heldout_gate
 
     try:
-        entry = train_from_logs(client, settings)
+        entry = train_from_logs(client, settings, min_evidence=min_evidence)
     except ValidationError as exc:
         return {"trained": None, "deployed": False, "reason": exc.message}
     try:
