@@ -64,13 +64,22 @@ public final class StoreNames {
         return t;
     }
 
-    /** Checks an element name: not blank, at most {@link #MAX_NAME_LENGTH} characters, no control characters. */
+    /**
+     * Checks an element name: not blank, at most {@link #MAX_NAME_LENGTH} characters, no control characters,
+     * not {@code .} or {@code ..}.
+     */
     public static String checkName(String what, String name) {
         if (name == null || name.isBlank()) {
             throw new IllegalArgumentException(what + " name must not be empty");
         }
         if (name.length() > MAX_NAME_LENGTH) {
             throw new IllegalArgumentException(what + " name is longer than " + MAX_NAME_LENGTH + " characters");
+        }
+        if (name.equals(".") || name.equals("..")) {
+            // curl, browsers and many URL libraries collapse /_ltr/_feature/.. into /_ltr, so such an
+            // element could be deleted only by a request that deletes the whole store.
+            throw new IllegalArgumentException(what + " name must not be [" + name + "]: clients resolve it as a path"
+                + " segment");
         }
         for (int i = 0; i < name.length(); i++) {
             if (Character.isISOControl(name.charAt(i))) {

@@ -30,6 +30,15 @@ class StoreNamesTest {
     }
 
     @Test
+    void dotSegmentElementNamesAreRefused() {
+        for (String bad : new String[] {".", ".."}) {
+            assertEquals("feature name must not be [" + bad + "]: clients resolve it as a path segment",
+                assertThrows(IllegalArgumentException.class, () -> StoreNames.checkName("feature", bad)).getMessage());
+        }
+        assertEquals("...", StoreNames.checkName("feature", "..."));
+    }
+
+    @Test
     void docIds() {
         assertEquals("feature-a b", StoreNames.docId("feature", "a b"));
         assertEquals("model-m", StoreNames.docId("model", "m"));
