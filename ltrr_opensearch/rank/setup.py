@@ -97,7 +97,7 @@ def ltr_init(client: OpenSearch, settings: Settings, *, feature_set_name: str = 
                 registry.register(client, settings, entry, feature_set.to_store())
             if current.model is None:
                 current, _ = registry.deploy(client, settings, entry.name)
-            else:
+            elif current.model != entry.name:
                 notes.append(f"{current.model} is deployed: the default model was registered "
                              "but not deployed over it")
     return InitReport(created, feature_set.store_name, uploaded, default_name, current.model,
