@@ -14,7 +14,7 @@ import json
 import re
 import shutil
 import uuid
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -23,10 +23,13 @@ from opensearchpy import exceptions as os_exc
 
 from ltrr_opensearch.catalog.index import catalog_body
 from ltrr_opensearch.catalog.loader import load_catalog, make_fresh_embedder
+from ltrr_opensearch.cli import main
 from ltrr_opensearch.errors import ConfigError, ValidationError
+from ltrr_opensearch.pipeline import BufferedSearchLog, Pipeline
 from ltrr_opensearch.rank import registry, setup
 from ltrr_opensearch.rank.features import load_feature_set, sltr_params
-from ltrr_opensearch.rank.gate import heldout_gate
+from ltrr_opensearch.rank.gate import heldout_gate, predict
+from ltrr_opensearch.rank.learn import train_from_logs
 from ltrr_opensearch.rank.predict import predict_linear, predict_xgboost_json
 from ltrr_opensearch.rank.ranker import Ranker
 from ltrr_opensearch.rank.train import train_lambdamart, train_linear
@@ -246,13 +249,77 @@ def test_a_logged_feature_equals_its_own_templates_score_for_that_doc(chinook, s
 
 def test_every_feature_of_every_candidate_has_a_logged_value(chinook):
     fs = chinook.feature_set
+    candidates = 0
     for text in FEATURE_DOCS_QUERIES:
         hits = chinook.client.search(index=chinook.indices[1],
                                      body=_logging_body(chinook, text, 200, False))["hits"]["hits"]
-        assert len(hits) >= 50
         for hit in hits:
             missing = set(fs.names) - set(_logged(hit))
             assert not missing, (text, hit["_id"], missing)
+        candidates += len(hits)
+    assert candidates >= 200
+
+
+# --- the search path with a deployed model ----------------------------------------------
+
+SEARCH_NOW = datetime(2025, 1, 1, tzinfo=timezone.utc)
+PIPELINE_QUERIES = ("queen", "rock love songs", "beethoven symphony", "iron maiden live")
+
+
+@pytest.fixture(scope="module")
+def served(chinook, trained):
+    """The LambdaMART model registered and deployed on the Chinook prefix, and a pipeline
+    built from the cluster (it finds the deployed model) that logs its searches."""
+    client, settings, fs = chinook.client, chinook.settings, chinook.feature_set
+    result = trained.results["xgboost"]
+    entry = registry.ModelEntry(
+        name=f"h6_served_{_uid()}", type=result.model_type, definition=result.definition,
+        feature_set=fs.store_name, feature_names=tuple(fs.names), params=tuple(sorted(fs.params)))
+    chinook.store.models.append(entry.name)
+    registry.register(client, settings, entry, fs.to_store())
+    registry.deploy(client, settings, entry.name)
+    log = BufferedSearchLog(client, settings, batch=1000)
+    pipeline = Pipeline.from_cluster(client, settings, search_log=log)
+    responses = [pipeline.search(text, k=10, now=SEARCH_NOW, request_id=f"h6-{i}")
+                 for i, text in enumerate(PIPELINE_QUERIES)]
+    log.flush(refresh="wait_for")
+    return SimpleNamespace(entry=registry.get_entry(client, settings, entry.name),
+                           pipeline=pipeline, responses=responses)
+
+
+def test_pipeline_serves_with_the_deployed_model(served):
+    assert served.pipeline.ranker == served.entry.ranker()
+    for response in served.responses:
+        assert all(r.ranked and r.scored for r in response.results if r.hits)
+
+
+def test_pipeline_orders_the_union_by_the_models_score_on_the_logged_features(served):
+    names = served.entry.feature_names
+    for response in served.responses:
+        candidates = response.candidates
+        assert len(candidates) >= 20 and len({r.strategy for r in response.results
+                                              if r.hits}) >= 2
+        assert all(c.features is not None and len(c.features) == len(names)
+                   for c in candidates)
+        scores = [c.score for c in candidates]
+        assert scores == sorted(scores, reverse=True)
+        expected = predict(served.entry, [dict(zip(names, c.features, strict=True))
+                                          for c in candidates])
+        worst = max(abs(a - b) for a, b in zip(scores, expected, strict=True))
+        assert worst <= TOLERANCE, (response.query, worst)
+
+
+def test_the_logged_search_keeps_the_feature_vector_of_every_shown_item(chinook, served):
+    for response in served.responses:
+        doc = chinook.client.get(index=chinook.settings.ubi_queries_index,
+                                 id=response.request_id)["_source"]
+        ltr = doc["query_attributes"]["ltr"]
+        assert ltr["model"] == served.entry.name
+        assert ltr["feature_set"] == served.entry.feature_set
+        assert ltr["feature_names"] == list(served.entry.feature_names)
+        assert doc["query_response_hit_ids"] == [c.id for c in response.shown]
+        for candidate in response.shown:
+            assert ltr["features"][candidate.id] == pytest.approx(list(candidate.features))
 
 
 # --- registry, gate and store refusals (fresh prefix per test, no catalog needed) ---------
@@ -455,3 +522,140 @@ def test_a_model_keeps_serving_when_its_feature_set_is_deleted_from_the_store(
                                         "moods": [], "decades": [], "languages": [],
                                         "creators": [], "query_vector": [0.0]}}}})
     assert answer["hits"]["total"]["value"] == 1
+
+
+# --- ltr init -----------------------------------------------------------------------------
+
+
+def test_ltr_init_uploads_a_new_feature_set_version_once(client, settings, store, tmp_path):
+    root = _templates_with(tmp_path, "99_probe.json", {
+        "name": f"probe_{_uid()}", "template": {"constant_score": {"filter": {"match_all": {}}}}})
+    scoped = settings.with_overrides(templates_dir=root)
+    feature_set = load_feature_set(scoped)
+    store.sets.append(feature_set.store_name)
+    first = setup.ltr_init(client, scoped, default_model=False)
+    again = setup.ltr_init(client, scoped, default_model=False)
+    assert (first.feature_set, first.feature_set_created) == (feature_set.store_name, True)
+    assert (again.feature_set, again.feature_set_created) == (feature_set.store_name, False)
+    stored = client.plugins.ltr.get_featureset(id=feature_set.store_name)
+    assert [f["name"] for f in stored["_source"]["featureset"]["features"]] == feature_set.names
+    assert "_default_" in client.plugins.ltr.list_stores()["stores"]
+    assert not first.store_created and not again.store_created  # the store was already there
+
+
+@pytest.fixture()
+def default_model(client, settings, store, core_set, tmp_path, monkeypatch):
+    """A default model file (a small linear model on the current feature set) where
+    ``ltr init`` looks for the shipped one."""
+    entry = _entry(core_set, GOOD, name=f"h6_default_{_uid()}", source="shipped default")
+    store.models.append(entry.name)
+    path = tmp_path / "default_ranker.json"
+    path.write_text(json.dumps(entry.to_doc()))
+    monkeypatch.setattr(setup, "DEFAULT_MODEL_FILE", path)
+    return entry
+
+
+def test_the_shipped_default_model_fits_the_shipped_feature_set(settings):
+    """Otherwise ``ltr init`` registers no default and a new catalog is ordered by fusion."""
+    shipped = setup.shipped_default()
+    assert shipped is not None, "rank/default_ranker.json ships with the package"
+    feature_set = load_feature_set(settings)
+    assert shipped.feature_set == feature_set.store_name
+    assert shipped.feature_names == tuple(feature_set.names)
+    assert set(shipped.params) <= feature_set.params
+
+
+def test_ltr_init_deploys_the_default_only_when_nothing_is_deployed(
+        client, settings, default_model):
+    shipped = default_model
+    first = setup.ltr_init(client, settings)
+    deployed = registry.deployment(client, settings)
+    again = setup.ltr_init(client, settings)
+    assert first.deployed == first.default_model == shipped.name
+    assert again.deployed == shipped.name and again.notes == ()
+    assert registry.deployment(client, settings) == deployed  # nothing rewritten
+    assert [e.name for e in registry.list_entries(client, settings)] == [shipped.name]
+
+
+def test_ltr_init_never_deploys_the_default_over_a_deployed_model(
+        client, settings, store, core_set, default_model):
+    ours = _registered(client, settings, store, core_set, GOOD)
+    registry.deploy(client, settings, ours.name)
+    report = setup.ltr_init(client, settings)
+    assert report.deployed == ours.name
+    assert registry.deployment(client, settings).model == ours.name
+    assert report.default_model == default_model.name
+    assert default_model.name in {e.name for e in registry.list_entries(client, settings)}
+    assert any(f"{ours.name} is deployed" in note for note in report.notes)
+
+
+# --- ltrr model train on simulated traffic ------------------------------------------------
+
+
+def test_model_train_registers_a_model_learned_from_logged_searches_and_clicks(
+        client, settings, store):
+    from ltrr_opensearch.evaluate.experiment import (
+        embed_world,
+        prepare_policy_indices,
+        scratch_folder,
+    )
+    from ltrr_opensearch.evaluate.harness import Policy, Replay
+    from ltrr_opensearch.simulate import ClickModel, QueryStream, World, load_sim_config
+
+    sim = load_sim_config(ROOT / "configs" / "worlds" / "small.toml")
+    world = World.generate(sim)
+    data = embed_world(list(world.rows()), "tfidf", scratch_folder())
+    try:
+        prepare_policy_indices(client, settings, data)
+        serving = _registered(client, settings, store, load_feature_set(settings),
+                              {"text_bm25": 1.0, "memory": 2.0, "popularity": 1.0,
+                               "vector_similarity": 2.0})
+        setup.ltr_init(client, settings, default_model=False)
+        registry.deploy(client, settings, serving.name)
+        pipeline = Pipeline.from_cluster(client, settings)
+        plan = Policy("ltr", plan=lambda q: [("bm25_popularity", 20), ("knn_vector", 20),
+                                             ("q2e_memory", 20)])
+        Replay(pipeline, plan, ClickModel(sim, seed=1), batch=100).run(
+            QueryStream(world, sim).take(SIM_SEARCHES))
+    finally:
+        resources.clear()
+    name = f"h6_trained_{_uid()}"
+    store.models.append(name)
+    entry = train_from_logs(client, settings, min_evidence=SIM_MIN_EVIDENCE, name=name)
+    assert registry.get_entry(client, settings, name) == entry
+    client.plugins.ltr.get_model(id=name)
+    assert entry.type == "model/xgboost+json" and entry.feature_set == load_feature_set(
+        settings).store_name
+    assert entry.training_window["searches"] >= SIM_SEARCHES  # follow-ups aside, all logged
+    ndcg = entry.metrics["ndcg@10"]
+    assert 0.0 <= ndcg["model"]["mean"] <= 1.0 and ndcg["queries"] > 0
+    assert entry.heldout["rows"] and {r["query_id"] for r in entry.heldout["rows"]} <= {
+        hit["_id"] for hit in client.search(index=settings.ubi_queries_index,
+                                            body={"size": 10000, "_source": False})["hits"]["hits"]}
+
+
+SIM_SEARCHES = 150
+SIM_MIN_EVIDENCE = 3.0
+
+
+# --- the CLI --------------------------------------------------------------------------------
+
+
+def test_cli_ltr_init_and_model_list_and_show(client, settings, tmp_path, capsys,
+                                              default_model):
+    config = tmp_path / "ltrr.toml"
+    config.write_text(f'[opensearch]\nurl = "{settings.urls[0]}"\n\n'
+                      f'[indices]\nprefix = "{settings.index_prefix}"\n')
+    shipped = default_model
+    assert main(["ltr", "init", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^LTR store: (present|created)$", out, re.M)
+    assert f"deployed model: {shipped.name}" in out
+    assert f"feature set: {load_feature_set(settings).store_name}" in out
+    assert main(["model", "list", "--config", str(config)]) == 0
+    assert re.search(rf"^\* {shipped.name} +model/linear +shipped default", capsys.readouterr().out, re.M)
+    assert main(["model", "show", shipped.name, "--config", str(config)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["name"] == shipped.name and shown["deployed"] is True
+    assert main(["model", "show", "no_such_model", "--config", str(config)]) == 1
+    assert "no model named 'no_such_model'" in capsys.readouterr().err
