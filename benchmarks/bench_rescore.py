@@ -111,8 +111,8 @@ def prepare_index(client, settings: Settings, world_config: Path, n: int, reuse:
 
 
 def drop_index(client) -> None:
-    client.indices.delete(index=f"{PREFIX}-catalog*", ignore_unavailable=True,
-                          expand_wildcards="all")
+    """The catalog and the state index ``ensure_catalog`` made beside it."""
+    client.indices.delete(index=f"{PREFIX}-*", ignore_unavailable=True, expand_wildcards="all")
 
 
 # -- queries ------------------------------------------------------------------------------
@@ -380,6 +380,7 @@ def main() -> None:
         tops: dict[str, list[Top]] = {v: [] for v in variants}
         load_before = os.getloadavg()
         bench.python_ms = {"d": [], "e": []}
+        cache_before = client.plugins.ltr.cache_stats()["all"]
         started = time.perf_counter()
         for i, (text, _, _) in enumerate(measured):
             shift = i % len(variants)
@@ -391,16 +392,26 @@ def main() -> None:
                 tops[v].append(top)
         seconds = time.perf_counter() - started
         load_after = os.getloadavg()
+        cache_after = client.plugins.ltr.cache_stats()["all"]
     finally:
         try:
             client.plugins.ltr.delete_store(store=store)
         except Exception as exc:  # noqa: BLE001 - report, then still drop the index
-            print(f"could not delete LTR store {store}: {exc}")
+            print(f"could not delete LTR store {store} ({exc}); delete it with "
+                  f"`curl -X DELETE {args.url}/_ltr/{store}`")
         if not args.keep:
             drop_index(client)
 
     report(args, variants, ms, took, tops, measured, shape, version, seconds,
-           load_before, load_after, len(train_rows), bench.python_ms)
+           load_before, load_after, len(train_rows), bench.python_ms,
+           cache_delta(cache_before, cache_after))
+
+
+def cache_delta(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, int]:
+    """Plugin cache hits and misses during the measured loop (node-wide: other users' searches
+    count too). Misses that grow with the queries would mean a model compiled per request."""
+    return {f"{cache}_{k}": after[cache][k] - before[cache][k]
+            for cache in ("models", "elements") for k in ("hits", "misses")}
 
 
 def agreement(tops: Mapping[str, list[Top]], x: str, y: str) -> dict[str, float] | None:
@@ -421,7 +432,7 @@ def agreement(tops: Mapping[str, list[Top]], x: str, y: str) -> dict[str, float]
 
 
 def report(args, variants, ms, took, tops, measured, shape, version, seconds, load_before,
-           load_after, train_rows, python_ms) -> None:
+           load_after, train_rows, python_ms, cache) -> None:
     base50 = pct(ms["a"], 50)
     table = {}
     for v in variants:
@@ -460,6 +471,7 @@ def report(args, variants, ms, took, tops, measured, shape, version, seconds, lo
         print(f"top-10 agreement {k.replace('_vs_', ' vs ')}: same scores (ties aside) "
               f"{p['same_scores']:.1%}, same ids {p['same_set']:.1%}, same order "
               f"{p['same_order']:.1%}")
+    print("LTR plugin caches during the loop: " + ", ".join(f"{k} {v}" for k, v in cache.items()))
     kinds: dict[str, int] = {}
     for _, kind, _ in measured:
         kinds[kind] = kinds.get(kind, 0) + 1
@@ -475,7 +487,7 @@ def report(args, variants, ms, took, tops, measured, shape, version, seconds, lo
            "train_rows": train_rows, "tree_model": shape, "seconds": seconds,
            "cores": os.cpu_count(), "load_average": [load_before[0], load_after[0]],
            "python": platform.python_version(), "variants": table, "goal": goal,
-           "top10_agreement": parity,
+           "top10_agreement": parity, "ltr_cache_delta": cache,
            "samples_ms": {v: [round(x, 3) for x in ms[v]] for v in variants}}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1) + "\n")
