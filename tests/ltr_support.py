@@ -60,8 +60,9 @@ def delete_quietly(client, kind: str, name: str, store: str | None = None) -> No
 class Made:
     """Elements a test created (or tried to), deleted at teardown whatever happened."""
 
-    def __init__(self, client) -> None:
+    def __init__(self, client, dropped_store: str | None = None) -> None:
         self.client = client
+        self.dropped_store = dropped_store  # a named store deleted later as a whole: skip its elements
         self.items: list[tuple[str, str, str | None]] = []
 
     def __call__(self, kind: str, name: str, store: str | None = None) -> str:
@@ -71,7 +72,7 @@ class Made:
     def cleanup(self) -> None:
         for kind in ELEMENT_TYPES:
             for k, name, store in self.items:
-                if k == kind:
+                if k == kind and not (store and store == self.dropped_store):
                     with contextlib.suppress(os_exc.TransportError):  # e.g. the store is gone
                         delete_quietly(self.client, kind, name, store)
 

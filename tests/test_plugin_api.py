@@ -41,14 +41,23 @@ def store(request, session_client, ltr_available):
 
 
 @pytest.fixture()
+def client(session_client):
+    """The session's client: these tests name and delete what they create, so they need no
+    per-test index prefix."""
+    return session_client
+
+
+@pytest.fixture()
 def ltr(client, require_ltr):
     ensure_default_store(client)
     return client.plugins.ltr
 
 
 @pytest.fixture()
-def made(client):
-    registry = Made(client)
+def made(client, request):
+    # Elements in the module's named store go with the store at the end of the module.
+    module_store = request.getfixturevalue("store") if "store" in request.fixturenames else None
+    registry = Made(client, dropped_store=module_store)
     yield registry
     registry.cleanup()
 
@@ -62,11 +71,13 @@ def own_store(ltr, client):
     drop_store(client, name)
 
 
-@pytest.fixture()
-def docs(client, settings):
-    index = f"{settings.index_prefix}-docs"
-    make_docs_index(client, index)
-    return index
+@pytest.fixture(scope="module")
+def docs(session_client):
+    """Five documents the search-time tests rank (read only, shared by the module)."""
+    index = f"{unique()}-docs"
+    make_docs_index(session_client, index)
+    yield index
+    session_client.indices.delete(index=index, ignore_unavailable=True)
 
 
 def names(search_response) -> list[str]:

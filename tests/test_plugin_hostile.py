@@ -17,6 +17,7 @@ from opensearchpy import exceptions as os_exc
 
 from tests.ltr_support import (
     Made,
+    delete_quietly,
     ensure_default_store,
     feature,
     get_element,
@@ -58,9 +59,9 @@ def model_body(model: dict, feature_set: dict = SET_X) -> dict:
     return {"model": {"name": "<n>", "feature_set": feature_set, "model": model}}
 
 
-def linear_text(definition_text: str) -> str:
+def model_text(definition_text: str, kind: str = "model/linear") -> str:
     """A model create whose definition is JSON text given verbatim (to carry NaN/Infinity/1e999)."""
-    text = json.dumps(model_body({"type": "model/linear", "definition": "DEF"}))
+    text = json.dumps(model_body({"type": kind, "definition": "DEF"}))
     return text.replace('"DEF"', definition_text)
 
 
@@ -129,6 +130,10 @@ CASES = [
         400, "must not be empty"),
     Bad("name-too-long", "PUT", "/_ltr/_feature/" + "a" * 257,
         {"feature": {"name": "a" * 257, "template": {"match_all": {}}}}, 400, "longer than 256"),
+    Bad("name-dot", "PUT", "/_ltr/_feature/.", {"feature": {"name": ".", "template": {"match_all": {}}}},
+        400, "path segment"),
+    Bad("name-dot-dot", "PUT", "/_ltr/_featureset/..", {"featureset": {"name": "..", "features": []}},
+        400, "path segment"),
     Bad("name-control-char", "PUT", "/_ltr/_feature/a%01b",
         {"feature": {"name": "a\u0001b", "template": {"match_all": {}}}}, 400, "control character"),
     Bad("missing-template", "PUT", FEATURE, feature_body(), 400, "[template] is required", F),
@@ -189,10 +194,10 @@ CASES = [
         "must be an object", M),
     Bad("linear-weight-string", "PUT", MODEL, model_body({"type": "model/linear", "definition": {"x": "1"}}),
         400, "must be a number", M),
-    Bad("linear-infinite-number", "PUT", MODEL, linear_text('{"x": 1e999}'), 400, "Infinity", M),
-    Bad("linear-infinite-in-text", "PUT", MODEL, linear_text('"{\\"x\\": 1e999}"'), 400, "not finite", M),
-    Bad("linear-nan-in-text", "PUT", MODEL, linear_text('"{\\"x\\": NaN}"'), 400, "NaN", M),
-    Bad("linear-infinity-token-in-text", "PUT", MODEL, linear_text('"{\\"x\\": -Infinity}"'), 400,
+    Bad("linear-infinite-number", "PUT", MODEL, model_text('{"x": 1e999}'), 400, "non-finite number", M),
+    Bad("linear-infinite-in-text", "PUT", MODEL, model_text('"{\\"x\\": 1e999}"'), 400, "not finite", M),
+    Bad("linear-nan-in-text", "PUT", MODEL, model_text('"{\\"x\\": NaN}"'), 400, "NaN", M),
+    Bad("linear-infinity-token-in-text", "PUT", MODEL, model_text('"{\\"x\\": -Infinity}"'), 400,
         "Infinity", M),
     Bad("normalizer-zero-sd", "PUT", MODEL, model_body({"type": "model/linear", "definition": {"x": 1},
         "feature_normalizers": {"x": {"standard": {"mean": 0, "standard_deviation": 0}}}}), 400,
@@ -207,6 +212,9 @@ CASES = [
     Bad("tree-unreferenced-child", "PUT", MODEL, xgb(tree(children=[{"nodeid": 1, "leaf": 1.0},
         {"nodeid": 2, "leaf": 2.0}, {"nodeid": 3, "leaf": 3.0}])), 400, "not referenced", M),
     Bad("tree-unknown-feature", "PUT", MODEL, xgb(tree(split="nope")), 400, "unknown feature [nope]", M),
+    Bad("tree-infinite-split-number", "PUT", MODEL,
+        model_text(json.dumps(tree()).replace("1.0", "-1e999", 1), "model/xgboost+json"), 400,
+        "non-finite number (-Infinity)", M),
     Bad("tree-infinite-split", "PUT", MODEL, xgb(json.dumps(tree()).replace("1.0", "1e999", 1)), 400,
         "not finite", M),
     Bad("tree-nan-leaf", "PUT", MODEL, xgb(json.dumps(tree()).replace('"leaf": 2.0', '"leaf": NaN')), 400,
@@ -308,13 +316,13 @@ def world(session_client, ltr_available):
         client.indices.delete(index=names["index"], ignore_unavailable=True)
 
 
-def snapshot(client, world: World) -> dict:
-    """The stored state of the world's elements (version and source)."""
-    state = {}
-    for kind, key in (("feature", "feat"), ("featureset", "set"), ("model", "model")):
-        doc = get_element(client, kind, world.names[key])
-        state[kind] = doc and (doc["_version"], doc["_source"])
-    return state
+def snapshot(client, world: World) -> list:
+    """The stored documents of the world's elements (sequence number and source), read in one request
+    from the default store's index."""
+    names = world.names
+    ids = [f"feature-{names['feat']}", f"featureset-{names['set']}", f"model-{names['model']}"]
+    docs = client.mget(index=".ltrstore", body={"ids": ids})["docs"]
+    return [(d["_id"], d.get("found"), d.get("_seq_no"), d.get("_source")) for d in docs]
 
 
 def send(client, case: Bad, world: World) -> tuple[int, str]:
@@ -332,13 +340,6 @@ def send(client, case: Bad, world: World) -> tuple[int, str]:
     return 200, json.dumps(response)[:2000]
 
 
-@pytest.fixture()
-def made(session_client):
-    registry = Made(session_client)
-    yield registry
-    registry.cleanup()
-
-
 def assert_node_serves(client, world: World) -> None:
     assert client.cluster.health()["status"] in ("green", "yellow")
     hits = client.search(index=world.names["index"], body={"query": {"match": {"title": "red"}}})["hits"]
@@ -347,19 +348,19 @@ def assert_node_serves(client, world: World) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_a_hostile_request_is_a_4xx_naming_the_problem_and_changes_nothing(
-        case, world, session_client, made, require_ltr):
+        case, world, session_client, require_ltr):
     client = session_client
     world = World(dict(world.names, n=unique()))
-    for kind in case.absent:
-        made(kind, world.names["n"])  # deleted at teardown should the plugin wrongly write it
     before = snapshot(client, world)
 
     status, text = send(client, case, world)
 
+    written = [kind for kind in case.absent if get_element(client, kind, world.names["n"]) is not None]
+    for kind in written:
+        delete_quietly(client, kind, world.names["n"])
     assert status == case.status, f"{case.method} {case.path}: {status} {text[:600]}"
     assert world.fill(case.word) in text
-    for kind in case.absent:
-        assert get_element(client, kind, world.names["n"]) is None, f"{kind} written despite {status}"
+    assert not written, f"{written} written despite {status}"
     assert snapshot(client, world) == before
     assert_node_serves(client, world)
 
