@@ -266,6 +266,9 @@ CASES = [
         {"query": {"sltr": {"params": {}, "model": "<model>"}}}, 400, "missing required param(s): [q]"),
     Bad("sltr-missing-model", "POST", "/<index>/_search", sltr_search(model="<n>"), 404,
         "model [<n>] not found"),
+    Bad("rescore-sltr-missing-model", "POST", "/<index>/_search", {"query": {"match_all": {}}, "rescore": {
+        "query": {"rescore_query": {"sltr": {"params": {"q": "red"}, "model": "<n>"}}}}}, 404,
+        "model [<n>] not found"),
     Bad("sltr-missing-featureset", "POST", "/<index>/_search", sltr_search(featureset="<n>"), 404,
         "featureset [<n>] not found"),
     Bad("sltr-missing-store", "POST", "/<index>/_search", sltr_search(model="<model>", store="h7nostore"),
