@@ -147,17 +147,34 @@ def _with_created(entry: ModelEntry) -> ModelEntry:
 
 def ltr_store_put(client: OpenSearch, entry: ModelEntry,
                   feature_set_body: Mapping[str, Any]) -> None:
-    """Create the model in the LTR store unless the same name exists there already."""
+    """Create the model in the LTR store unless the same model is there already under this
+    name (the store is cluster-wide: another registry may have put it there). A different
+    model under the name is refused: ``sltr`` would serve it, not the one registered."""
+    body = entry.store_body(feature_set_body)
     try:
-        client.plugins.ltr.get_model(id=entry.name)
-        return
+        stored = client.plugins.ltr.get_model(id=entry.name)
     except os_exc.NotFoundError:
-        pass
+        stored = None
+    if stored is not None:
+        if _canonical(stored.get("_source", {}).get("model", {})) == _canonical(body["model"]):
+            return
+        raise ValidationError(f"the LTR store already holds a different model named "
+                              f"{entry.name!r}", hint="models are immutable: use a new name")
     try:
-        client.plugins.ltr.create_model(id=entry.name, body=entry.store_body(feature_set_body))
+        client.plugins.ltr.create_model(id=entry.name, body=body)
     except os_exc.RequestError as exc:
         raise ValidationError(f"the LTR store refused model {entry.name!r}: "
                               f"{reason(exc)}") from None
+
+
+def _canonical(model: Mapping[str, Any]) -> str:
+    """A stored model (feature set, type, definition, normalizers) as comparable text."""
+    inner = dict(model.get("model") or {})
+    if isinstance(inner.get("definition"), str):
+        with contextlib.suppress(ValueError):
+            inner["definition"] = json.loads(inner["definition"])
+    features = (model.get("feature_set") or {}).get("features")
+    return json.dumps([features, inner], sort_keys=True)
 
 
 def reason(exc: os_exc.TransportError) -> str:
