@@ -448,6 +448,30 @@ def test_a_model_naming_an_unknown_feature_is_refused_and_leaves_nothing(
         client.plugins.ltr.get_model(id=entry.name)
 
 
+
+def test_a_name_the_store_holds_with_another_definition_is_refused(
+        client, settings, store, core_set):
+    """The store is cluster-wide: a second registry must not record a model that ``sltr``
+    would not serve."""
+    ours = _registered(client, settings, store, core_set, GOOD)
+    other = settings.with_overrides(index_prefix=f"{settings.index_prefix}-other")
+    with pytest.raises(ValidationError, match="already holds a different model named"):
+        registry.register(client, other, _entry(core_set, BAD, name=ours.name),
+                          core_set.to_store())
+    assert registry.list_entries(client, other) == []
+    stored = client.plugins.ltr.get_model(id=ours.name)["_source"]["model"]["model"]
+    assert stored["definition"] == GOOD
+
+
+def test_the_same_model_in_a_second_registry_reuses_the_stored_one(
+        client, settings, store, core_set):
+    ours = _registered(client, settings, store, core_set, GOOD)
+    other = settings.with_overrides(index_prefix=f"{settings.index_prefix}-other")
+    again = registry.register(client, other, _entry(core_set, GOOD, name=ours.name),
+                              core_set.to_store())
+    assert registry.get_entry(client, other, ours.name) == again
+
+
 def _templates_with(tmp_path, feature_file: str, doc: dict) -> Path:
     """A copy of the shipped templates whose ltrr_core set has one more feature file."""
     from ltrr_opensearch.config import Settings
