@@ -658,6 +658,26 @@ def test_model_train_registers_a_model_learned_from_logged_searches_and_clicks(
                                             body={"size": 10000, "_source": False})["hits"]["hits"]}
 
 
+
+def test_logged_searches_come_oldest_first_so_the_newest_feature_set_wins(client, settings):
+    """``training_rows`` trains on the feature set of the last logged search."""
+    from ltrr_opensearch.feedback.querylog import SearchRecord, log_search
+    from ltrr_opensearch.rank.learn import logged_searches
+
+    def record(query_id, day, feature_set):
+        return SearchRecord(query_id=query_id, user_query="rock", hit_ids=("a",),
+                            timestamp=datetime(2025, 1, day, tzinfo=timezone.utc),
+                            extra={"ltr": {"model": "m", "feature_set": feature_set,
+                                           "feature_names": ["f"], "features": {"a": [1.0]}}})
+
+    # Request ids are random: the older search may well have the larger one.
+    log_search(client, settings, [record("zz-older", 1, "set_v1"), record("aa-newer", 2, "set_v2"),
+                                  record("mm-newest", 3, "set_v2")], refresh="wait_for")
+    found = logged_searches(client, settings)
+    assert [s.query_id for s in found] == ["zz-older", "aa-newer", "mm-newest"]
+    assert found[-1].feature_set == "set_v2"
+
+
 SIM_SEARCHES = 150
 SIM_MIN_EVIDENCE = 3.0
 

@@ -57,7 +57,7 @@ def logged_searches(client: OpenSearch, settings: Settings, since: datetime | No
     out = []
     if not client.indices.exists(index=settings.ubi_queries_index):
         return out
-    for hit in scan(client, settings.ubi_queries_index, query, ("query_id",),
+    for hit in scan(client, settings.ubi_queries_index, query, ("timestamp", "query_id"),
                     ["query_id", "q2e_key", "query_response_hit_ids", "query_attributes.ltr"]):
         doc = hit["_source"]
         ltr = (doc.get("query_attributes") or {}).get("ltr")
