@@ -407,6 +407,18 @@ def test_rollback_serves_the_previous_model_again(client, settings, store, core_
         registry.rollback(client, settings)
 
 
+def test_rollback_never_lands_on_a_model_deleted_from_the_registry(
+        client, settings, store, core_set):
+    kept = _registered(client, settings, store, core_set, GOOD)
+    deleted = _registered(client, settings, store, core_set, BAD)
+    serving = _registered(client, settings, store, core_set, {"popularity": 1.0})
+    for entry in (kept, deleted, serving):
+        registry.deploy(client, settings, entry.name, force=True)
+    registry.delete(client, settings, deleted.name)  # a rollback target, not deployed
+    assert registry.rollback(client, settings).model == kept.name
+    assert registry.deployed_ranker(client, settings).model == kept.name
+
+
 def test_the_deployed_model_cannot_be_deleted(client, settings, store, core_set):
     entry = _registered(client, settings, store, core_set, GOOD)
     registry.deploy(client, settings, entry.name)

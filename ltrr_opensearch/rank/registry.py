@@ -209,11 +209,20 @@ def deploy(client: OpenSearch, settings: Settings, name: str, *, force: bool = F
 
 
 def rollback(client: OpenSearch, settings: Settings) -> Deployment:
+    """Serve the newest earlier model that is still registered (a model deleted from the
+    registry since is skipped: serving it would leave the search path without an entry)."""
     current = deployment(client, settings)
-    if not current.history:
-        raise ValidationError("nothing to roll back to: no model was deployed before "
-                              f"{current.model or 'this'}")
-    return _write(client, settings, Deployment(current.history[-1], current.history[:-1], _now()))
+    history = list(current.history)
+    while history:
+        target = history.pop()
+        try:
+            entry = get_entry(client, settings, target)
+        except ValidationError:
+            continue
+        _check_in_store(client, entry)
+        return _write(client, settings, Deployment(target, tuple(history), _now()))
+    raise ValidationError("nothing to roll back to: no model still registered was deployed "
+                          f"before {current.model or 'this'}")
 
 
 def delete(client: OpenSearch, settings: Settings, name: str) -> None:
