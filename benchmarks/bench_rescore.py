@@ -342,7 +342,7 @@ def main() -> None:
     run = uuid.uuid4().hex[:8]
     store = f"{PREFIX}-{run}"
     set_name = f"bench_rescore_{run}"
-    index = None
+    store_made = False
     try:
         index = prepare_index(client, settings, args.world, args.n, args.reuse)
         world = World.generate(args.world)
@@ -352,6 +352,7 @@ def main() -> None:
         all_features = {f.name: f for f in load_feature_set(settings).features}
         features = [all_features[name] for name in FEATURES]
         client.plugins.ltr.create_store(store=store)
+        store_made = True
         client.plugins.ltr.create_featureset(id=set_name, store=store, body={"featureset": {
             "name": set_name, "features": [f.to_store() for f in features]}})
 
@@ -395,7 +396,8 @@ def main() -> None:
         cache_after = client.plugins.ltr.cache_stats()["all"]
     finally:
         try:
-            client.plugins.ltr.delete_store(store=store)
+            if store_made:
+                client.plugins.ltr.delete_store(store=store)
         except Exception as exc:  # noqa: BLE001 - report, then still drop the index
             print(f"could not delete LTR store {store} ({exc}); delete it with "
                   f"`curl -X DELETE {args.url}/_ltr/{store}`")
