@@ -35,7 +35,7 @@ from ltrr_opensearch.rank.ranker import Ranker
 from ltrr_opensearch.rank.train import train_lambdamart, train_linear
 from ltrr_opensearch.retrieve import resources
 from ltrr_opensearch.retrieve.msearch import default_q2e_key
-from ltrr_opensearch.understand import understand
+from ltrr_opensearch.understand import Gazetteer, understand
 
 pytestmark = [pytest.mark.integration, pytest.mark.ltr, pytest.mark.usefixtures("require_ltr")]
 
@@ -552,11 +552,10 @@ def test_a_model_keeps_serving_when_its_feature_set_is_deleted_from_the_store(
     client.indices.create(index=f"{settings.index_prefix}-probe")
     client.index(index=f"{settings.index_prefix}-probe", id="1", body={"title": "x"},
                  refresh=True)
+    params = sltr_params(understand("x", Gazetteer({})), q2e_key=None, vector=[0.0], now=NOW,
+                         needed=feature_set.params)
     answer = client.search(index=f"{settings.index_prefix}-probe", body={"query": {"sltr": {
-        "model": entry.name, "params": {"keywords": "x", "now": "2025-01-01",
-                                        "q2e_key": "_none_", "intent": "", "genres": [],
-                                        "moods": [], "decades": [], "languages": [],
-                                        "creators": [], "query_vector": [0.0]}}}})
+        "model": entry.name, "params": params}}})
     assert answer["hits"]["total"]["value"] == 1
 
 
