@@ -322,6 +322,31 @@ def test_the_logged_search_keeps_the_feature_vector_of_every_shown_item(chinook,
             assert ltr["features"][candidate.id] == pytest.approx(list(candidate.features))
 
 
+
+def test_bootstrap_rows_carry_every_candidates_logged_features_and_its_grade(chinook, served):
+    from ltrr_opensearch.rank.bootstrap import Labelled, collect_rows, logging_pipeline
+
+    fs = chinook.feature_set
+    pipeline = logging_pipeline(served.pipeline, fs)
+    queen = {"chinook-artist-51": 3}  # Queen, the artist
+    rows, baseline = collect_rows(pipeline, [
+        Labelled("q1", "queen", queen, kind="known_item", now=SEARCH_NOW),
+        Labelled("q2", "miles davis", lambda doc: 1 if "album" in doc else 0, now=SEARCH_NOW)],
+        source="t")
+    fused = pipeline.search("queen", k=10, now=SEARCH_NOW, log=False)
+    assert all(r.ranked and not r.scored for r in fused.results if r.hits)  # logging only
+    assert baseline["t:q1"] == [c.id for c in fused.candidates]
+    by_doc = {r["doc_id"]: r for r in rows if r["query_id"] == "t:q1"}
+    assert list(by_doc) == baseline["t:q1"]
+    assert by_doc["chinook-artist-51"]["label"] == 3 and by_doc["chinook-artist-51"]["kind"] == \
+        "known_item"
+    assert sum(r["label"] for r in by_doc.values()) == 3
+    for candidate in fused.candidates:
+        assert by_doc[candidate.id]["features"] == dict(zip(fs.names, candidate.features,
+                                                            strict=True))
+    assert {r["label"] for r in rows if r["query_id"] == "t:q2"} == {0, 1}
+
+
 # --- registry, gate and store refusals (fresh prefix per test, no catalog needed) ---------
 
 
