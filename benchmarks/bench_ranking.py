@@ -92,7 +92,7 @@ def gains(runs: list[dict], system: str = CLICK_MODEL) -> list[str]:
                      f"{c.difference.high:+.3f}) | {c.p_not_better:.3f} |")
     if ratios:
         short = sum(1 for r in ratios if not r >= GOAL)
-        verdict = (f"met on every seed" if not short
+        verdict = ("met on every seed" if not short
                    else f"NOT met on {short} of {len(ratios)} seed(s)")
         lines += ["", f"ratio over seeds: {mean_sd(ratios)} (min {min(ratios):.2f}x, max "
                       f"{max(ratios):.2f}x); gain: {mean_sd(diffs)}; goal {GOAL:.2f}x: {verdict}"]
