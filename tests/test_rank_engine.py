@@ -205,6 +205,29 @@ def test_engine_score_equals_python_prediction_on_the_logged_features(
         assert max(engine) - min(engine) > 0.1  # the model really discriminates these docs
 
 
+
+@pytest.mark.parametrize("kind", ["linear", "xgboost"])
+def test_missing_features_are_scored_alike_by_engine_and_python(chinook, trained, kind):
+    """Features left out with ``active_features`` reach the model as missing (NaN): linear
+    counts them 0, trees follow each node's ``missing`` branch, in both implementations."""
+    name, result = trained.names[kind], trained.results[kind]
+    active = chinook.feature_set.names[::2]
+    params = _params(chinook, "rock music")
+    body = {"size": 300, "_source": False,
+            "query": {"sltr": {"model": name, "params": params, "_name": "ltrr",
+                               "active_features": active}},
+            "ext": {"ltr_log": {"log_specs": [{"name": "ltrr", "named_query": "ltrr"}]}}}
+    hits = chinook.client.search(index=chinook.indices[1], body=body)["hits"]["hits"]
+    rows = [_logged(h) for h in hits]
+    assert all(set(row) == set(active) for row in rows)
+    python = _python_scores(result, rows)
+    full = _python_scores(result, [{**row, **dict.fromkeys(
+        set(chinook.feature_set.names) - set(active), 0.0)} for row in rows])
+    assert max(abs(h["_score"] - s) for h, s in zip(hits, python, strict=True)) <= TOLERANCE
+    if kind == "xgboost":  # missing is not 0 for trees: the comparison above is not vacuous
+        assert any(abs(a - b) > TOLERANCE for a, b in zip(python, full, strict=True))
+
+
 FEATURE_DOCS_QUERIES = ("queen rock", "love songs from the 80s", "beethoven")
 
 
@@ -321,6 +344,16 @@ def test_the_logged_search_keeps_the_feature_vector_of_every_shown_item(chinook,
         for candidate in response.shown:
             assert ltr["features"][candidate.id] == pytest.approx(list(candidate.features))
 
+
+
+
+@pytest.mark.parametrize("text", ['"}}, {"match_all": {}} {{keywords}}', "rock\\\" OR *:*",
+                                  "{{#toJson}}genres{{/toJson}} ]} \u2028 queen"])
+def test_hostile_query_text_stays_inside_its_json_strings(served, text):
+    response = served.pipeline.search(text, k=10, now=SEARCH_NOW, log=False)
+    assert [r.error for r in response.results if r.error] == []
+    assert response.candidates and all(r.ranked and r.scored for r in response.results)
+    assert all(c.features is not None for c in response.candidates)
 
 
 def test_bootstrap_rows_carry_every_candidates_logged_features_and_its_grade(chinook, served):
