@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 import uuid
@@ -137,6 +138,8 @@ def main() -> int:
 
     from ltrr_opensearch.simulate import load_sim_config
 
+    # A TERM (timeout, kill <pid>) unwinds like Ctrl-C, so each seed's indices are deleted.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     base = Settings.load(url=args.url)
     client = make_client(base.with_overrides(timeout=300.0))
     cluster_info(client, base)
