@@ -184,6 +184,22 @@ class ServiceState:
     def _resync_job(self) -> None:
         if self.selector is not None and self.selector.refresh():
             self.metrics.bandit_syncs.inc()
+        self._follow_deployed_ranker()
+
+    def _follow_deployed_ranker(self) -> None:
+        """Serve the model the registry names now: a deploy or rollback (by hand or by the
+        worker's retraining) reaches every server within one resync, without a restart."""
+        from ltrr_opensearch.rank.registry import deployed_ranker
+
+        if self.pipeline is None:
+            return
+        current = deployed_ranker(self.client, self.settings)
+        before = self.pipeline.ranker
+        if (current and current.model) != (before and before.model):
+            self.pipeline.ranker = current  # one attribute write: requests see old or new
+            logger.info("ranker changed", extra={"fields": {
+                "event": "ranker", "from": before and before.model,
+                "to": current and current.model}})
 
     def _flush_job(self) -> None:
         if self.search_log is not None:
