@@ -37,6 +37,7 @@ ENV_CA_CERTS = "LTRR_OPENSEARCH_CA_CERTS"
 ENV_VERIFY_CERTS = "LTRR_OPENSEARCH_VERIFY_CERTS"
 ENV_TIMEOUT = "LTRR_OPENSEARCH_TIMEOUT"
 ENV_INDEX_PREFIX = "LTRR_INDEX_PREFIX"
+ENV_INDEX_REPLICAS = "LTRR_INDEX_REPLICAS"
 ENV_CONFIG = "LTRR_CONFIG"
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -114,6 +115,9 @@ class Settings:
     timeout: float = 30.0
     max_retries: int = 2
     index_prefix: str = "ltrr"
+    # number_of_replicas of every index ltrr creates; None: decided at creation from the
+    # cluster (0 on one data node, 1 on several), see ltrr_opensearch/mappings.py
+    index_replicas: int | None = None
     templates_dir: Path = PACKAGE_ROOT / "templates"
     mappings_dir: Path = PACKAGE_ROOT / "mappings"
     # Other sections of the TOML file ([bandit], [budget], [strategies], ...), read-only,
@@ -202,6 +206,8 @@ class Settings:
             values["timeout"] = _parse_timeout(ENV_TIMEOUT, env[ENV_TIMEOUT])
         if env.get(ENV_INDEX_PREFIX):
             values["index_prefix"] = _parse_prefix(ENV_INDEX_PREFIX, env[ENV_INDEX_PREFIX])
+        if env.get(ENV_INDEX_REPLICAS):
+            values["index_replicas"] = _parse_replicas(ENV_INDEX_REPLICAS, env[ENV_INDEX_REPLICAS])
 
         settings = cls(**values, sections=MappingProxyType(sections))
         settings = settings.with_overrides(**overrides)
@@ -230,8 +236,22 @@ def _parse_prefix(name: str, raw: Any) -> str:
     return text
 
 
+def _parse_replicas(name: str, raw: Any) -> int | None:
+    """A count of replicas (0-10), or "auto" for the cluster-dependent default."""
+    if isinstance(raw, str) and raw.strip().lower() == "auto":
+        return None
+    try:
+        value = int(str(raw).strip()) if not isinstance(raw, (bool, float)) else None
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value <= 10:
+        raise ConfigError(f"{name} must be a whole number of replicas from 0 to 10 or 'auto', "
+                          f"got {raw!r}")
+    return value
+
+
 _OPENSEARCH_KEYS = {"url", "user", "password", "ca_certs", "verify_certs", "timeout", "max_retries"}
-_INDEX_KEYS = {"prefix"}
+_INDEX_KEYS = {"prefix", "replicas"}
 
 
 def _read_toml(path: Path) -> tuple[dict[str, Any], dict[str, Mapping[str, Any]]]:
@@ -271,6 +291,8 @@ def _read_toml(path: Path) -> tuple[dict[str, Any], dict[str, Mapping[str, Any]]
         raise ConfigError(f"{path}: unknown key(s) in [indices]: {', '.join(sorted(unknown))}")
     if "prefix" in indices:
         values["index_prefix"] = _parse_prefix("[indices] prefix", indices["prefix"])
+    if "replicas" in indices:
+        values["index_replicas"] = _parse_replicas("[indices] replicas", indices["replicas"])
 
     sections = {k: MappingProxyType(dict(v)) for k, v in data.items() if isinstance(v, dict)}
     return values, sections

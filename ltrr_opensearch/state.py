@@ -23,7 +23,8 @@ def ensure_state_index(client: OpenSearch, settings: Settings) -> None:
     try:
         if not client.indices.exists(index=index):
             try:
-                client.indices.create(index=index, body=body)
+                client.indices.create(index=index,
+                                      body=load_mapping(settings, "state", client=client))
                 return
             except os_exc.RequestError as exc:
                 if exc.error != "resource_already_exists_exception":  # a lost race is fine

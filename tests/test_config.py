@@ -72,3 +72,17 @@ def test_the_example_config_is_valid_for_every_subsystem():
     assert FeedbackConfig.from_settings(settings).weight("reformulation") == 0.4
     assert MemoryConfig.from_settings(settings).half_life_days == 14.0
     assert "q2e_memory" in TemplateRegistry.from_settings(settings).names
+
+
+@pytest.mark.parametrize("raw", ["-1", "11", "two", "1.5"])
+def test_index_replicas_out_of_range_or_not_a_count_is_refused(raw):
+    with pytest.raises(ConfigError, match="LTRR_INDEX_REPLICAS must be a whole number"):
+        Settings.load(env={"LTRR_INDEX_REPLICAS": raw})
+
+
+def test_index_replicas_from_toml_and_env_auto_means_decided_by_the_cluster(tmp_path):
+    config = tmp_path / "replicas.toml"
+    config.write_text("[indices]\nreplicas = 2\n")
+    assert Settings.load(env={"LTRR_CONFIG": str(config)}).index_replicas == 2
+    assert Settings.load(env={"LTRR_CONFIG": str(config),
+                              "LTRR_INDEX_REPLICAS": "auto"}).index_replicas is None

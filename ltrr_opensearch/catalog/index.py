@@ -75,9 +75,11 @@ def error_reason(exc: os_exc.TransportError) -> str:
     return f"HTTP {exc.status_code}"
 
 
-def catalog_body(settings: Settings, dimension: int, meta: dict[str, Any]) -> dict[str, Any]:
-    """The index body from ``mappings/catalog.v1.json`` with the vector width and ``_meta`` set."""
-    body = load_mapping(settings, "catalog", MAPPING_VERSION)
+def catalog_body(settings: Settings, dimension: int, meta: dict[str, Any],
+                 client: OpenSearch | None = None) -> dict[str, Any]:
+    """The index body from ``mappings/catalog.v1.json`` with the vector width and ``_meta`` set
+    (replicas for ``client``'s cluster, see :func:`ltrr_opensearch.mappings.load_mapping`)."""
+    body = load_mapping(settings, "catalog", MAPPING_VERSION, client=client)
     mappings = body["mappings"]
     mappings["properties"]["embedding"]["dimension"] = int(dimension)
     mappings["_meta"] = {**mappings.get("_meta", {}), **meta, "mapping_version": MAPPING_VERSION}
@@ -110,7 +112,7 @@ def create_catalog_index(client: OpenSearch, settings: Settings, embedder: Any) 
     fitted = getattr(embedder, "query_embedder", embedder)  # precomputed: the query model's
     if hasattr(fitted, "to_state"):
         meta["embedder_state"] = store_embedder_state(client, settings, name, fitted)
-    body = catalog_body(settings, int(emb_meta["dimension"]), meta)
+    body = catalog_body(settings, int(emb_meta["dimension"]), meta, client=client)
     try:
         with opensearch_errors(settings, f"creating index {name}"):
             client.indices.create(index=name, body=body)

@@ -8,8 +8,6 @@ added with an additive ``put_mapping``.
 
 from __future__ import annotations
 
-from typing import Any
-
 from opensearchpy import OpenSearch
 from opensearchpy import exceptions as os_exc
 
@@ -27,11 +25,11 @@ def training_rows_index(settings: Settings) -> str:
     return f"{settings.index_prefix}-training-rows"
 
 
-def _create(client: OpenSearch, index: str, body: dict[str, Any]) -> None:
+def _create(client: OpenSearch, settings: Settings, index: str, mapping: str) -> None:
     if client.indices.exists(index=index):
         return
-    try:
-        client.indices.create(index=index, body=body)
+    try:  # the mapping is read only now: its replica count asks the cluster
+        client.indices.create(index=index, body=load_mapping(settings, mapping, client=client))
     except os_exc.RequestError as exc:
         if exc.error != "resource_already_exists_exception":  # lost a race: fine
             raise LtrrError(f"cannot create index {index}: {exc.error}") from None
@@ -39,14 +37,14 @@ def _create(client: OpenSearch, index: str, body: dict[str, Any]) -> None:
 
 def ensure_log_indices(client: OpenSearch, settings: Settings) -> None:
     """The UBI query/event logs and the dead-letter index (what ingestion writes)."""
-    _create(client, settings.ubi_queries_index, load_mapping(settings, "ubi_queries"))
-    _create(client, settings.ubi_events_index, load_mapping(settings, "ubi_events"))
-    _create(client, settings.deadletter_index, load_mapping(settings, "deadletter"))
+    _create(client, settings, settings.ubi_queries_index, "ubi_queries")
+    _create(client, settings, settings.ubi_events_index, "ubi_events")
+    _create(client, settings, settings.deadletter_index, "deadletter")
 
 
 def ensure_feedback_indices(client: OpenSearch, settings: Settings) -> None:
     """Every index the consumers read or write (idempotent)."""
     ensure_log_indices(client, settings)
     ensure_state_index(client, settings)
-    _create(client, memory_index(settings), load_mapping(settings, "memory"))
-    _create(client, training_rows_index(settings), load_mapping(settings, "training_rows"))
+    _create(client, settings, memory_index(settings), "memory")
+    _create(client, settings, training_rows_index(settings), "training_rows")
