@@ -282,3 +282,36 @@ def test_openapi_is_published(catalog, policy):
     with serving(catalog, "--policy", policy) as api:
         spec = api.get("/openapi.json").json()
     assert {"/search", "/events", "/health", "/ready", "/metrics"} <= set(spec["paths"])
+
+
+def test_a_deployed_model_reaches_a_running_server_without_restart(catalog, client, policy,
+                                                                    require_ltr):
+    import uuid
+
+    from ltrr_opensearch.rank import registry
+    from ltrr_opensearch.rank.features import load_feature_set
+    from ltrr_opensearch.rank.setup import ltr_init
+
+    ltr_init(client, catalog, default_model=False)
+    feature_set = load_feature_set(catalog)
+    entry = registry.ModelEntry(
+        name=f"svc_{uuid.uuid4().hex[:8]}", type="model/linear", definition={"text_bm25": 1.0},
+        feature_set=feature_set.store_name, feature_names=tuple(feature_set.names),
+        params=tuple(sorted(feature_set.params)))
+    try:
+        with serving(catalog, "--policy", policy) as api:
+            before = api.post("/search", json={"query": "love", "explain": True}).json()
+            assert "ranking" not in before
+            registry.register(client, catalog, entry, feature_set.to_store())
+            registry.deploy(client, catalog, entry.name)
+            deadline = time.monotonic() + 15  # the server resyncs every 0.3 s
+            while True:
+                body = api.post("/search", json={"query": "love", "explain": True}).json()
+                if body.get("ranking", {}).get("model") == entry.name:
+                    break
+                assert time.monotonic() < deadline, "the server never picked up the deployment"
+                time.sleep(0.3)
+            assert body["ranking"]["hits"] and all("features" in h for h in body["ranking"]["hits"])
+    finally:
+        with suppress(Exception):
+            client.plugins.ltr.delete_model(id=entry.name)
