@@ -36,12 +36,19 @@ def register(commands: argparse._SubParsersAction, parent: argparse.ArgumentPars
     templates = commands.add_parser("templates", help="author and dry-run strategy templates")
     actions = templates.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
-    listing = actions.add_parser("list", parents=[parent], help="the enabled strategies")
+    features = argparse.ArgumentParser(add_help=False)
+    features.add_argument("--features", action="store_true",
+                          help="the LTR feature set's templates instead of the strategies")
+    features.add_argument("--feature-set", default="ltrr_core", metavar="SET",
+                          help="which feature set with --features (default %(default)s)")
+    listing = actions.add_parser("list", parents=[parent, features],
+                                 help="the enabled strategies (or --features)")
     listing.set_defaults(func=_list)
-    show = actions.add_parser("show", parents=[parent], help="a template's header and source")
+    show = actions.add_parser("show", parents=[parent, features],
+                              help="a template's header and source")
     show.add_argument("name")
     show.set_defaults(func=_show)
-    render = actions.add_parser("render", parents=[parent],
+    render = actions.add_parser("render", parents=[parent, features],
                                 help="print the search body a template renders for a query")
     render.add_argument("name")
     render.add_argument("--query", required=True)
@@ -49,7 +56,7 @@ def register(commands: argparse._SubParsersAction, parent: argparse.ArgumentPars
     render.add_argument("--offline", action="store_true",
                         help="no cluster: empty gazetteer and a stand-in vector")
     render.set_defaults(func=_render)
-    validate = actions.add_parser("validate", parents=[parent],
+    validate = actions.add_parser("validate", parents=[parent, features],
                                   help="render every template for sample queries and run each "
                                        "with size 0 against the cluster")
     validate.set_defaults(func=_validate)
@@ -195,7 +202,32 @@ def _print_understanding(u: Any) -> None:
     print(f"  keywords: {list(u.keywords)}  intent: {u.intent} ({u.intent_confidence:.2f})")
 
 
+def _feature_set(args: argparse.Namespace) -> Any:
+    from ltrr_opensearch.cli import settings_from_args
+    from ltrr_opensearch.rank.features import load_feature_set
+
+    settings = settings_from_args(args)
+    return settings, load_feature_set(settings, args.feature_set)
+
+
+def _feature(feature_set: Any, name: str) -> Any:
+    from ltrr_opensearch.errors import ValidationError
+
+    for feature in feature_set.features:
+        if feature.name == name:
+            return feature
+    raise ValidationError(f"feature set {feature_set.base_name} has no feature {name!r}",
+                          hint=f"`ltrr templates list --features --feature-set {feature_set.base_name}`")
+
+
 def _list(args: argparse.Namespace) -> int:
+    if args.features:
+        _, fs = _feature_set(args)
+        print(f"feature set {fs.base_name} (store name {fs.store_name}), {len(fs.features)} "
+              "features")
+        for f in fs.features:
+            print(f"  {f.name:<22} params [{', '.join(f.params)}]  {f.description}")
+        return 0
     _, registry = _registry(args)
     for name in registry.names:
         if name in registry.broken:
@@ -209,6 +241,10 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    if args.features:
+        _, fs = _feature_set(args)
+        print(json.dumps(_feature(fs, args.name).to_store(), indent=2))
+        return 0
     _, registry = _registry(args)
     t = registry.get(args.name)
     print(f"name: {t.name}\nfile: {t.path}\ndescription: {t.description}")
@@ -229,6 +265,8 @@ def _render(args: argparse.Namespace) -> int:
     from ltrr_opensearch.retrieve.validate import random_unit_vector
     from ltrr_opensearch.understand import Gazetteer, understand
 
+    if args.features:
+        return _render_feature(args)
     settings, registry = _registry(args)
     template = registry.get(args.name)
     embed_query = None
@@ -254,7 +292,55 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _render_feature(args: argparse.Namespace) -> int:
+    from ltrr_opensearch.feedback.keys import query_key
+    from ltrr_opensearch.rank.features import sltr_params
+    from ltrr_opensearch.rank.validate import preview
+    from ltrr_opensearch.retrieve.resources import gazetteer_for
+    from ltrr_opensearch.retrieve.validate import random_unit_vector
+    from ltrr_opensearch.understand import Gazetteer, understand
+
+    settings, fs = _feature_set(args)
+    feature = _feature(fs, args.name)
+    gazetteer = Gazetteer.from_rows([]) if args.offline else gazetteer_for(_connect(settings),
+                                                                           settings)
+    u = understand(args.query, gazetteer)
+    try:
+        key = query_key(args.query)[1]
+    except ValueError:
+        key = None
+    params = sltr_params(u, q2e_key=key, vector=random_unit_vector(4), needed=set(feature.params))
+    print("sltr params:", json.dumps(params, ensure_ascii=True))
+    print("rendered (a preview; the LTR plugin renders it at search time, JSON-escaping every "
+          "value; query_vector shown as a stand-in):")
+    print(json.dumps(json.loads(preview(feature.template, params)), indent=2, ensure_ascii=True))
+    return 0
+
+
+def _validate_features(args: argparse.Namespace) -> int:
+    from ltrr_opensearch.rank.validate import validate_feature_set
+    from ltrr_opensearch.retrieve.resources import gazetteer_for
+    from ltrr_opensearch.understand import understand
+
+    settings, fs = _feature_set(args)
+    client = _connect(settings)
+    gazetteer = gazetteer_for(client, settings)
+    embed, _ = _embedder_or_reason(client, settings)
+    problems = validate_feature_set(client, settings, fs, lambda q: understand(q, gazetteer), embed)
+    for name, found in problems.items():
+        if name == "*" and not found:
+            continue
+        print(f"{name:<22} {'ok' if not found else 'FAILED'}")
+        for problem in found[:5]:
+            print(f"    {problem}")
+    bad = sum(1 for found in problems.values() if found)
+    print(f"{fs.store_name}: {len(fs.features) - bad} ok, {bad} failed")
+    return 1 if bad else 0
+
+
 def _validate(args: argparse.Namespace) -> int:
+    if args.features:
+        return _validate_features(args)
     from ltrr_opensearch.catalog.index import catalog_meta
     from ltrr_opensearch.retrieve.resources import gazetteer_for
     from ltrr_opensearch.retrieve.validate import random_unit_vector, validate_templates
