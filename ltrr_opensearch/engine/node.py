@@ -6,6 +6,8 @@ Layout under the engine home (``LTRR_HOME``; default ``/var/lib/ltrr`` for root,
     dist/<version>-<key>/     an assembled node (core + plugins), shared by all local nodes
     dist/.partial-*           an assembly in progress; renamed into place only when complete
     nodes/<port>/             one node's data/, logs/, node.json and console.log
+    clusters/<port>.json      a local multi-node cluster (``up --nodes N``): its size, name
+                              and ports; its nodes live in nodes/<port>/, nodes/<port+1>/, ...
 
 Assembly is atomic: artifacts are fetched and unpacked into ``dist/.partial-*`` and the
 folder is renamed to its final name as the very last step, so an interrupted download or
@@ -17,6 +19,7 @@ system user that owns the node's folders.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -152,6 +155,8 @@ FALLBACK_VERSION = "2.19.1"
 SERVICE_USER = os.environ.get("LTRR_ENGINE_USER", "ltrr-opensearch")
 DEFAULT_PORT = 9200
 DEFAULT_HEAP = "1g"
+CLUSTER_HEAP = "512m"  # per node of a local multi-node cluster
+MAX_LOCAL_NODES = 9  # HTTP ports P..P+8, transport P+100..P+108: never overlapping
 
 
 def engine_home() -> Path:
@@ -224,6 +229,15 @@ def assemble(
     _make_traversable(home)
     dist_root.mkdir(parents=True, exist_ok=True)
     final = dist_root / f"{dist.version}-{_spec_key(dist, ltr_source)}"
+    # One assembly at a time per home: a concurrent `up` waits, then finds the node built
+    # (two at once would each replace the other's finished folder, maybe under a running node).
+    with (home / ".assembly.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _assemble_locked(dist, java, home, dist_root, final, ltr_source, refresh, log)
+
+
+def _assemble_locked(dist: Distribution, java: Java, home: Path, dist_root: Path, final: Path,
+                     ltr_source: str | None, refresh: bool, log: Callable[[str], None]) -> Path:
     for stale in dist_root.glob(".partial-*"):
         if not _owned_by_live_process(stale):
             shutil.rmtree(stale, ignore_errors=True)
@@ -403,21 +417,43 @@ class NodeState:
     started_at: float
 
 
+@dataclass(frozen=True)
+class Peers:
+    """How a node of a local multi-node cluster finds the others (instead of single-node)."""
+
+    cluster_name: str
+    node_name: str
+    seed_hosts: tuple[str, ...]  # every member's transport address
+    initial_cluster_managers: tuple[str, ...]  # node names that bootstrap the first election
+
+
 class LocalNode:
     """One local node, identified by its HTTP port."""
 
     def __init__(self, port: int = DEFAULT_PORT, home: Path | None = None,
-                 data_dir: Path | None = None) -> None:
+                 data_dir: Path | None = None, peers: Peers | None = None) -> None:
         self.port = port
         self.home = home or engine_home()
         self.dir = self.home / "nodes" / str(port)
         self.data_dir = data_dir or self.dir / "data"
         self.url = f"http://127.0.0.1:{port}"
+        self.peers = peers
+        self.cluster_name = peers.cluster_name if peers else "ltrr-local"
+        self.process: subprocess.Popen | None = None  # set by start() in this process
 
     @property
     def transport_port(self) -> int:
         """HTTP port + 100 (9200 -> 9300), so nodes on distinct HTTP ports never collide."""
         return self.port + 100
+
+    def discovery_args(self) -> list[str]:
+        if self.peers is None:
+            return ["-Ediscovery.type=single-node"]
+        return [f"-Enode.name={self.peers.node_name}",
+                f"-Ediscovery.seed_hosts={','.join(self.peers.seed_hosts)}",
+                # read only when the cluster first forms; a restart uses the stored state
+                "-Ecluster.initial_cluster_manager_nodes="
+                + ",".join(self.peers.initial_cluster_managers)]
 
     @property
     def state_file(self) -> Path:
@@ -438,7 +474,8 @@ class LocalNode:
         return state if state and _alive(state.pid) else None
 
     def start(self, dist_dir: Path, java: Java, heap: str = DEFAULT_HEAP, fresh: bool = False,
-              timeout: float = 180) -> NodeState:
+              timeout: float = 180, wait: bool = True) -> NodeState:
+        """Start the node; with ``wait``, return once its cluster is yellow (else at once)."""
         if self.running():
             raise EngineError(f"a node is already running on port {self.port}")
         if _port_answers(self.port):
@@ -451,14 +488,14 @@ class LocalNode:
             folder.mkdir(parents=True, exist_ok=True)
 
         cmd = [str(dist_dir / "bin" / "opensearch"),
-               "-Ediscovery.type=single-node",
+               *self.discovery_args(),
                "-Enetwork.host=127.0.0.1",  # loopback keeps production bootstrap checks off
                f"-Ehttp.port={self.port}",
                # its own transport port: the default range would collide with another local node
                f"-Etransport.port={self.transport_port}",
                f"-Epath.data={self.data_dir}",
                f"-Epath.logs={self.dir / 'logs'}",
-               "-Ecluster.name=ltrr-local",
+               f"-Ecluster.name={self.cluster_name}",
                # a dev node on a nearly full shared disk should not go read-only
                "-Ecluster.routing.allocation.disk.threshold_enabled=false"]
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -480,7 +517,9 @@ class LocalNode:
         state = NodeState(self.port, proc.pid, self.url, manifest["version"], str(dist_dir),
                           time.time())
         self.state_file.write_text(json.dumps(asdict(state)))
-        self._wait_until_ready(proc, timeout)
+        self.process = proc
+        if wait:
+            self._wait_until_ready(proc, timeout)
         return state
 
     def _wait_until_ready(self, proc: subprocess.Popen, timeout: float) -> None:
@@ -517,7 +556,7 @@ class LocalNode:
         return _group_rss_mb(state.pid) if state else None
 
     def log_file(self) -> Path:
-        main_log = self.dir / "logs" / "ltrr-local.log"
+        main_log = self.dir / "logs" / f"{self.cluster_name}.log"
         return main_log if main_log.exists() else self.console_log
 
     def tail(self, lines: int = 50) -> str:
@@ -529,6 +568,126 @@ class LocalNode:
             fh.seek(max(0, fh.tell() - 200_000))
             text = fh.read().decode("utf-8", "replace")
         return "\n".join(text.splitlines()[-lines:])
+
+
+class LocalCluster:
+    """N local nodes forming one cluster on loopback: HTTP ports P..P+N-1, transport ports
+    P+100..P+100+N-1, one folder per node (``nodes/<port>/``), every node cluster-manager
+    eligible and a data node. ``clusters/<P>.json`` records the group, so ``status``, ``down``
+    and ``logs`` on port P act on all of it."""
+
+    def __init__(self, port: int, size: int, home: Path | None = None,
+                 data_dir: Path | None = None) -> None:
+        if not 2 <= size <= MAX_LOCAL_NODES:
+            raise EngineError(f"a local cluster has 2 to {MAX_LOCAL_NODES} nodes, not {size}")
+        self.port = port
+        self.size = size
+        self.home = home or engine_home()
+        self.name = f"ltrr-cluster-{port}"
+        self.data_dir = data_dir  # each node's data in <data_dir>/<port>; None: in its folder
+        ports = [port + i for i in range(size)]
+        names = tuple(f"ltrr-{p}" for p in ports)
+        seeds = tuple(f"127.0.0.1:{p + 100}" for p in ports)
+        self.nodes = [LocalNode(p, self.home, data_dir / str(p) if data_dir else None,
+                                Peers(self.name, name, seeds, names))
+                      for p, name in zip(ports, names, strict=True)]
+        self.url = self.nodes[0].url
+
+    @staticmethod
+    def state_path(port: int, home: Path | None = None) -> Path:
+        return (home or engine_home()) / "clusters" / f"{port}.json"
+
+    @property
+    def state_file(self) -> Path:
+        return self.state_path(self.port, self.home)
+
+    @classmethod
+    def load(cls, port: int, home: Path | None = None) -> LocalCluster | None:
+        """The cluster recorded at ``port``, running or not; None if none was started there."""
+        try:
+            recorded = json.loads(cls.state_path(port, home).read_text())
+            data_dir = Path(recorded["data_dir"]) if recorded.get("data_dir") else None
+            return cls(port, int(recorded["size"]), home, data_dir)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def running(self) -> list[NodeState]:
+        return [state for node in self.nodes if (state := node.running())]
+
+    def busy_ports(self) -> list[str]:
+        """Ports of this cluster something else already listens on, named by their role."""
+        busy = []
+        for node in self.nodes:
+            for kind, port in (("HTTP", node.port), ("transport", node.transport_port)):
+                if _port_answers(port):
+                    busy.append(f"{port} ({kind}, node {node.peers.node_name})")
+        return busy
+
+    def start(self, dist_dir: Path, java: Java, heap: str = CLUSTER_HEAP, fresh: bool = False,
+              timeout: float = 300) -> list[NodeState]:
+        """Start every node, then wait until the cluster is yellow or green with all of them.
+        A node that exits, or a cluster that does not form in time, stops the whole group."""
+        if self.running():
+            raise EngineError(f"nodes of the cluster on port {self.port} are already running",
+                              hint="stop them with `ltrr engine down --port "
+                                   f"{self.port}`")
+        busy = self.busy_ports()
+        if busy:
+            raise EngineError("port(s) already in use by another process: " + ", ".join(busy),
+                              hint="choose another base port with --port (this cluster uses "
+                                   f"{self.port}-{self.port + self.size - 1} and "
+                                   f"{self.port + 100}-{self.port + 100 + self.size - 1})")
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        self.state_file.write_text(json.dumps({
+            "name": self.name, "size": self.size, "heap": heap, "started_at": time.time(),
+            "ports": [n.port for n in self.nodes],
+            "transport_ports": [n.transport_port for n in self.nodes],
+            "data_dir": str(self.data_dir) if self.data_dir else None}))
+        states = []
+        try:
+            for node in self.nodes:
+                states.append(node.start(dist_dir, java, heap=heap, fresh=fresh, wait=False))
+            self._wait_until_formed(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return states
+
+    def _wait_until_formed(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for node in self.nodes:
+                proc = node.process
+                if proc is not None and proc.poll() is not None:
+                    raise EngineError(
+                        f"node {node.peers.node_name} (port {node.port}) exited during start-up "
+                        f"(code {proc.returncode}):\n" + node.tail(15),
+                        hint=f"full log: {node.log_file()}; the other nodes were stopped")
+            if self.health(wait_for_nodes=True):
+                return
+            time.sleep(1)
+        tails = "\n".join(f"--- {n.peers.node_name}:\n{n.tail(5)}" for n in self.nodes)
+        raise EngineError(f"the {self.size}-node cluster did not form within {timeout:.0f}s:\n"
+                          + tails, hint="try a larger --timeout; the nodes were stopped")
+
+    def health(self, wait_for_nodes: bool = False) -> dict | None:
+        """``_cluster/health`` from the first node that answers; with ``wait_for_nodes``, only
+        once every node has joined and the cluster is yellow or green (else None)."""
+        query = (f"?wait_for_nodes={self.size}&wait_for_status=yellow&timeout=1s"
+                 if wait_for_nodes else "")
+        for node in self.nodes:
+            health = http_get_json(f"{node.url}/_cluster/health{query}", timeout=3)
+            if health:
+                ready = health.get("status") in ("yellow", "green") and \
+                    health.get("number_of_nodes") == self.size
+                return health if ready or not wait_for_nodes else None
+        return None
+
+    def stop(self, timeout: float = 60) -> int:
+        """Stop every node (the last one first); return how many were running."""
+        stopped = sum(node.stop(timeout) for node in reversed(self.nodes))
+        self.state_file.unlink(missing_ok=True)
+        return stopped
 
 
 def ensure_service_user() -> pwd.struct_passwd:
