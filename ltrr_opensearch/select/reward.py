@@ -1,80 +1,57 @@
-"""Per-arm rewards from user feedback (semi-bandit: every arm that ran is one observation)."""
+"""The ``[reward]`` section of a policy: what engine work costs the bandit.
+
+There is one reward rule, in :mod:`ltrr_opensearch.feedback.rewards`: an arm earns the
+weight of the strongest action (``[feedback] weights``) on any candidate it returned. The
+bandit then learns that reward minus ``cost_per_candidate`` times the arm's budget k
+(:meth:`~ltrr_opensearch.select.learner.Learner.learn_from_rewards`). Action weights are
+not a policy setting: a ``[reward] weights`` table is an error, so two rules never disagree.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from types import MappingProxyType
+from collections.abc import Mapping
+from dataclasses import dataclass
 
-from ltrr_opensearch.errors import ConfigError, ValidationError
+from ltrr_opensearch.errors import ConfigError
 
-DEFAULT_ACTION_WEIGHTS: Mapping[str, float] = MappingProxyType(
-    {"play": 1.0, "add_to_favorites": 0.8, "click": 0.5}
-)
+_KEYS = ("cost_per_candidate", "cost_per_ms")
 
 
 @dataclass(frozen=True)
 class RewardConfig:
-    """Action weights (max over engaged entities) and optional costs that buy engine time."""
+    """Costs subtracted from the feedback reward before the bandit learns it."""
 
-    weights: Mapping[str, float] = field(default_factory=lambda: DEFAULT_ACTION_WEIGHTS)
     cost_per_candidate: float = 0.0
+    # Per millisecond of an arm's engine time. The query log does not record per-arm engine
+    # time yet, so only 0 is accepted: a cost that would be silently skipped is refused.
     cost_per_ms: float = 0.0
 
     def __post_init__(self) -> None:
-        for action, weight in self.weights.items():
-            if not isinstance(weight, (int, float)) or not math.isfinite(weight):
-                raise ConfigError(f"reward weight for {action!r} must be a finite number")
-        if self.cost_per_candidate < 0 or self.cost_per_ms < 0:
-            raise ConfigError("reward costs must be >= 0")
+        for name in _KEYS:
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0:
+                raise ConfigError(f"[reward] {name} must be a finite number >= 0, got {value!r}")
+        if self.cost_per_ms:
+            raise ConfigError(
+                "[reward] cost_per_ms is not applied yet: the query log does not record "
+                "per-arm engine time", hint="set cost_per_ms = 0 (or remove it)")
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, object]) -> RewardConfig:
-        unknown = set(raw) - {"weights", "cost_per_candidate", "cost_per_ms"}
+        if "weights" in raw:
+            raise ConfigError(
+                "[reward] weights is no longer a policy setting: action weights live in "
+                "[feedback] weights of the main config (docs/feedback.md)",
+                hint="remove weights from [reward]; keep only cost_per_candidate / cost_per_ms")
+        unknown = set(raw) - set(_KEYS)
         if unknown:
-            raise ConfigError(f"unknown key(s) in [reward]: {', '.join(sorted(unknown))}")
-        weights = raw.get("weights", DEFAULT_ACTION_WEIGHTS)
-        if not isinstance(weights, Mapping) or not weights:
-            raise ConfigError("[reward] weights must be a table such as {play = 1.0, click = 0.5}")
-        try:
-            return cls(
-                weights=MappingProxyType({str(k): float(v) for k, v in weights.items()}),
-                cost_per_candidate=float(raw.get("cost_per_candidate", 0.0)),  # type: ignore[arg-type]
-                cost_per_ms=float(raw.get("cost_per_ms", 0.0)),  # type: ignore[arg-type]
-            )
-        except (TypeError, ValueError):
-            raise ConfigError("[reward] weights and costs must be numbers") from None
-
-
-def reward_for(
-    arm_candidates: Mapping[str, Sequence[str]],
-    engaged: Mapping[str, str],
-    config: RewardConfig | None = None,
-    took_ms: Mapping[str, float] | None = None,
-) -> dict[str, float]:
-    """Reward of each arm that ran.
-
-    ``arm_candidates``: arm -> ids it returned. ``engaged``: entity id -> action name.
-    An arm earns the largest action weight among engaged entities it returned (0 if none),
-    minus ``cost_per_candidate`` per returned id and ``cost_per_ms`` per millisecond in
-    ``took_ms``. Arms not in ``arm_candidates`` did not run and get nothing.
-    """
-    config = config or RewardConfig()
-    unknown = sorted({a for a in engaged.values() if a not in config.weights})
-    if unknown:
-        raise ValidationError(
-            f"feedback has unknown action(s): {', '.join(unknown)}",
-            hint=f"known actions: {', '.join(sorted(config.weights))} ([reward] weights)",
-        )
-    rewards: dict[str, float] = {}
-    for arm, ids in arm_candidates.items():
-        earned = max((config.weights[engaged[i]] for i in ids if i in engaged), default=0.0)
-        cost = config.cost_per_candidate * len(ids)
-        if config.cost_per_ms and took_ms and arm in took_ms:
-            ms = float(took_ms[arm])
-            if not math.isfinite(ms) or ms < 0:
-                raise ValidationError(f"took_ms for arm {arm!r} is not a valid duration: {ms!r}")
-            cost += config.cost_per_ms * ms
-        rewards[arm] = earned - cost
-    return rewards
+            raise ConfigError(f"unknown key(s) in [reward]: {', '.join(sorted(unknown))}",
+                              hint=f"known keys: {', '.join(_KEYS)}")
+        values: dict[str, float] = {}
+        for name in _KEYS:
+            value = raw.get(name, 0.0)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"[reward] {name} must be a number, got {value!r}")
+            values[name] = float(value)
+        return cls(**values)
