@@ -7,42 +7,34 @@ import org.opensearch.transport.TransportRequest;
 import java.io.IOException;
 import java.util.List;
 
-/** The per-node part of {@link LtrCachesNodesRequest}. */
+/** The per-node part of {@link LtrCachesNodesRequest}: the same command. */
 public final class LtrCachesNodeRequest extends TransportRequest {
-    private final boolean clear;
-    private final String storeIndex;
-    private final List<String> docIds;
+    private final CacheCommand command;
 
     public LtrCachesNodeRequest(LtrCachesNodesRequest request) {
-        this.clear = request.clear();
-        this.storeIndex = request.storeIndex();
-        this.docIds = request.docIds();
+        this.command = request.command();
     }
 
     public LtrCachesNodeRequest(StreamInput in) throws IOException {
         super(in);
-        clear = in.readBoolean();
-        storeIndex = in.readOptionalString();
-        docIds = in.readStringList();
+        command = CacheCommand.readFrom(in);
     }
 
     @Override
     public void writeTo(StreamOutput out) throws IOException {
         super.writeTo(out);
-        out.writeBoolean(clear);
-        out.writeOptionalString(storeIndex);
-        out.writeStringCollection(docIds);
+        command.writeTo(out);
     }
 
     public boolean clear() {
-        return clear;
+        return command.clear();
     }
 
     public String storeIndex() {
-        return storeIndex;
+        return command.storeIndex();
     }
 
     public List<String> docIds() {
-        return docIds;
+        return command.docIds();
     }
 }

@@ -7,26 +7,13 @@ import org.opensearch.core.common.io.stream.StreamOutput;
 import java.io.IOException;
 import java.util.List;
 
-/**
- * What to do on every node: {@code clear} false only gathers stats; with clear, a null
- * {@code storeIndex} clears everything, an empty {@code docIds} the whole store, else those documents.
- */
+/** A caches command (see {@link CacheCommand}) sent to every node, or to the nodes named. */
 public final class LtrCachesNodesRequest extends BaseNodesRequest<LtrCachesNodesRequest> {
-    private final boolean clear;
-    private final String storeIndex;
-    private final List<String> docIds;
+    private final CacheCommand command;
 
     public LtrCachesNodesRequest(boolean clear, String storeIndex, List<String> docIds, String... nodeIds) {
         super(nodeIds);
-        if (!clear && (storeIndex != null || !docIds.isEmpty())) {
-            throw new IllegalArgumentException("a stats request names no store or document");
-        }
-        if (storeIndex == null && !docIds.isEmpty()) {
-            throw new IllegalArgumentException("documents to invalidate need their store index");
-        }
-        this.clear = clear;
-        this.storeIndex = storeIndex;
-        this.docIds = List.copyOf(docIds);
+        this.command = new CacheCommand(clear, storeIndex, docIds);
     }
 
     public static LtrCachesNodesRequest stats(String... nodeIds) {
@@ -47,28 +34,28 @@ public final class LtrCachesNodesRequest extends BaseNodesRequest<LtrCachesNodes
 
     public LtrCachesNodesRequest(StreamInput in) throws IOException {
         super(in);
-        clear = in.readBoolean();
-        storeIndex = in.readOptionalString();
-        docIds = in.readStringList();
+        command = CacheCommand.readFrom(in);
     }
 
     @Override
     public void writeTo(StreamOutput out) throws IOException {
         super.writeTo(out);
-        out.writeBoolean(clear);
-        out.writeOptionalString(storeIndex);
-        out.writeStringCollection(docIds);
+        command.writeTo(out);
+    }
+
+    CacheCommand command() {
+        return command;
     }
 
     public boolean clear() {
-        return clear;
+        return command.clear();
     }
 
     public String storeIndex() {
-        return storeIndex;
+        return command.storeIndex();
     }
 
     public List<String> docIds() {
-        return docIds;
+        return command.docIds();
     }
 }
