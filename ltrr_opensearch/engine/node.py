@@ -559,6 +559,14 @@ class LocalNode:
         main_log = self.dir / "logs" / f"{self.cluster_name}.log"
         return main_log if main_log.exists() else self.console_log
 
+    def failure(self, lines: int = 12) -> str:
+        """Why the process died: the fatal lines it printed (``Likely root cause``, an uncaught
+        exception) when there are any, else the log's tail."""
+        console = _read_tail(self.console_log).splitlines()
+        fatal = [line for line in console
+                 if "Likely root cause" in line or line.startswith("Exception in thread")]
+        return "\n".join(fatal[-4:]) if fatal else self.tail(lines)
+
     def tail(self, lines: int = 50) -> str:
         path = self.log_file()
         if not path.exists():
@@ -645,6 +653,7 @@ class LocalCluster:
             "data_dir": str(self.data_dir) if self.data_dir else None}))
         states = []
         try:
+            _ensure_keystore(dist_dir, java)
             for node in self.nodes:
                 states.append(node.start(dist_dir, java, heap=heap, fresh=fresh, wait=False))
             self._wait_until_formed(timeout)
@@ -661,7 +670,7 @@ class LocalCluster:
                 if proc is not None and proc.poll() is not None:
                     raise EngineError(
                         f"node {node.peers.node_name} (port {node.port}) exited during start-up "
-                        f"(code {proc.returncode}):\n" + node.tail(15),
+                        f"(code {proc.returncode}):\n" + node.failure(),
                         hint=f"full log: {node.log_file()}; the other nodes were stopped")
             if self.health(wait_for_nodes=True):
                 return
@@ -688,6 +697,28 @@ class LocalCluster:
         stopped = sum(node.stop(timeout) for node in reversed(self.nodes))
         self.state_file.unlink(missing_ok=True)
         return stopped
+
+
+def _ensure_keystore(dist_dir: Path, java: Java) -> None:
+    """Nodes sharing one distribution share its config folder; each would create the missing
+    keystore there at once and all but one fail (FileAlreadyExistsException), so make it first."""
+    if (dist_dir / "config" / "opensearch.keystore").exists():
+        return
+    env = {**os.environ, "OPENSEARCH_JAVA_HOME": str(java.home)}
+    proc = subprocess.run([str(dist_dir / "bin" / "opensearch-keystore"), "create"],
+                          capture_output=True, text=True, env=env, timeout=120, check=False)
+    if proc.returncode != 0:
+        last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise EngineError(f"creating the node keystore in {dist_dir / 'config'} failed: {last[0]}")
+
+
+def _read_tail(path: Path, size: int = 200_000) -> str:
+    if not path.exists():
+        return ""
+    with path.open("rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, fh.tell() - size))
+        return fh.read().decode("utf-8", "replace")
 
 
 def ensure_service_user() -> pwd.struct_passwd:
