@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "ltrr_opensearch.demo",
     "ltrr_opensearch.rank.commands",
     "ltrr_opensearch.service.commands",
+    "ltrr_opensearch.experiment.commands",
 )
 
 

@@ -102,6 +102,9 @@ class Pipeline:
     embed_problem: str | None = None  # why embed_query is None, when a strategy needs one
     ranker: Any = None  # rank.ranker.Ranker: the deployed LTR model; None orders by fusion
     log_features_depth: int = 50  # candidates whose feature vectors the search record keeps
+    # experiment.FlagSource: behaviour flags and experiments, resolved once per request by
+    # the user/client id; None: the configuration above decides alone.
+    flags: Any = None
 
     @classmethod
     def from_cluster(cls, client: OpenSearch, settings: Settings, *,
@@ -128,14 +131,29 @@ class Pipeline:
                    embed_problem=embed_problem, ranker=ranker)
 
     def plan(self, understanding: Understanding, strategies: Sequence[tuple[str, int]] | None,
-             seed: int | None) -> tuple[list[ArmChoice], Any]:
-        """The strategies to run and their budgets: given, chosen by the bandit, or all."""
+             seed: int | None, variant: Any = None) -> tuple[list[ArmChoice], Any]:
+        """The strategies to run and their budgets: given, the flags' fixed plan, chosen by
+        the bandit (the variant's, if it has its own), or all."""
         if strategies is not None:
             return [ArmChoice(name, int(k), 1.0) for name, k in strategies], None
-        if self.selector is not None:
-            selection = self.selector.select(understanding.context, seed=seed)
-            return list(selection.choices), selection.explanation
-        return [ArmChoice(name, self.default_k, 1.0) for name in self.registry.names], None
+        fixed = variant.plan(self.registry.names, self.default_k) if variant else None
+        if fixed is not None:
+            return [ArmChoice(name, int(k), 1.0) for name, k in fixed], None
+        selector = (self.flags.selector(variant, self.selector, self.client, self.settings)
+                    if variant is not None and variant.mode in (None, "bandit") else self.selector)
+        if selector is not None:
+            selection = selector.select(understanding.context, seed=seed)
+            choices = list(selection.choices)
+            if variant is not None and variant.strategies:  # kill switches win over the bandit
+                kept = [c for c in choices if c.arm in variant.strategies]
+                if kept:
+                    return kept, selection.explanation
+                choices = []
+            if choices:
+                return choices, selection.explanation
+        names = variant.strategies if variant is not None and variant.strategies \
+            else self.registry.names
+        return [ArmChoice(name, self.default_k, 1.0) for name in names], None
 
     def search(self, query: str, *, k: int = 10,
                strategies: Sequence[tuple[str, int]] | None = None,
@@ -156,11 +174,16 @@ class Pipeline:
         now = now or (self.now() if self.now else None)
         understanding = understand(query, self.gazetteer, now=now, user_features=user_features)
         mark = _lap(timings, "understand", started)
-        choices, explanation = self.plan(understanding, strategies, seed)
+        variant = self.flags.resolve(client_id) if self.flags is not None else None
+        ranker = (self.flags.ranker(variant, self.ranker, self.client, self.settings)
+                  if variant is not None else self.ranker)
+        mark = _lap(timings, "flags", mark) if variant is not None else mark
+        choices, explanation = self.plan(understanding, strategies, seed, variant)
         mark = _lap(timings, "select", mark)
         embed_query = _timed(self.embed_query, timings) if self.embed_query else None
         results = run_strategies(self.client, self.settings, self.registry, understanding,
-                                 choices, embed_query=embed_query, now=now, ranker=self.ranker)
+                                 choices, embed_query=embed_query, now=now, ranker=ranker,
+                                 rescore_window=variant.rescore_window if variant else None)
         mark = _lap(timings, "retrieve", mark)
         candidates = merge_results(results)
         mark = _lap(timings, "merge", mark)
@@ -168,10 +191,11 @@ class Pipeline:
             request_id=request_id or uuid.uuid4().hex, query=query, understanding=understanding,
             choices=tuple(choices), results=tuple(results), candidates=tuple(candidates),
             shown=tuple(candidates[:k]), took_ms=(mark - started) * 1000,
-            explanation=explanation, timings=timings, ranker=self.ranker)
+            explanation=explanation, timings=timings, ranker=ranker)
         if log and self.search_log is not None:
             self.search_log(search_record(response, client_id=client_id, session_id=session_id,
-                                          timestamp=now, ranker=self.ranker,
+                                          timestamp=now, ranker=ranker,
+                                          variant=variant.label if variant else None,
                                           features_depth=self.log_features_depth))
             _lap(timings, "log", mark)
         return response
@@ -207,6 +231,7 @@ def search_record(response: SearchResponse, *, client_id: str | None = None,
     from ltrr_opensearch.feedback.querylog import ArmLog, SearchRecord
 
     extra: dict[str, Any] = {"session_id": session_id} if session_id else {}
+    extra["took_ms"] = round(response.took_ms, 3)  # the latency experiments report on
     logged = [c for c in response.candidates[:max(features_depth, len(response.shown))]
               if c.features is not None]
     if ranker is not None and logged:

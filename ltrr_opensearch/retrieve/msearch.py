@@ -99,9 +99,11 @@ def prepare_searches(
     timeout: str = DEFAULT_TIMEOUT,
     now: datetime | None = None,
     ranker: Ranker | None = None,
+    rescore_window: int | None = None,
 ) -> list[PreparedSearch]:
     """Render each chosen strategy; the query vector is computed only if one needs it.
-    With a ``ranker``, every sub-search also carries its ``sltr`` rescore and feature log."""
+    With a ``ranker``, every sub-search also carries its ``sltr`` rescore and feature log
+    (rescoring ``rescore_window`` hits per shard; default: the sub-search's k)."""
     pairs = _normalize_choices(choices)
     vector: list[float] | None = None
     vector_error: str | None = None
@@ -141,7 +143,7 @@ def prepare_searches(
         body.setdefault("track_total_hits", False)
         ranked = False
         if ranker is not None and rank_params is not None and not {"rescore", "sort"} & set(body):
-            body["rescore"] = ranker.rescore(rank_params, window=k)
+            body["rescore"] = ranker.rescore(rank_params, window=rescore_window or k)
             body.setdefault("ext", {}).update(ranker.log_ext())
             ranked = True
         prepared.append(PreparedSearch(name, k, body, None,
@@ -259,9 +261,10 @@ def run_strategies(
     q2e_key: str | None = None,
     now: datetime | None = None,
     ranker: Ranker | None = None,
+    rescore_window: int | None = None,
 ) -> list[StrategyResult]:
     """Render the chosen strategies and run them in one ``_msearch`` (see module doc)."""
     prepared = prepare_searches(registry, understanding, choices, embed_query=embed_query,
                                 q2e_key=q2e_key, timeout=subsearch_timeout(settings), now=now,
-                                ranker=ranker)
+                                ranker=ranker, rescore_window=rescore_window)
     return execute(client, settings, prepared, ranker)
