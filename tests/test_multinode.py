@@ -203,6 +203,16 @@ def test_engine_status_reports_every_node_running_and_its_memory(cluster):
     assert all(m["running"] and m["resident_memory_mb"] > 100 for m in info["members"])
 
 
+def test_a_node_that_dies_at_start_up_stops_the_others_and_says_why():
+    base = _free_base()
+    up = _ltrr("engine", "up", "--nodes", str(NODES), "--port", str(base), "--heap", "100000g")
+    assert up.returncode != 0
+    assert "exited during start-up" in up.stderr
+    assert "Could not reserve enough space" in up.stderr  # the JVM's own reason
+    assert not any(_listening(base + i) for i in range(NODES))
+    assert not (HOME / "clusters" / f"{base}.json").exists()
+
+
 # ---------------------------------------------------------------- caches on every node
 
 

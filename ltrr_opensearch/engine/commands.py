@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -101,6 +102,8 @@ def _up(args: argparse.Namespace) -> int:
 
     if not 1 <= args.nodes <= MAX_LOCAL_NODES:
         raise EngineError(f"--nodes must be from 1 to {MAX_LOCAL_NODES}, got {args.nodes}")
+    if args.heap is not None and not re.fullmatch(r"[1-9][0-9]*[kmgKMG]?", args.heap):
+        raise EngineError(f"--heap must be a JVM size such as 512m or 1g, got {args.heap!r}")
     recorded = _cluster(args)
     if recorded and recorded.running():
         if recorded.size != args.nodes:
@@ -154,6 +157,7 @@ def _up_cluster(args: argparse.Namespace) -> int:
     home = args.home.resolve() if args.home else None
     cluster = LocalCluster(args.port, args.nodes, home, args.data_dir)
     heap = args.heap or CLUSTER_HEAP
+    cluster.check_ports()  # before a possibly long assembly
     started = time.monotonic()
     dist, java = choose_distribution(args.os_version)
     dist_dir = assemble(dist, java, home=cluster.home, ltr_source=args.ltr_plugin,

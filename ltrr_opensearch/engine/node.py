@@ -559,13 +559,13 @@ class LocalNode:
         main_log = self.dir / "logs" / f"{self.cluster_name}.log"
         return main_log if main_log.exists() else self.console_log
 
-    def failure(self, lines: int = 12) -> str:
-        """Why the process died: the fatal lines it printed (``Likely root cause``, an uncaught
-        exception) when there are any, else the log's tail."""
-        console = _read_tail(self.console_log).splitlines()
-        fatal = [line for line in console
-                 if "Likely root cause" in line or line.startswith("Exception in thread")]
-        return "\n".join(fatal[-4:]) if fatal else self.tail(lines)
+    def failure(self, lines: int = 8) -> str:
+        """Why the process died: the last lines it printed, without stack frames and launcher
+        warnings (the JVM's own errors and ``Likely root cause`` are there, not in the log)."""
+        kept = [line for line in _read_tail(self.console_log).splitlines()
+                if line.strip() and not line.startswith(("\tat ", "\t..."))
+                and "no-jdk distributions" not in line]
+        return "\n".join(kept[-lines:]) if kept else self.tail(lines)
 
     def tail(self, lines: int = 50) -> str:
         path = self.log_file()
@@ -631,6 +631,14 @@ class LocalCluster:
                     busy.append(f"{port} ({kind}, node {node.peers.node_name})")
         return busy
 
+    def check_ports(self) -> None:
+        busy = self.busy_ports()
+        if busy:
+            raise EngineError("port(s) already in use by another process: " + ", ".join(busy),
+                              hint="choose another base port with --port (this cluster uses "
+                                   f"{self.port}-{self.port + self.size - 1} and "
+                                   f"{self.port + 100}-{self.port + 100 + self.size - 1})")
+
     def start(self, dist_dir: Path, java: Java, heap: str = CLUSTER_HEAP, fresh: bool = False,
               timeout: float = 300) -> list[NodeState]:
         """Start every node, then wait until the cluster is yellow or green with all of them.
@@ -639,12 +647,7 @@ class LocalCluster:
             raise EngineError(f"nodes of the cluster on port {self.port} are already running",
                               hint="stop them with `ltrr engine down --port "
                                    f"{self.port}`")
-        busy = self.busy_ports()
-        if busy:
-            raise EngineError("port(s) already in use by another process: " + ", ".join(busy),
-                              hint="choose another base port with --port (this cluster uses "
-                                   f"{self.port}-{self.port + self.size - 1} and "
-                                   f"{self.port + 100}-{self.port + 100 + self.size - 1})")
+        self.check_ports()
         self.state_file.parent.mkdir(parents=True, exist_ok=True)
         self.state_file.write_text(json.dumps({
             "name": self.name, "size": self.size, "heap": heap, "started_at": time.time(),
