@@ -96,12 +96,13 @@ class Report:
 
 
 # -------------------------------------------------------------------- reading
-def _scan(client: Any, index: str, query: Mapping[str, Any], fields: Sequence[str]
-          ) -> Iterable[dict[str, Any]]:
+def _scan(client: Any, index: str, query: Mapping[str, Any], fields: Sequence[str],
+          key: str) -> Iterable[dict[str, Any]]:
+    """Every matching doc, paged with search_after on the keyword field ``key``."""
     after = None
     while True:
         body: dict[str, Any] = {"size": 2000, "query": query, "_source": list(fields),
-                                "sort": [{"_id": "asc"}]}
+                                "sort": [{key: "asc"}]}
         if after is not None:
             body["search_after"] = after
         hits = client.search(index=index, body=body)["hits"]["hits"]
@@ -128,7 +129,8 @@ def load_rows(client: Any, settings: Settings, experiment: str,
         docs = list(_scan(client, settings.ubi_queries_index, {"bool": {"filter": filters}},
                           ["query_id", "client_id", "timestamp", "query_response_hit_ids",
                            "query_attributes.variant", "query_attributes.arms.candidates",
-                           "query_attributes.took_ms", "query_attributes.session_id"]))
+                           "query_attributes.took_ms", "query_attributes.session_id"],
+                          "query_id"))
     except os_exc.NotFoundError:
         raise LtrrError(f"no search log {settings.ubi_queries_index!r}: nothing was served yet",
                         hint="serve searches with flags (`ltrr serve --flags FILE`)") from None
@@ -153,7 +155,7 @@ def load_rows(client: Any, settings: Settings, experiment: str,
             events = _scan(client, settings.ubi_events_index,
                            {"terms": {"query_id": ids[i:i + 1000]}},
                            ["query_id", "action_name", "event_attributes.position.ordinal",
-                            "event_attributes.object.object_id"])
+                            "event_attributes.object.object_id"], "event_key")
             for e in events:
                 _apply_event(rows.get(e.get("query_id")), e)
         except os_exc.NotFoundError:
