@@ -1,5 +1,6 @@
 package dev.ltrr.ltr;
 
+import dev.ltrr.ltr.logging.FeatureRecordingListener;
 import dev.ltrr.ltr.logging.LoggingFetchSubPhase;
 import dev.ltrr.ltr.logging.LoggingSearchExtBuilder;
 import dev.ltrr.ltr.model.CompiledModelCache;
@@ -38,6 +39,7 @@ import org.opensearch.core.common.io.stream.NamedWriteableRegistry;
 import org.opensearch.core.xcontent.NamedXContentRegistry;
 import org.opensearch.env.Environment;
 import org.opensearch.env.NodeEnvironment;
+import org.opensearch.index.IndexModule;
 import org.opensearch.repositories.RepositoriesService;
 import org.opensearch.rest.RestController;
 import org.opensearch.rest.RestHandler;
@@ -122,6 +124,12 @@ public class LtrrLtrPlugin extends Plugin implements SearchPlugin, ActionPlugin 
     @Override
     public List<FetchSubPhase> getFetchSubPhases(FetchPhaseConstructionContext context) {
         return List.of(new LoggingFetchSubPhase());
+    }
+
+    /** Lets rescore sltr queries record the vectors feature logging will read back (see the listener). */
+    @Override
+    public void onIndexModule(IndexModule indexModule) {
+        indexModule.addSearchOperationListener(new FeatureRecordingListener());
     }
 
     // ---- store side: settings, stores and elements REST API, cluster-wide cache action ----

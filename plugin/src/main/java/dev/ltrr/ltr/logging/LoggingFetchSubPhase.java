@@ -7,6 +7,7 @@ import org.apache.lucene.search.IndexSearcher;
 import org.apache.lucene.search.Query;
 import org.apache.lucene.search.ScoreMode;
 import org.opensearch.common.document.DocumentField;
+import org.opensearch.index.query.ParsedQuery;
 import org.opensearch.search.fetch.FetchContext;
 import org.opensearch.search.fetch.FetchSubPhase;
 import org.opensearch.search.fetch.FetchSubPhaseProcessor;
@@ -20,10 +21,16 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Feature logging: for each hit and each {@code ltr_log} spec, computes the feature values of the
+ * Feature logging: for each hit and each {@code ltr_log} spec, reads the feature values of the
  * {@code sltr} query the spec names (by {@code _name} in the main query, or by position in
- * {@code rescore}) with the same Lucene query that scored the hits, and puts them in the hit's
- * {@code _ltrlog} field: {@code [{"<log name>": [{"name": "f1", "value": 1.2}, {"name": "f2"}]}]}.
+ * {@code rescore}) and puts them in the hit's {@code _ltrlog} field:
+ * {@code [{"<log name>": [{"name": "f1", "value": 1.2}, {"name": "f2"}]}]}.
+ * <p>
+ * A rescore spec's query recorded the vectors it scored its window with ({@link FeatureRecordingListener}
+ * enables that before the query phase), so those hits reuse exactly the values the model saw. A hit
+ * with no recorded vector (a named query, a hit outside the window, a fetch phase that runs in its own
+ * request because the search spans several shards) gets them computed here by the same Lucene query;
+ * the feature weights are only created when the first such hit comes.
  */
 public final class LoggingFetchSubPhase implements FetchSubPhase {
     public static final String FIELD = "_ltrlog";
@@ -36,9 +43,7 @@ public final class LoggingFetchSubPhase implements FetchSubPhase {
         IndexSearcher searcher = context.searcher();
         List<Logger> loggers = new ArrayList<>();
         for (LoggingSearchExtBuilder.LogSpec spec : ext.logSpecs()) {
-            RankerQuery query = findQuery(context, spec);
-            RankerQuery rewritten = (RankerQuery) searcher.rewrite(query);
-            loggers.add(new Logger(spec, rewritten, rewritten.createWeight(searcher, ScoreMode.COMPLETE, 1f)));
+            loggers.add(new Logger(spec, findQuery(context, spec), searcher));
         }
         return new FetchSubPhaseProcessor() {
             @Override
@@ -60,11 +65,17 @@ public final class LoggingFetchSubPhase implements FetchSubPhase {
     }
 
     static RankerQuery findQuery(FetchContext context, LoggingSearchExtBuilder.LogSpec spec) {
+        return findQuery(context.parsedQuery(), context.rescore(), spec);
+    }
+
+    /** The sltr query a spec names; an IllegalArgumentException says why there is none. */
+    static RankerQuery findQuery(ParsedQuery parsedQuery, List<RescoreContext> rescores,
+                                 LoggingSearchExtBuilder.LogSpec spec) {
         Query query;
         String what;
         if (spec.namedQuery() != null) {
             what = "named query [" + spec.namedQuery() + "]";
-            Map<String, Query> named = context.parsedQuery() == null ? Map.of() : context.parsedQuery().namedFilters();
+            Map<String, Query> named = parsedQuery == null ? Map.of() : parsedQuery.namedFilters();
             query = named.get(spec.namedQuery());
             if (query == null) {
                 throw new IllegalArgumentException("[ltr_log] no query named [" + spec.namedQuery() + "] in the search "
@@ -72,7 +83,6 @@ public final class LoggingFetchSubPhase implements FetchSubPhase {
             }
         } else {
             what = "rescore query [" + spec.rescoreIndex() + "]";
-            List<RescoreContext> rescores = context.rescore();
             if (rescores == null || spec.rescoreIndex() >= rescores.size()) {
                 throw new IllegalArgumentException("[ltr_log] [rescore_index] " + spec.rescoreIndex() + " is out of "
                     + "range: the search has " + (rescores == null ? 0 : rescores.size()) + " rescore(s)");
@@ -91,32 +101,49 @@ public final class LoggingFetchSubPhase implements FetchSubPhase {
         return ranker;
     }
 
-    /** Logs one spec; feature scorers are recreated when a hit comes before the previous one. */
-    private static final class Logger {
+    /**
+     * Logs one spec: recorded vectors where the query kept them, else computed; feature scorers are
+     * recreated when a computed hit comes before the previous one.
+     */
+    static final class Logger {
         private final LoggingSearchExtBuilder.LogSpec spec;
         private final RankerQuery query;
-        private final RankerQuery.RankerWeight weight;
+        private final IndexSearcher searcher;
         private final float[] vector;
+        private RankerQuery.RankerWeight weight;
         private LeafReaderContext leaf;
         private RankerQuery.LeafFeatures features;
 
-        Logger(LoggingSearchExtBuilder.LogSpec spec, RankerQuery query, RankerQuery.RankerWeight weight) {
+        Logger(LoggingSearchExtBuilder.LogSpec spec, RankerQuery query, IndexSearcher searcher) {
             this.spec = spec;
             this.query = query;
-            this.weight = weight;
-            this.vector = new float[weight.featureCount()];
+            this.searcher = searcher;
+            this.vector = new float[query.featureNames().size()];
         }
 
-        void setNextReader(LeafReaderContext context) throws IOException {
+        void setNextReader(LeafReaderContext context) {
             leaf = context;
-            features = weight.leafFeatures(context);
+            features = null;
         }
 
-        Map<String, Object> log(int doc) throws IOException {
-            if (doc < features.lastDoc()) {
+        private void compute(int doc) throws IOException {
+            if (weight == null) {
+                RankerQuery rewritten = (RankerQuery) searcher.rewrite(query);
+                weight = rewritten.createWeight(searcher, ScoreMode.COMPLETE, 1f);
+            }
+            if (features == null || doc < features.lastDoc()) {
                 features = weight.leafFeatures(leaf);
             }
             features.vector(doc, vector);
+        }
+
+        Map<String, Object> log(int doc) throws IOException {
+            float[] recorded = query.recorded().get(leaf.docBase + doc);
+            if (recorded != null) {
+                System.arraycopy(recorded, 0, vector, 0, vector.length);
+            } else {
+                compute(doc);
+            }
             List<Map<String, Object>> values = new ArrayList<>(vector.length);
             List<String> names = query.featureNames();
             for (int i = 0; i < vector.length; i++) {

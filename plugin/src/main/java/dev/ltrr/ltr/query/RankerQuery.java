@@ -29,6 +29,8 @@ public final class RankerQuery extends Query {
     private final List<Query> features;
     private final RankingModel model;
     private final String modelKey;
+    /** Shared with the copies rewrites make, so the fetch phase finds what the rescore recorded. */
+    private final RecordedFeatures recorded;
 
     /**
      * @param features one query per feature name, null for an inactive feature
@@ -36,6 +38,11 @@ public final class RankerQuery extends Query {
      * @param modelKey identifies the model for equals/hashCode (its definition hash), null without model
      */
     public RankerQuery(List<String> featureNames, List<Query> features, RankingModel model, String modelKey) {
+        this(featureNames, features, model, modelKey, new RecordedFeatures());
+    }
+
+    private RankerQuery(List<String> featureNames, List<Query> features, RankingModel model, String modelKey,
+                        RecordedFeatures recorded) {
         if (featureNames.size() != features.size()) {
             throw new IllegalArgumentException("feature names and queries differ in length");
         }
@@ -47,6 +54,15 @@ public final class RankerQuery extends Query {
         this.features = java.util.Collections.unmodifiableList(new ArrayList<>(features));
         this.model = model;
         this.modelKey = modelKey;
+        this.recorded = recorded;
+    }
+
+    /**
+     * The feature vectors this query (or a rewrite of it) scored documents with, once recording was enabled;
+     * not part of equals/hashCode.
+     */
+    public RecordedFeatures recorded() {
+        return recorded;
     }
 
     public List<String> featureNames() {
@@ -70,7 +86,7 @@ public final class RankerQuery extends Query {
             changed |= r != q;
             rewritten.add(r);
         }
-        return changed ? new RankerQuery(featureNames, rewritten, model, modelKey) : this;
+        return changed ? new RankerQuery(featureNames, rewritten, model, modelKey, recorded) : this;
     }
 
     @Override
@@ -175,7 +191,7 @@ public final class RankerQuery extends Query {
             return new ScorerSupplier() {
                 @Override
                 public Scorer get(long leadCost) throws IOException {
-                    return new RankerScorer(weight, leafFeatures(context), maxDoc);
+                    return new RankerScorer(weight, leafFeatures(context), maxDoc, context.docBase);
                 }
 
                 @Override
@@ -211,12 +227,16 @@ public final class RankerQuery extends Query {
         private final LeafFeatures features;
         private final DocIdSetIterator all;
         private final float[] vector;
+        private final int docBase;
+        private final RecordedFeatures recorded;
 
-        RankerScorer(RankerWeight weight, LeafFeatures features, int maxDoc) {
+        RankerScorer(RankerWeight weight, LeafFeatures features, int maxDoc, int docBase) {
             this.weight = weight;
             this.features = features;
             this.all = DocIdSetIterator.all(maxDoc);
             this.vector = new float[weight.featureCount()];
+            this.docBase = docBase;
+            this.recorded = weight.query.recorded;
         }
 
         @Override
@@ -237,7 +257,12 @@ public final class RankerQuery extends Query {
 
         @Override
         public float score() throws IOException {
-            features.vector(all.docID(), vector);
+            int doc = all.docID();
+            features.vector(doc, vector);
+            if (recorded.enabled()) {
+                // Copied before the model runs: exactly the raw values the model is given.
+                recorded.record(docBase + doc, vector);
+            }
             return weight.modelScore(vector);
         }
     }
