@@ -117,6 +117,7 @@ class ServiceState:
     selector: Any = None
     search_log: Any = None
     problem: str | None = "starting"  # why the pipeline is not built yet
+    flags: Any = None  # experiment.FlagSource (``--flags FILE``): per-request behaviour flags
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
 
@@ -142,6 +143,9 @@ class ServiceState:
         except (LtrrError, os_exc.TransportError, os_exc.ConnectionError) as exc:
             self.problem = _reason(exc)
             return False
+        if self.flags is not None:
+            self.flags.strategies = tuple(pipeline.registry.names)
+            pipeline.flags = self.flags
         self.selector, self.search_log, self.pipeline = selector, log, pipeline
         self.problem = None
         logger.info("pipeline ready", extra={"fields": {
@@ -184,6 +188,9 @@ class ServiceState:
     def _resync_job(self) -> None:
         if self.selector is not None and self.selector.refresh():
             self.metrics.bandit_syncs.inc()
+        if self.flags is not None:  # bandits that variants loaded follow the shared log too
+            for learner in list(self.flags.learners.values()):
+                learner.sync()
         self._follow_deployed_ranker()
 
     def _follow_deployed_ranker(self) -> None:
@@ -220,11 +227,16 @@ def _error(status: int, request_id: str, message: str, **extra: Any) -> JSONResp
 
 
 def create_app(settings: Settings, *, policy_file: str | None = None, use_bandit: bool = True,
-               resync_seconds: float = 5.0, flush_seconds: float = 1.0) -> FastAPI:
+               resync_seconds: float = 5.0, flush_seconds: float = 1.0,
+               flags_file: str | None = None) -> FastAPI:
     # One connection per request thread (anyio's pool has 40) plus the background jobs.
     state = ServiceState(settings, make_client(settings, pool_maxsize=48), policy_file=policy_file,
                          use_bandit=use_bandit, resync_seconds=resync_seconds,
                          flush_seconds=flush_seconds)
+    if flags_file is not None:  # a bad flag file fails here, at start, with the reason
+        from ltrr_opensearch.experiment.flags import FlagSource
+
+        state.flags = FlagSource.from_file(flags_file)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
@@ -420,4 +432,7 @@ def readiness(state: ServiceState) -> tuple[list[str], dict[str, Any]]:
     if state.pipeline is None:
         reasons.append(f"pipeline not built: {state.problem}")
     checks["bandit_version"] = state.selector.version if state.selector is not None else None
+    if state.flags is not None:  # a rejected reload is reported, never a reason to stop serving
+        checks["flags"] = {"problem": state.flags.problem,
+                           "fallbacks": sum(state.flags.problems.values())}
     return reasons, checks

@@ -19,6 +19,9 @@ def register(commands: Any, parent: argparse.ArgumentParser) -> None:
                        help="seconds between bandit re-syncs from the state index")
     serve.add_argument("--flush", type=float, default=1.0, metavar="S",
                        help="seconds between writes of the buffered search log")
+    serve.add_argument("--flags", metavar="FILE",
+                       help="flag file (flagd JSON): behaviour flags and experiments per request, "
+                            "hot-reloaded; see README 'Experiments'")
     serve.set_defaults(func=_serve)
 
     worker = commands.add_parser("worker", parents=[parent],
@@ -64,7 +67,8 @@ def _serve(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     logs.configure()
     app = create_app(settings, policy_file=args.policy, use_bandit=not args.no_bandit,
-                     resync_seconds=args.resync, flush_seconds=args.flush)
+                     resync_seconds=args.resync, flush_seconds=args.flush,
+                     flags_file=args.flags)
     uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False,
                 timeout_graceful_shutdown=10)
     return 0
