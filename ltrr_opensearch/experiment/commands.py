@@ -30,6 +30,17 @@ def register(commands, parent: argparse.ArgumentParser) -> None:
     report.add_argument("--bootstrap", type=int, default=2000, help="bootstrap rounds")
     report.set_defaults(func=_report)
 
+    simulate = sub.add_parser("simulate", parents=[parent],
+                              help="run an experiment on a simulated world (loads its catalog "
+                                   "under the configured index prefix, keeps the logs)")
+    simulate.add_argument("--flags", required=True, help="the flag file (flagd JSON)")
+    simulate.add_argument("--world", default="configs/worlds/small.toml")
+    simulate.add_argument("--queries", type=int, default=400)
+    simulate.add_argument("--batch", type=int, default=100,
+                          help="searches between feedback cycles")
+    simulate.add_argument("--seed", type=int, default=1, help="click model seed")
+    simulate.set_defaults(func=_simulate)
+
     validate = sub.add_parser("validate", parents=[parent],
                               help="check a flag file (flagd format); exit 2 with the reason")
     validate.add_argument("file")
@@ -69,6 +80,36 @@ def _report(args) -> int:
     else:
         suffix = "html" if args.format == "html" else "md"
         print(f"wrote {out / f'{args.name}.{suffix}'}")
+    return 0
+
+
+def _simulate(args) -> int:
+    from ltrr_opensearch.cli import settings_from_args
+    from ltrr_opensearch.engine.client import make_client
+    from ltrr_opensearch.errors import ConfigError
+    from ltrr_opensearch.evaluate.experiment import (
+        embed_world,
+        prepare_policy_indices,
+        scratch_folder,
+    )
+    from ltrr_opensearch.experiment.simulate import run_experiment
+    from ltrr_opensearch.simulate import ClickModel, QueryStream, World, load_sim_config
+    from ltrr_opensearch.simulate.reformulate import Reformulator
+
+    if args.queries < 1 or args.batch < 1:
+        raise ConfigError("--queries and --batch must be >= 1")
+    settings = settings_from_args(args)
+    client = make_client(settings)
+    sim = load_sim_config(args.world)
+    world = World.generate(sim)
+    data = embed_world(list(world.rows()), "tfidf", scratch_folder(), quiet=args.quiet)
+    prepare_policy_indices(client, settings, data, quiet=args.quiet)
+    replay = run_experiment(client, settings, args.flags, QueryStream(world, sim).take(args.queries),
+                            ClickModel(sim, seed=args.seed), batch=args.batch,
+                            follow_up=Reformulator(world, seed=args.seed + 2))
+    flags = replay.pipeline.flags
+    print(f"served {len(replay.outcomes)} searches under index prefix {settings.index_prefix!r}; "
+          f"flag fallbacks: {sum(flags.problems.values())}")
     return 0
 
 
