@@ -24,4 +24,6 @@ cleanup() { if [ "$started" = 1 ]; then ltrr engine down; fi; }
 trap cleanup EXIT
 
 ruff check .
+# tests/test_multinode.py starts (and stops) its own 3-node cluster on free ports from 9400,
+# never this node's; pass -m "not multinode" to skip it.
 pytest "$@"

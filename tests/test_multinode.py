@@ -1,8 +1,9 @@
 """A real local 3-node cluster (``ltrr engine up --nodes 3``) with ltrr's LTR plugin on every node.
 
 The module starts its own cluster once, on free high ports away from the CI node (9250/9350)
-and the nodes others run, with ``LTRR_HOME=/var/tmp/ltrr-multinode`` (the assembled node is
-cached there between runs), and stops it at the end. It proves what one node cannot: the
+and the nodes others run, in the engine home ``HOME`` below (by default
+``/var/tmp/ltrr-multinode``, where the assembled node is cached between runs), and stops it
+at the end. It proves what one node cannot: the
 plugin's element and compiled-model caches are invalidated on EVERY node by a write or a
 ``_clearcache`` sent to one of them, and indices ltrr creates get a replica on a cluster.
 Deselect with ``-m "not multinode"`` (a start costs ~50-90 s and ~2.3 GB of memory).
@@ -34,7 +35,10 @@ from ltrr_opensearch.state import ensure_state_index
 pytestmark = pytest.mark.multinode
 
 NODES = 3
-HOME = Path(os.environ.get("LTRR_MULTINODE_HOME", "/var/tmp/ltrr-multinode"))
+# The engine home: LTRR_MULTINODE_HOME, else LTRR_HOME (CI's fresh one under /var/tmp: the
+# cluster reuses the node assembled there for the CI node, and CI removes it), else our own.
+OWN_HOME = Path("/var/tmp/ltrr-multinode")
+HOME = Path(os.environ.get("LTRR_MULTINODE_HOME") or os.environ.get("LTRR_HOME") or OWN_HOME)
 # HTTP base ports tried in turn (transport = HTTP + 100); never the CI node's 9250/9350 nor
 # the long-running nodes on 9200, 9280, 9290, 9310 (and their transport ports).
 CANDIDATE_BASES = range(9400, 9500, 10)
@@ -96,7 +100,8 @@ def cluster() -> Iterator[Cluster]:
         yield Cluster(base, urls, clients, time.monotonic() - began)
     finally:
         _ltrr("engine", "down", "--port", str(base), timeout=180)
-        _prune_distributions()
+        if HOME == OWN_HOME:
+            _prune_distributions()
 
 
 def _prune_distributions() -> None:
