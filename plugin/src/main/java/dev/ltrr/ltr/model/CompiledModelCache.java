@@ -12,6 +12,7 @@ import java.util.TreeMap;
 import java.util.function.Supplier;
 
 import dev.ltrr.ltr.store.NormalizerSpec;
+import dev.ltrr.ltr.store.StoredModel;
 
 /**
  * Node-level LRU cache of compiled models. The key holds the store index, the model name and a SHA-256
@@ -26,6 +27,12 @@ public final class CompiledModelCache {
 
     private final int maxEntries;
     private final LinkedHashMap<Key, RankingModel> entries = new LinkedHashMap<>(16, 0.75f, true);
+    /**
+     * {@link #definitionHash} of loaded models by instance (the element cache hands out the same immutable
+     * instance until the element is invalidated), so a large definition is hashed once per load, not per
+     * request. LRU, as many entries as compiled models.
+     */
+    private final LinkedHashMap<Identity, String> hashes = new LinkedHashMap<>(16, 0.75f, true);
     private long hits;
     private long misses;
     private long evictions;
@@ -70,6 +77,47 @@ public final class CompiledModelCache {
 
     public synchronized void clear() {
         entries.clear();
+        hashes.clear();
+    }
+
+    /** The model's {@link #definitionHash}, computed once per model instance. */
+    public String definitionHash(StoredModel model) {
+        Identity key = new Identity(model);
+        synchronized (this) {
+            String hash = hashes.get(key);
+            if (hash != null) {
+                return hash;
+            }
+        }
+        String hash = definitionHash(model.type(), model.featureSet().featureNames(), model.definition(),
+            model.normalizers());
+        synchronized (this) {
+            hashes.put(key, hash);
+            Iterator<Identity> oldest = hashes.keySet().iterator();
+            while (hashes.size() > maxEntries && oldest.hasNext()) {
+                oldest.next();
+                oldest.remove();
+            }
+        }
+        return hash;
+    }
+
+    /** Number of model instances whose hash is remembered (for tests). */
+    synchronized int rememberedHashes() {
+        return hashes.size();
+    }
+
+    /** A map key equal only to a key of the same instance (records compare by value: the whole definition). */
+    private record Identity(Object referent) {
+        @Override
+        public boolean equals(Object other) {
+            return other instanceof Identity o && o.referent == referent;
+        }
+
+        @Override
+        public int hashCode() {
+            return System.identityHashCode(referent);
+        }
     }
 
     /** Drops every model of one store (by store index name). */

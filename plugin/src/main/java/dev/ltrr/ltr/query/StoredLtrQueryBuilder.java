@@ -313,8 +313,10 @@ public final class StoredLtrQueryBuilder extends AbstractQueryBuilder<StoredLtrQ
         String storeIndex = LtrSearchServices.storeIndex(store);
         ResolvedLtrQueryBuilder.ModelSpec spec = null;
         if (model != null) {
-            String hash = CompiledModelCache.definitionHash(model.type(), set.featureNames(), model.definition(),
-                model.normalizers());
+            // Hashing a large definition costs milliseconds: the node cache remembers it per loaded model.
+            String hash = services != null && services.modelCache() != null ? services.modelCache().definitionHash(model)
+                : CompiledModelCache.definitionHash(model.type(), set.featureNames(), model.definition(),
+                    model.normalizers());
             spec = new ResolvedLtrQueryBuilder.ModelSpec(model.name(), model.type(), model.definition(),
                 model.normalizers(), hash);
             if (services != null && services.modelCache() != null) {

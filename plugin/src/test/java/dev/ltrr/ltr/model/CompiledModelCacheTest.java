@@ -1,6 +1,9 @@
 package dev.ltrr.ltr.model;
 
 import dev.ltrr.ltr.store.NormalizerSpec;
+import dev.ltrr.ltr.store.StoredFeature;
+import dev.ltrr.ltr.store.StoredFeatureSet;
+import dev.ltrr.ltr.store.StoredModel;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -9,6 +12,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertSame;
 
 class CompiledModelCacheTest {
@@ -71,5 +75,36 @@ class CompiledModelCacheTest {
         assertNotEquals(base, CompiledModelCache.definitionHash("model/linear", List.of("b", "a"), "{\"a\":1}", Map.of()));
         assertNotEquals(base, CompiledModelCache.definitionHash("model/linear", List.of("a", "b"), "{\"a\":1}",
             Map.of("a", new NormalizerSpec("standard", 0, 1))));
+    }
+
+    private static StoredModel stored(String definition) {
+        StoredFeatureSet set = new StoredFeatureSet("s", List.of(new StoredFeature("a", List.of(), "mustache", "{}"),
+            new StoredFeature("b", List.of(), "mustache", "{}")));
+        return new StoredModel("m", set, "model/linear", definition, Map.of());
+    }
+
+    @Test
+    void aLoadedModelIsHashedOncePerInstance() {
+        CompiledModelCache cache = new CompiledModelCache(10);
+        StoredModel model = stored("{\"a\":1}");
+        String hash = cache.definitionHash(model);
+        assertEquals(CompiledModelCache.definitionHash("model/linear", List.of("a", "b"), "{\"a\":1}", Map.of()), hash);
+        assertSame(hash, cache.definitionHash(model));
+        StoredModel reloaded = stored("{\"a\":1}");
+        String again = cache.definitionHash(reloaded);
+        assertEquals(hash, again);
+        assertNotSame(hash, again);
+        assertNotEquals(hash, cache.definitionHash(stored("{\"a\":2}")));
+    }
+
+    @Test
+    void rememberedHashesAreBoundedAndCleared() {
+        CompiledModelCache cache = new CompiledModelCache(2);
+        for (int i = 0; i < 5; i++) {
+            cache.definitionHash(stored("{\"a\":" + i + "}"));
+        }
+        assertEquals(2, cache.rememberedHashes());
+        cache.clear();
+        assertEquals(0, cache.rememberedHashes());
     }
 }
