@@ -39,6 +39,7 @@ from ltrr_opensearch.engine.client import cluster_info, make_client  # noqa: E40
 from ltrr_opensearch.rank.offline import compare  # noqa: E402
 from ltrr_opensearch.rank.simstudy import SYSTEMS, StudyConfig, run_study  # noqa: E402
 
+INTENTS = ("all", "known_item", "attribute", "topic", "head", "new_release")
 GOAL = 1.25  # click-trained NDCG@10 / RRF NDCG@10 over the same candidates
 CLICK_MODEL = "clicks_lambdamart"
 
@@ -54,9 +55,13 @@ def mean_sd(values: list[float]) -> str:
 
 
 def tables(runs: list[dict], metric: str) -> list[str]:
-    intents = list(runs[0]["summary"])
+    """One row per system, one column per intent; a seed whose held-out searches hold no
+    query of an intent is left out of that column (n is the mean count where present)."""
+    found = {i for r in runs for i in r["summary"]}
+    intents = [i for i in INTENTS if i in found] + sorted(found - set(INTENTS))
     systems = [s for s in SYSTEMS if s in runs[0]["summary"]["all"]]
-    counts = {i: int(np.mean([r["summary"][i]["_queries"]["n"] for r in runs])) for i in intents}
+    counts = {i: int(np.mean([r["summary"][i]["_queries"]["n"] for r in runs
+                              if i in r["summary"]])) for i in intents}
     lines = [f"{metric} on held-out searches, mean ± sd over {len(runs)} seed(s) "
              "(ratio to plain RRF over the same candidates)", "",
              "| system | " + " | ".join(f"{i} (n≈{counts[i]})" for i in intents) + " |",
@@ -64,8 +69,9 @@ def tables(runs: list[dict], metric: str) -> list[str]:
     for system in systems:
         cells = []
         for intent in intents:
-            values = [r["summary"][intent][system][metric] for r in runs]
-            base = [r["summary"][intent]["rrf"][metric] for r in runs]
+            having = [r["summary"][intent] for r in runs if intent in r["summary"]]
+            values = [h[system][metric] for h in having]
+            base = [h["rrf"][metric] for h in having]
             ratio = np.mean([v / b for v, b in zip(values, base, strict=True) if b > 0]) \
                 if any(b > 0 for b in base) else float("nan")
             shown = f"{ratio:.2f}x" if np.isfinite(ratio) else "RRF 0"
