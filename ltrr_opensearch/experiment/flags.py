@@ -171,16 +171,27 @@ class FlagSource:
         with self._lock:
             if name in self.rankers:
                 return self.rankers[name] or deployed
-        from ltrr_opensearch.rank.registry import get_entry
-
-        try:
-            ranker = get_entry(client, settings, name).ranker()
-        except Exception as exc:
-            self._problem("ranker-model", f"model {name!r} cannot be served: {exc}")
-            ranker = None
+        ranker, problem = slot_ranker(name, deployed, client, settings)
+        if problem:
+            self._problem("ranker-model", problem)
         with self._lock:
-            self.rankers[name] = ranker
+            self.rankers[name] = ranker if not problem else None
         return ranker or deployed
+
+
+def slot_ranker(slot: str, deployed: Any, client: Any, settings: Any) -> tuple[Any, str | None]:
+    """(the ranker of a model slot, why it cannot be served or None). A slot is a registry
+    model name, ``deployed`` (``deployed`` is returned) or ``none`` (fusion: None)."""
+    if slot == "deployed":
+        return deployed, None
+    if slot == "none":
+        return None, None
+    from ltrr_opensearch.rank.registry import get_entry
+
+    try:
+        return get_entry(client, settings, slot).ranker(), None
+    except Exception as exc:
+        return None, f"model {slot!r} cannot be served: {getattr(exc, 'message', exc)}"
 
     # ------------------------------------------------------------- evaluation
     def _get(self, key: str, default: Any, ctx: EvaluationContext, kind: str) -> Any:
