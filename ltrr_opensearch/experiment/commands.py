@@ -41,6 +41,12 @@ def register(commands, parent: argparse.ArgumentParser) -> None:
     simulate.add_argument("--seed", type=int, default=1, help="click model seed")
     simulate.set_defaults(func=_simulate)
 
+    inter = sub.add_parser("interleave-report", parents=[parent],
+                           help="win rate of ranker b over a from team-draft interleaved searches")
+    inter.add_argument("name")
+    inter.add_argument("--bootstrap", type=int, default=2000, help="bootstrap rounds")
+    inter.set_defaults(func=_interleave_report)
+
     validate = sub.add_parser("validate", parents=[parent],
                               help="check a flag file (flagd format); exit 2 with the reason")
     validate.add_argument("file")
@@ -110,6 +116,17 @@ def _simulate(args) -> int:
     flags = replay.pipeline.flags
     print(f"served {len(replay.outcomes)} searches under index prefix {settings.index_prefix!r}; "
           f"flag fallbacks: {sum(flags.problems.values())}")
+    return 0
+
+
+def _interleave_report(args) -> int:
+    from ltrr_opensearch.cli import settings_from_args
+    from ltrr_opensearch.engine.client import make_client
+    from ltrr_opensearch.experiment.interleave import interleave_report
+
+    settings = settings_from_args(args)
+    report = interleave_report(make_client(settings), settings, args.name, rounds=args.bootstrap)
+    sys.stdout.write(report.to_markdown())
     return 0
 
 
