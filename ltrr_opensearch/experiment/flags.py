@@ -179,20 +179,6 @@ class FlagSource:
         return ranker or deployed
 
 
-def slot_ranker(slot: str, deployed: Any, client: Any, settings: Any) -> tuple[Any, str | None]:
-    """(the ranker of a model slot, why it cannot be served or None). A slot is a registry
-    model name, ``deployed`` (``deployed`` is returned) or ``none`` (fusion: None)."""
-    if slot == "deployed":
-        return deployed, None
-    if slot == "none":
-        return None, None
-    from ltrr_opensearch.rank.registry import get_entry
-
-    try:
-        return get_entry(client, settings, slot).ranker(), None
-    except Exception as exc:
-        return None, f"model {slot!r} cannot be served: {getattr(exc, 'message', exc)}"
-
     # ------------------------------------------------------------- evaluation
     def _get(self, key: str, default: Any, ctx: EvaluationContext, kind: str) -> Any:
         getter = {"bool": self.client.get_boolean_details, "str": self.client.get_string_details,
@@ -322,3 +308,18 @@ def slot_ranker(slot: str, deployed: Any, client: Any, settings: Any) -> tuple[A
             else:
                 out.append((s, k))
         return tuple(out)
+
+
+def slot_ranker(slot: str, deployed: Any, client: Any, settings: Any) -> tuple[Any, str | None]:
+    """(the ranker of a model slot, why it cannot be served or None). A slot is a registry
+    model name, ``deployed`` (``deployed`` is returned) or ``none`` (fusion: None)."""
+    if slot == "deployed":
+        return deployed, None
+    if slot == "none":
+        return None, None
+    from ltrr_opensearch.rank.registry import get_entry
+
+    try:
+        return get_entry(client, settings, slot).ranker(), None
+    except Exception as exc:
+        return None, f"model {slot!r} cannot be served: {getattr(exc, 'message', exc)}"
