@@ -41,6 +41,7 @@ from ltrr_opensearch.rank.simstudy import SYSTEMS, StudyConfig, run_study  # noq
 
 INTENTS = ("all", "known_item", "attribute", "topic", "head", "new_release")
 GOAL = 1.25  # click-trained NDCG@10 / RRF NDCG@10 over the same candidates
+FLOOR = 0.01  # an RRF mean below this makes a ratio meaningless: shown as "RRF≈0"
 CLICK_MODEL = "clicks_lambdamart"
 
 
@@ -72,9 +73,9 @@ def tables(runs: list[dict], metric: str) -> list[str]:
             having = [r["summary"][intent] for r in runs if intent in r["summary"]]
             values = [h[system][metric] for h in having]
             base = [h["rrf"][metric] for h in having]
-            ratio = np.mean([v / b for v, b in zip(values, base, strict=True) if b > 0]) \
-                if any(b > 0 for b in base) else float("nan")
-            shown = f"{ratio:.2f}x" if np.isfinite(ratio) else "RRF 0"
+            ratio = np.mean([v / b for v, b in zip(values, base, strict=True) if b >= FLOOR]) \
+                if any(b >= FLOOR for b in base) else float("nan")
+            shown = f"{ratio:.2f}x" if np.isfinite(ratio) else "RRF≈0"
             cells.append(f"{mean_sd(values)} ({shown})")
         lines.append(f"| {system} | " + " | ".join(cells) + " |")
     return lines
