@@ -20,6 +20,7 @@ from typing import Any
 from opensearchpy import OpenSearch
 from opensearchpy import exceptions as os_exc
 
+from ltrr_opensearch.bulk import action, bulk_outcomes, stored
 from ltrr_opensearch.config import Settings
 from ltrr_opensearch.engine.client import unreachable
 from ltrr_opensearch.errors import LtrrError
@@ -103,20 +104,21 @@ def _ingest_batch(client: OpenSearch, settings: Settings, config: FeedbackConfig
         join_events(client, settings, docs)
         derived = reformulation_credits(client, settings, docs, config)
         ingested_at = format_ts(datetime.now(timezone.utc))
-        body: list[dict[str, Any]] = []
+        index = settings.ubi_events_index
+        actions: list[dict[str, Any]] = []
         for item in accepted.values():
             item.doc["ingested_at"] = ingested_at
-            body.append({"create": {"_index": settings.ubi_events_index, "_id": item.key}})
-            body.append(item.doc)
-        for doc in derived:  # after the client's events, so their results line up below
-            body.append({"create": {"_index": settings.ubi_events_index, "_id": doc["event_key"]}})
-            body.append({**doc, "ingested_at": ingested_at})
-        response = _bulk(client, body, settings)
-        report.reformulations += sum(
-            1 for result in response["items"][len(accepted):]
-            if 200 <= result["create"].get("status", 0) < 300)
-        for item, result in zip(accepted.values(), response["items"][:len(accepted)], strict=True):
-            outcome = result["create"]
+            actions.append(action("create", index, item.key, item.doc))
+        derived_keys = list(dict.fromkeys(doc["event_key"] for doc in derived))
+        for doc in derived:
+            actions.append(action("create", index, doc["event_key"],
+                                  {**doc, "ingested_at": ingested_at}))
+        # Outcomes by id, not position: items retried after a 429 come back last.
+        outcomes = _bulk(client, actions, settings)
+        report.reformulations += sum(1 for key in derived_keys
+                                     if key not in accepted and stored(outcomes[(index, key)]))
+        for item in accepted.values():
+            outcome = outcomes[(index, item.key)]
             status = outcome.get("status", 0)
             if 200 <= status < 300:
                 report.accepted += 1
@@ -125,6 +127,8 @@ def _ingest_batch(client: OpenSearch, settings: Settings, config: FeedbackConfig
                 report.duplicates += 1
             else:
                 error = outcome.get("error") or {}
+                if not isinstance(error, dict):
+                    error = {"type": "error", "reason": str(error)}
                 reason = f"OpenSearch refused it: {error.get('type')}: {error.get('reason')}"
                 rejected.append(Rejected(item.payload, reason, item.line, "index"))
 
@@ -162,30 +166,31 @@ def write_dead_letters(client: OpenSearch, settings: Settings, rejected: list[Re
                        source: str) -> None:
     """Store refusals; ``_id`` is a hash of the payload so replays do not pile up copies."""
     received_at = format_ts(datetime.now(timezone.utc))
-    body: list[dict[str, Any]] = []
+    actions: list[dict[str, Any]] = []
     for item in rejected:
         raw = item.payload.encode("utf-8")
         digest = hashlib.sha256(raw).hexdigest()[:40]
-        body.append({"create": {"_index": settings.deadletter_index, "_id": digest}})
-        body.append({
+        actions.append(action("create", settings.deadletter_index, digest, {
             "payload": raw[:MAX_DEADLETTER_PAYLOAD].decode("utf-8", errors="ignore"),
             "payload_bytes": len(raw), "reason": item.reason, "stage": item.stage,
             "source": source, "line": item.line, "received_at": received_at,
-        })
-    response = _bulk(client, body, settings)
-    for result in response["items"]:
-        status = result["create"].get("status", 0)
+        }))
+    for (_index, doc_id), result in _bulk(client, actions, settings).items():
+        status = result.get("status", 0)
         if not (200 <= status < 300 or status == 409):
-            error = result["create"].get("error") or {}
+            error = result.get("error") or {}
+            reason = (f"{error.get('type')}: {error.get('reason')}" if isinstance(error, dict)
+                      else str(error))
             raise LtrrError(
-                f"could not store a dead letter in {settings.deadletter_index}: "
-                f"{error.get('type')}: {error.get('reason')}",
+                f"could not store a dead letter in {settings.deadletter_index} "
+                f"(first refused: {doc_id}): {reason}",
                 hint="fix the dead-letter index, then re-run: accepted events are de-duplicated")
 
 
-def _bulk(client: OpenSearch, body: list[dict[str, Any]], settings: Settings) -> dict[str, Any]:
+def _bulk(client: OpenSearch, actions: list[dict[str, Any]], settings: Settings
+          ) -> dict[tuple[str, str], dict[str, Any]]:
     try:
-        return client.bulk(body=body, refresh="wait_for")
+        return bulk_outcomes(client, actions, refresh="wait_for")
     except os_exc.ConnectionError:
         raise unreachable(settings, "ingesting", hint="re-run the same input when it is back: "
                           "already stored events are skipped as duplicates") from None

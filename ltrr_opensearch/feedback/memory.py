@@ -17,6 +17,7 @@ from typing import Any
 
 from opensearchpy import OpenSearch
 
+from ltrr_opensearch.bulk import action, bulk_write
 from ltrr_opensearch.config import Settings
 from ltrr_opensearch.feedback.config import FeedbackConfig, MemoryConfig
 from ltrr_opensearch.feedback.events import parse_timestamp
@@ -85,14 +86,11 @@ class MemoryConsumer:
 
     def _rejoin(self, late: list[tuple[str, dict[str, Any]]]) -> None:
         join_events(self.client, self.settings, [d for _, d in late])
-        body: list[dict[str, Any]] = []
-        for doc_id, doc in late:
-            if doc["joined"]:
-                body.append({"update": {"_index": self.settings.ubi_events_index, "_id": doc_id}})
-                body.append({"doc": {k: doc.get(k) for k in
-                                     ("joined", "query", "normalized", "q2e_key")}})
-        if body:
-            _check(self.client.bulk(body=body, refresh=True), "late event joins")
+        actions = [action("update", self.settings.ubi_events_index, doc_id, {"doc": {
+            k: doc.get(k) for k in ("joined", "query", "normalized", "q2e_key")}})
+            for doc_id, doc in late if doc["joined"]]
+        if actions:
+            bulk_write(self.client, actions, "late event joins", refresh=True)
 
     def _remembered(self, pairs: set[Pair]) -> set[Pair]:
         if not pairs:
@@ -113,13 +111,11 @@ class MemoryConsumer:
             evidence.extend(self._score(ordered[start:start + 100], now))
         if not evidence:
             return 0
-        body: list[dict[str, Any]] = []
-        for item in evidence:
-            body.append({"index": {"_index": memory_index(self.settings),
-                                   "_id": memory_doc_id("observed", item.key, item.entity_id)}})
-            body.append(item.doc())
+        actions = [action("index", memory_index(self.settings),
+                          memory_doc_id("observed", item.key, item.entity_id), item.doc())
+                   for item in evidence]
         # Forced refresh: the entity rebuild below must read these docs.
-        _check(self.client.bulk(body=body, refresh=True), "Q2E evidence docs")
+        bulk_write(self.client, actions, "Q2E evidence docs", refresh=True)
         rebuild_entities(self.client, self.settings, {e.entity_id for e in evidence},
                          self.config)
         return len(evidence)
@@ -184,20 +180,13 @@ def rebuild_entities(client: OpenSearch, settings: Settings, entity_ids: Iterabl
                              "sort": [{"value": "desc"}],
                              "query": {"term": {"entity_id": entity}}})
         responses = client.msearch(body=searches)["responses"]
-        body: list[dict[str, Any]] = []
+        actions: list[dict[str, Any]] = []
         for entity, response in zip(chunk, responses, strict=True):
             docs = [h["_source"] for h in response.get("hits", {}).get("hits", [])]
             q2e = merge_q2e(docs, config.max_pairs_per_entity)
-            body.append({"update": {"_index": settings.catalog_alias, "_id": entity,
-                                    "retry_on_conflict": 3}})
-            body.append({"script": {"source": _SET_Q2E, "lang": "painless",
-                                    "params": {"q2e": q2e}}})
-        response = client.bulk(body=body, refresh=True)
-        for item in response["items"]:
-            outcome = item["update"]
-            if outcome.get("status") == 404:
-                continue  # pair for an entity not (or no longer) in the catalog
-            if outcome.get("error"):
-                _check({"errors": True, "items": [item]}, "catalog q2e updates")
-            updated += 1
+            actions.append({**action("update", settings.catalog_alias, entity, {"script": {
+                "source": _SET_Q2E, "lang": "painless", "params": {"q2e": q2e}}}),
+                "retry_on_conflict": 3})
+        # 404: a pair for an entity not (or no longer) in the catalog, skipped.
+        updated += bulk_write(client, actions, "catalog q2e updates", refresh=True, ok=(404,))
     return updated

@@ -16,8 +16,9 @@ from typing import Any
 
 from opensearchpy import OpenSearch
 
+from ltrr_opensearch.bulk import action, bulk_write
 from ltrr_opensearch.config import Settings
-from ltrr_opensearch.errors import LtrrError, ValidationError
+from ltrr_opensearch.errors import ValidationError
 from ltrr_opensearch.feedback.events import format_ts
 from ltrr_opensearch.feedback.indices import ensure_log_indices
 from ltrr_opensearch.feedback.keys import query_key
@@ -104,14 +105,7 @@ def log_search(client: OpenSearch, settings: Settings,
         return 0
     ensure_log_indices(client, settings)
     now = datetime.now(timezone.utc)
-    body: list[dict[str, Any]] = []
-    for rec in records:
-        body.append({"index": {"_index": settings.ubi_queries_index, "_id": rec.query_id}})
-        body.append(query_doc(rec, now))
-    response = client.bulk(body=body, refresh=refresh)
-    if response.get("errors"):
-        failed = [i["index"] for i in response["items"] if i["index"].get("error")]
-        first = failed[0]["error"]
-        raise LtrrError(f"{len(failed)} of {len(records)} search log docs were refused: "
-                        f"{first.get('type')}: {first.get('reason')}")
+    bulk_write(client, (action("index", settings.ubi_queries_index, rec.query_id,
+                               query_doc(rec, now)) for rec in records),
+               "search log docs", refresh=refresh)
     return len(records)

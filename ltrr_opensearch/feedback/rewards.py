@@ -14,11 +14,11 @@ from typing import Any
 
 from opensearchpy import OpenSearch
 
+from ltrr_opensearch.bulk import action, bulk_write, scan
 from ltrr_opensearch.config import Settings
 from ltrr_opensearch.errors import LtrrError
 from ltrr_opensearch.feedback.config import FeedbackConfig
 from ltrr_opensearch.feedback.events import format_ts, parse_timestamp
-from ltrr_opensearch.feedback.stream import scan
 
 
 def engaged_weights(events: Iterable[Mapping[str, Any]], config: FeedbackConfig
@@ -110,14 +110,12 @@ class RewardConsumer(PerRequestConsumer):
         ids = sorted(query_ids)
         queries = logged_queries(self.client, self.settings, ids)
         events = events_by_query(self.client, self.settings, sorted(queries))
-        body: list[dict[str, Any]] = []
-        for query_id, query in queries.items():
-            for doc_id, doc in reward_docs(query, events[query_id], self.config, now):
-                body.append({"index": {"_index": self.settings.state_index, "_id": doc_id}})
-                body.append(doc)
-        if body:
-            _check(self.client.bulk(body=body), "reward docs")
-        return len(body) // 2
+        actions = [action("index", self.settings.state_index, doc_id, doc)
+                   for query_id, query in queries.items()
+                   for doc_id, doc in reward_docs(query, events[query_id], self.config, now)]
+        if actions:
+            bulk_write(self.client, actions, "reward docs")
+        return len(actions)
 
 
 def _check(response: Mapping[str, Any], what: str) -> None:

@@ -16,14 +16,13 @@ from typing import Any
 
 from opensearchpy import OpenSearch
 
+from ltrr_opensearch.bulk import action, bulk_write, scan
 from ltrr_opensearch.config import Settings
 from ltrr_opensearch.feedback.config import MemoryConfig
 from ltrr_opensearch.feedback.events import format_ts
 from ltrr_opensearch.feedback.indices import ensure_feedback_indices, memory_index
 from ltrr_opensearch.feedback.keys import query_key
 from ltrr_opensearch.feedback.memory import memory_doc_id, rebuild_entities
-from ltrr_opensearch.feedback.rewards import _check
-from ltrr_opensearch.feedback.stream import scan
 from ltrr_opensearch.progress import Progress
 
 MAX_PREDICTED = 20
@@ -141,12 +140,9 @@ _SEED_FIELDS = ["id", "entity_type", "title", "artist", "album", "genres", "mood
 def _seed_batch(client: OpenSearch, settings: Settings, rows: Iterable[dict[str, Any]],
                 config: MemoryConfig, now: datetime) -> int:
     rows = list(rows)
-    body: list[dict[str, Any]] = []
-    for row in rows:
-        for doc_id, doc in predicted_docs(row, config, now):
-            body.append({"index": {"_index": memory_index(settings), "_id": doc_id}})
-            body.append(doc)
-    if body:
-        _check(client.bulk(body=body, refresh=True), "predicted Q2E docs")
+    actions = [action("index", memory_index(settings), doc_id, doc)
+               for row in rows for doc_id, doc in predicted_docs(row, config, now)]
+    if actions:
+        bulk_write(client, actions, "predicted Q2E docs", refresh=True)
     rebuild_entities(client, settings, (r["id"] for r in rows), config)
     return len(rows)

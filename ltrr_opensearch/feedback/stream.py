@@ -4,7 +4,9 @@ Each log is read sorted by (arrival time, doc key) with ``search_after``; a cons
 position in each log is one doc in the state index (``_id = checkpoint:<consumer>:<log>``),
 written only after the consumer applied the page. A crash between the two re-applies that
 page on restart, which is harmless because every consumer recomputes its outputs from the
-logs (idempotent) instead of incrementing them.
+logs (idempotent) instead of incrementing them. ``search_after`` rather than
+``helpers.scan``: a checkpoint is a sort position a later run resumes from, which a scroll
+cannot give. Full reads without a checkpoint use :func:`ltrr_opensearch.bulk.scan`.
 """
 
 from __future__ import annotations
@@ -76,20 +78,3 @@ def read_pages(client: OpenSearch, log: Log, after: list[Any] | None, until: dat
         if len(hits) < page_size:
             return
 
-
-def scan(client: OpenSearch, index: str, query: dict[str, Any], sort: tuple[str, ...],
-         source: list[str] | None = None, page_size: int = 1000) -> Iterator[dict[str, Any]]:
-    """Every doc matching ``query``, paged with ``search_after``; ``sort`` must be unique."""
-    after: list[Any] | None = None
-    while True:
-        body: dict[str, Any] = {"size": page_size, "query": query,
-                                "sort": [{f: "asc"} for f in sort]}
-        if source is not None:
-            body["_source"] = source
-        if after is not None:
-            body["search_after"] = after
-        hits = client.search(index=index, body=body)["hits"]["hits"]
-        yield from hits
-        if len(hits) < page_size:
-            return
-        after = hits[-1]["sort"]

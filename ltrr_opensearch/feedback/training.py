@@ -16,16 +16,15 @@ from typing import IO, Any
 
 from opensearchpy import OpenSearch
 
+from ltrr_opensearch.bulk import action, bulk_write, scan
 from ltrr_opensearch.config import Settings
 from ltrr_opensearch.feedback.config import FeedbackConfig
 from ltrr_opensearch.feedback.indices import training_rows_index
 from ltrr_opensearch.feedback.rewards import (
     PerRequestConsumer,
-    _check,
     events_by_query,
     logged_queries,
 )
-from ltrr_opensearch.feedback.stream import scan
 
 ROW_FIELDS = ("query_id", "query", "normalized", "doc_id", "position", "actions", "clicked")
 
@@ -56,17 +55,16 @@ class TrainingSetConsumer(PerRequestConsumer):
     def apply(self, query_ids: set[str], now: datetime | None = None) -> int:
         queries = logged_queries(self.client, self.settings, sorted(query_ids))
         events = events_by_query(self.client, self.settings, sorted(queries))
-        body: list[dict[str, Any]] = []
+        actions: list[dict[str, Any]] = []
         for query_id, query in queries.items():
             if not events[query_id]:
                 continue  # a query nobody acted on teaches the ranker little; skipped
             for row in training_rows(query, events[query_id], self.config):
-                body.append({"index": {"_index": training_rows_index(self.settings),
-                                       "_id": f"{query_id}:{row['doc_id']}"}})
-                body.append(row)
-        if body:
-            _check(self.client.bulk(body=body), "training rows")
-        return len(body) // 2
+                actions.append(action("index", training_rows_index(self.settings),
+                                      f"{query_id}:{row['doc_id']}", row))
+        if actions:
+            bulk_write(self.client, actions, "training rows")
+        return len(actions)
 
 
 def export_training_rows(client: OpenSearch, settings: Settings, out: IO[str]) -> int:

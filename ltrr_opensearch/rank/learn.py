@@ -22,10 +22,10 @@ from typing import Any
 
 from opensearchpy import OpenSearch
 
+from ltrr_opensearch.bulk import scan
 from ltrr_opensearch.config import Settings
 from ltrr_opensearch.errors import ValidationError
 from ltrr_opensearch.feedback.rewards import events_by_query
-from ltrr_opensearch.feedback.stream import scan
 from ltrr_opensearch.rank import registry
 from ltrr_opensearch.rank.clicks import PBM, SDBN
 from ltrr_opensearch.rank.features import load_feature_set
