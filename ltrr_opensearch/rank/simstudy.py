@@ -75,6 +75,7 @@ class Searched:
     fused: tuple[str, ...]  # the fallback fusion's order: what the user is shown
     rrf: tuple[str, ...]  # plain reciprocal-rank fusion of the same candidates
     features: Mapping[str, Mapping[str, float]]  # doc id -> {feature: value}
+    errors: int = 0  # strategies whose sub-search failed (their candidates are missing)
 
     @property
     def search_id(self) -> str:
@@ -103,7 +104,7 @@ def search_all(pipeline: Pipeline, queries: Sequence[Any],
                     for c in response.candidates if c.features is not None}
         out.append(Searched(q, query_key(q.text), tuple(c.id for c in response.candidates),
                             tuple(c.id for c in merge_results(response.results, margin=None)),
-                            features))
+                            features, sum(1 for r in response.results if r.error)))
         if progress and i % 100 == 0:
             progress(i)
     return out
@@ -357,6 +358,7 @@ def analyse(traffic: Traffic, config: StudyConfig,
         "heldout_keys_seen_in_train": float(np.mean(
             [s.key in train_keys for s in heldout])) if heldout else 0.0,
         "mean_candidates": float(np.mean([len(s.fused) for s in heldout])) if heldout else 0.0,
+        "searches_with_failed_strategies": sum(1 for s in train + heldout if s.errors),
         "clicked_impressions": sum(1 for i in shown if any(i.clicked)),
         "labels": {name: {"rows": len(lab.rows), "queries": len({r["query_id"] for r in lab.rows}),
                           "judged_pairs": lab.judged_pairs, "shown_pairs": lab.shown_pairs,
