@@ -25,6 +25,7 @@ import dev.ltrr.ltr.store.StoreNames;
 import dev.ltrr.ltr.store.StoredFeature;
 import dev.ltrr.ltr.store.StoredModel;
 import dev.ltrr.ltr.template.FeatureTemplates;
+import dev.ltrr.ltr.template.RenderedFeatureCache;
 import org.opensearch.action.ActionRequest;
 import org.opensearch.cluster.metadata.IndexNameExpressionResolver;
 import org.opensearch.cluster.node.DiscoveryNodes;
@@ -71,6 +72,8 @@ public class LtrrLtrPlugin extends Plugin implements SearchPlugin, ActionPlugin 
     /** Model limits; the store side replaces them with the node settings' values. */
     protected volatile ModelLimits modelLimits = ModelLimits.DEFAULT;
     private final LtrSearchServices searchServices;
+    /** Rendered feature queries by feature set instance and params; dropped with the compiled models. */
+    private final RenderedFeatureCache renderedFeatures = new RenderedFeatureCache();
     /** Both per-node caches, cleared on every node by the store side's cluster-wide action. */
     private final NodeCaches nodeCaches;
 
@@ -85,11 +88,15 @@ public class LtrrLtrPlugin extends Plugin implements SearchPlugin, ActionPlugin 
             @Override
             public void clear() {
                 modelCache.clear();
+                renderedFeatures.clear();
             }
 
             @Override
             public void clear(String storeIndex) {
                 modelCache.clear(storeIndex);
+                // Entries are keyed by feature set instance, so a reloaded set never hits a stale one:
+                // dropping them all here only frees memory early.
+                renderedFeatures.clear();
             }
 
             @Override
@@ -97,7 +104,8 @@ public class LtrrLtrPlugin extends Plugin implements SearchPlugin, ActionPlugin 
                 return modelCache.stats();
             }
         });
-        this.searchServices = new LtrSearchServices(() -> elementLoader, modelCache, () -> modelLimits);
+        this.searchServices = new LtrSearchServices(() -> elementLoader, modelCache, () -> modelLimits,
+            renderedFeatures);
     }
 
     public CompiledModelCache modelCache() {

@@ -306,10 +306,18 @@ public final class StoredLtrQueryBuilder extends AbstractQueryBuilder<StoredLtrQ
             }
         }
         FeatureTemplates.checkParams(rendered, params);
-        List<QueryBuilder> queries = new ArrayList<>(features.size());
-        for (StoredFeature f : features) {
-            queries.add(active == null || active.contains(f.name()) ? FeatureTemplates.render(f, params, registry) : null);
-        }
+        Set<String> activeNames = active;
+        Supplier<List<QueryBuilder>> render = () -> {
+            List<QueryBuilder> queries = new ArrayList<>(features.size());
+            for (StoredFeature f : features) {
+                queries.add(activeNames == null || activeNames.contains(f.name())
+                    ? FeatureTemplates.render(f, params, registry) : null);
+            }
+            return queries;
+        };
+        // The sub-searches of one _msearch usually send the same sltr: render and parse its templates once.
+        List<QueryBuilder> queries = services != null && services.renderedFeatures() != null
+            ? services.renderedFeatures().getOrRender(set, active, params, render) : render.get();
         String storeIndex = LtrSearchServices.storeIndex(store);
         ResolvedLtrQueryBuilder.ModelSpec spec = null;
         if (model != null) {

@@ -30,6 +30,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -205,5 +206,20 @@ class StoredLtrQueryBuilderTest {
             assertEquals(3f, read.boost());
             assertEquals("{\"title\": 1}", read.model().definition());
         }
+    }
+
+    @Test
+    void resolvingTheSameSltrAgainReusesTheRenderedQueries() {
+        LtrSearchServices services = new LtrSearchServices(() -> null, new CompiledModelCache(), () -> ModelLimits.DEFAULT);
+        Map<String, Object> params = Map.of("kw", "red", "extra", "fox");
+        ResolvedLtrQueryBuilder first = new StoredLtrQueryBuilder(services).featureSetName("fs").params(params)
+            .resolve(SET, null, XCONTENT);
+        ResolvedLtrQueryBuilder second = new StoredLtrQueryBuilder(services).featureSetName("fs").params(params)
+            .resolve(SET, null, XCONTENT);
+        assertSame(first.featureQueries().get(0), second.featureQueries().get(0));
+        assertEquals(1, services.renderedFeatures().hits());
+        ResolvedLtrQueryBuilder other = new StoredLtrQueryBuilder(services).featureSetName("fs")
+            .params(Map.of("kw", "blue", "extra", "fox")).resolve(SET, null, XCONTENT);
+        assertEquals(new MatchQueryBuilder("title", "blue"), other.featureQueries().get(0));
     }
 }
