@@ -88,13 +88,14 @@ def bulk_write(client: OpenSearch, actions: Iterable[Action], what: str, *,
 
 
 def scan(client: OpenSearch, index: str, query: Mapping[str, Any],
-         sort: Sequence[str] = (), source: list[str] | None = None, page_size: int = 1000,
+         sort: Sequence[str | Mapping[str, Any]] = (), source: list[str] | None = None, page_size: int = 1000,
          scroll: str = "2m") -> Iterator[dict[str, Any]]:
-    """Every hit of ``query`` (a query clause) in ``index``, ascending by ``sort`` when
-    given (else in index order). Shard failures raise rather than truncate the result."""
+    """Every hit of ``query`` (a query clause) in ``index``, in ``sort`` order when given
+    (field names ascend; a mapping such as ``{"value": "desc"}`` is used as written), else
+    in index order. Shard failures raise rather than truncate the result."""
     body: dict[str, Any] = {"query": dict(query)}
     if sort:
-        body["sort"] = [{f: "asc"} for f in sort]
+        body["sort"] = [{f: "asc"} if isinstance(f, str) else dict(f) for f in sort]
     if source is not None:
         body["_source"] = source
     yield from helpers.scan(client, query=body, index=index, size=page_size, scroll=scroll,

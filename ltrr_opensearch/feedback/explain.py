@@ -8,6 +8,7 @@ from typing import Any
 from opensearchpy import OpenSearch
 from opensearchpy import exceptions as os_exc
 
+from ltrr_opensearch.bulk import scan
 from ltrr_opensearch.config import Settings
 from ltrr_opensearch.errors import ValidationError
 from ltrr_opensearch.feedback.config import MemoryConfig
@@ -21,16 +22,15 @@ def memory_docs(client: OpenSearch, settings: Settings, target: str
     index = memory_index(settings)
     if not client.indices.exists(index=index):
         return "entity", []
-    body = {"size": 1000, "sort": [{"value": "desc"}], "query": {"term": {"entity_id": target}}}
-    hits = client.search(index=index, body=body)["hits"]["hits"]
-    if hits:
-        return "entity", [h["_source"] for h in hits]
+    by_value = ({"value": "desc"},)  # every doc, strongest first (a scroll needs no tie-breaker)
+    docs = [h["_source"] for h in scan(client, index, {"term": {"entity_id": target}}, by_value)]
+    if docs:
+        return "entity", docs
     try:
         _, key = query_key(target)
     except ValueError:
         raise ValidationError(f"{target!r} is neither an entity id nor a query") from None
-    body["query"] = {"term": {"key": key}}
-    return "query", [h["_source"] for h in client.search(index=index, body=body)["hits"]["hits"]]
+    return "query", [h["_source"] for h in scan(client, index, {"term": {"key": key}}, by_value)]
 
 
 def explain(client: OpenSearch, settings: Settings, target: str,

@@ -17,7 +17,7 @@ from typing import Any
 
 from opensearchpy import OpenSearch
 
-from ltrr_opensearch.bulk import action, bulk_write
+from ltrr_opensearch.bulk import action, bulk_write, scan
 from ltrr_opensearch.config import Settings
 from ltrr_opensearch.feedback.config import FeedbackConfig, MemoryConfig
 from ltrr_opensearch.feedback.events import parse_timestamp
@@ -70,11 +70,9 @@ class MemoryConsumer:
         ids = [q["query_id"] for q in queries]
         pairs: set[Pair] = set()
         if ids:
-            late = [(h["_id"], h["_source"]) for h in self.client.search(
-                index=self.settings.ubi_events_index, body={
-                    "size": 10000, "query": {"bool": {"filter": [
-                        {"terms": {"query_id": ids}}, {"term": {"joined": False}}]}}},
-            )["hits"]["hits"]]
+            late = [(h["_id"], h["_source"]) for h in scan(
+                self.client, self.settings.ubi_events_index, {"bool": {"filter": [
+                    {"terms": {"query_id": ids}}, {"term": {"joined": False}}]}})]
             if late:
                 self._rejoin(late)
                 pairs |= {(d["q2e_key"], d["event_attributes"]["object"]["object_id"])

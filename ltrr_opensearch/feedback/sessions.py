@@ -18,6 +18,7 @@ from typing import Any
 
 from opensearchpy import OpenSearch
 
+from ltrr_opensearch.bulk import scan
 from ltrr_opensearch.config import Settings
 from ltrr_opensearch.feedback.config import FeedbackConfig
 from ltrr_opensearch.feedback.events import REFORMULATION, parse_timestamp
@@ -43,9 +44,8 @@ def reformulation_credits(client: OpenSearch, settings: Settings, docs: list[dic
     if not engaged:
         return []
     sessions = sorted({d["session_id"] for d in engaged})
-    hits = client.search(index=settings.ubi_queries_index, body={
-        "size": 10000, "_source": _QUERY_FIELDS,
-        "query": {"terms": {"query_attributes.session_id": sessions}}})["hits"]["hits"]
+    hits = scan(client, settings.ubi_queries_index,  # every search of these sessions
+                {"terms": {"query_attributes.session_id": sessions}}, source=list(_QUERY_FIELDS))
     by_id: dict[str, dict[str, Any]] = {}
     by_session: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for hit in hits:

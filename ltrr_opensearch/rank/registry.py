@@ -23,6 +23,7 @@ from typing import Any
 from opensearchpy import OpenSearch
 from opensearchpy import exceptions as os_exc
 
+from ltrr_opensearch.bulk import scan
 from ltrr_opensearch.config import Settings
 from ltrr_opensearch.errors import LtrrError, ValidationError
 from ltrr_opensearch.rank.ranker import Ranker
@@ -107,13 +108,11 @@ def get_entry(client: OpenSearch, settings: Settings, name: str) -> ModelEntry:
 
 
 def list_entries(client: OpenSearch, settings: Settings) -> list[ModelEntry]:
-    try:
-        answer = client.search(index=settings.state_index, body={
-            "query": {"term": {"kind": MODEL_KIND}}, "size": 1000,
-            "sort": [{"_doc": "asc"}]})
+    try:  # every entry, however many: a registry listing must not stop at one page
+        entries = [ModelEntry.from_doc(h["_source"]) for h in scan(
+            client, settings.state_index, {"term": {"kind": MODEL_KIND}})]
     except os_exc.NotFoundError:
         return []
-    entries = [ModelEntry.from_doc(h["_source"]) for h in answer["hits"]["hits"]]
     return sorted(entries, key=lambda e: e.created_at)
 
 

@@ -176,9 +176,13 @@ def read_logged_decisions(client: Any, settings: Any, since_ms: int | None = Non
                             "_source": ["query_id", "query_attributes"]}
     docs: list[dict[str, Any]] = []
     try:
-        while len(docs) < limit:
+        while True:
             hits = client.search(index=index, body=body)["hits"]["hits"]
             docs.extend(h["_source"] for h in hits)
+            if len(docs) > limit:  # evaluating only the oldest part would mislead: say so
+                raise ValidationError(
+                    f"more than {limit} logged decisions to evaluate in {index!r}",
+                    hint="evaluate a shorter window with --since (e.g. --since 7d)")
             if len(hits) < body["size"]:
                 break
             body["search_after"] = hits[-1]["sort"]

@@ -24,6 +24,7 @@ from typing import Any
 
 from opensearchpy import exceptions as os_exc
 
+from ltrr_opensearch.bulk import scan
 from ltrr_opensearch.config import Settings
 from ltrr_opensearch.engine.client import unreachable
 from ltrr_opensearch.errors import LtrrError
@@ -98,12 +99,12 @@ class BanditStore:
         ids = list(request_ids)
         for start in range(0, len(ids), _PAGE):
             chunk = ids[start:start + _PAGE]
-            body = {"size": 10 * _PAGE, "_source": ["kind", "request_id", "arm", "reward"],
-                    "query": {"bool": {"filter": [
-                        {"terms": {"kind": ["observation", "reward"]}},
-                        {"terms": {"request_id": chunk}}]}}}
-            hits = self._call(lambda b=body: self.client.search(index=self.index, body=b),
-                              "read rewards")["hits"]["hits"]
+            query = {"bool": {"filter": [{"terms": {"kind": ["observation", "reward"]}},
+                                         {"terms": {"request_id": chunk}}]}}
+            # Every doc of these requests (one per arm and kind, however many arms a policy has).
+            hits = self._call(lambda q=query: list(scan(
+                self.client, self.index, q, source=["kind", "request_id", "arm", "reward"])),
+                "read rewards")
             for h in sorted(hits, key=lambda h: h["_source"]["kind"] != "observation"):
                 src = h["_source"]
                 out.setdefault(src["request_id"], {}).setdefault(src["arm"], float(src["reward"]))
