@@ -93,6 +93,7 @@ class FeedbackLoop:
         self.retrain, self.retrain_every = retrain, retrain_every
         self.settle_seconds = settle_seconds
         self._last_retrain: float | None = None
+        self.variant_learners: dict[str, Any] = {}  # snapshot name -> Learner (experiments)
 
     @classmethod
     def for_serving(cls, client: OpenSearch, settings: Settings,
@@ -132,6 +133,7 @@ class FeedbackLoop:
             mark = _lap(timings, "learn", mark)
             synced = self.learner.sync(now=now_ms)
             version, learned = synced.version, synced.observations
+            self._sync_variants(now_ms)
             mark = _lap(timings, "sync", mark)
         partial = CycleSummary(**counts, observations=observations, bandit_version=version,
                                bandit_observations=learned)
@@ -144,6 +146,21 @@ class FeedbackLoop:
         return CycleSummary(**counts, observations=observations, bandit_version=version,
                             bandit_observations=learned, retrained=retrained,
                             timings_ms=timings)
+
+    def _sync_variants(self, now_ms: int | None) -> None:
+        """Advance every experiment variant's own bandit (``bandit-state: variant``): the
+        serving processes load them on demand; the worker keeps their snapshots current."""
+        from dataclasses import replace
+
+        from ltrr_opensearch.select.learner import Learner
+
+        for snap in self.learner.store.variant_snapshots():
+            learner = self.variant_learners.get(snap.policy)
+            if learner is None:
+                config = replace(self.learner.config, name=snap.policy, variant=snap.variant)
+                learner = self.variant_learners[snap.policy] = Learner(
+                    self.client, self.settings, config)
+            learner.sync(now=now_ms)
 
     def _retrain_due(self) -> bool:
         # In-process schedule: a restarted worker retrains at its first cycle, and the

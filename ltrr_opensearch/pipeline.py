@@ -237,12 +237,14 @@ def search_record(response: SearchResponse, *, client_id: str | None = None,
     if ranker is not None and logged:
         extra["ltr"] = {"model": ranker.model, "feature_set": ranker.feature_set,
                         "feature_names": list(ranker.feature_names),
-                        "features": {c.id: list(c.features) for c in logged}}
+                        "features": {c.id: list(c.features or ()) for c in logged}}
     by_arm = response.arm_candidates()
+    took = {r.strategy: r.took_ms for r in response.results}
     return SearchRecord(
         query_id=response.request_id, user_query=response.query,
         hit_ids=tuple(c.id for c in response.shown),
-        arms=tuple(ArmLog.from_choice(c, by_arm.get(c.arm, ())) for c in response.choices),
+        arms=tuple(ArmLog.from_choice(c, by_arm.get(c.arm, ()), took.get(c.arm))
+                   for c in response.choices),
         client_id=client_id, variant=variant, context=response.understanding.context,
         model_version=ranker.model if ranker is not None else None,
         timestamp=timestamp, extra=extra)

@@ -25,9 +25,10 @@ def test_reward_costs_are_read_from_the_policy_file(tmp_path):
     assert config.reward.cost_per_candidate == pytest.approx(0.002)
 
 
-def test_a_per_ms_cost_the_log_cannot_apply_is_refused(tmp_path):
-    with pytest.raises(ConfigError, match="cost_per_ms is not applied"):
-        load_config(write_policy(tmp_path, "cost_per_ms = 0.01"))
+def test_a_per_ms_cost_is_charged_for_the_logged_engine_time(tmp_path):
+    config = load_config(write_policy(tmp_path, "cost_per_candidate = 0.001\ncost_per_ms = 0.01"))
+    assert config.reward.cost(k=30, took_ms=12.0) == pytest.approx(0.03 + 0.12)
+    assert config.reward.cost(k=30, took_ms=None) == pytest.approx(0.03)  # time not logged
 
 
 @pytest.mark.parametrize("line, message", [

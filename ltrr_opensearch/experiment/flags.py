@@ -35,7 +35,7 @@ import re
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,7 +152,11 @@ class FlagSource:
             if variant.epsilon is not None:
                 config = replace(config, epsilon=variant.epsilon)
             if variant.namespace():
-                config = replace(config, name=f"{config.name}-{variant.namespace()}")
+                # Its own snapshot, and it learns only from its own variant's traffic.
+                from ltrr_opensearch.select.store import variant_label
+
+                config = replace(config, name=f"{config.name}-{variant.namespace()}",
+                                 variant=variant_label(variant.label))
             learner = Learner.load(client, settings, replace(config, **self.learner_overrides))
         except Exception as exc:  # a bad policy name falls back to the serving bandit
             self._problem("bandit-policy", f"cannot load policy {variant.policy!r}: {exc}")
@@ -181,7 +185,7 @@ class FlagSource:
 
     # ------------------------------------------------------------- evaluation
     def _get(self, key: str, default: Any, ctx: EvaluationContext, kind: str) -> Any:
-        getter = {"bool": self.client.get_boolean_details, "str": self.client.get_string_details,
+        getter: Callable[..., Any] = {"bool": self.client.get_boolean_details, "str": self.client.get_string_details,
                   "int": self.client.get_integer_details, "float": self.client.get_float_details,
                   "obj": self.client.get_object_details}[kind]
         details = getter(key, default, ctx)

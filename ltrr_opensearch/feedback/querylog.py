@@ -33,10 +33,12 @@ class ArmLog:
     k: int
     propensity: float
     candidates: tuple[str, ...] = ()
+    took_ms: float | None = None  # the engine's `took` of this arm's sub-search (reward cost)
 
     @classmethod
-    def from_choice(cls, choice: ArmChoice, candidates: Sequence[str]) -> ArmLog:
-        return cls(choice.arm, choice.k, choice.propensity, tuple(candidates))
+    def from_choice(cls, choice: ArmChoice, candidates: Sequence[str],
+                    took_ms: float | None = None) -> ArmLog:
+        return cls(choice.arm, choice.k, choice.propensity, tuple(candidates), took_ms)
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,9 @@ def query_doc(record: SearchRecord, now: datetime | None = None) -> dict[str, An
     attributes: dict[str, Any] = dict(record.extra)
     attributes["arms"] = [
         {"arm": a.arm, "k": int(a.k), "propensity": float(a.propensity),
-         "candidates": list(a.candidates)} for a in record.arms]
+         "candidates": list(a.candidates),
+         **({"took_ms": float(a.took_ms)} if a.took_ms is not None else {})}
+        for a in record.arms]
     if record.variant is not None:
         attributes["variant"] = record.variant
     if record.model_version is not None:

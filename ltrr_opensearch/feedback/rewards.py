@@ -53,6 +53,7 @@ def reward_docs(query: Mapping[str, Any], events: Sequence[Mapping[str, Any]],
         docs.append((f"{query['query_id']}:{arm['arm']}", {
             "kind": "reward", "query_id": query["query_id"], "request_id": query["query_id"],
             "arm": arm["arm"], "k": arm.get("k"), "propensity": arm.get("propensity"),
+            "took_ms": arm.get("took_ms"),
             "reward": reward, "engaged": reward > 0, "engaged_ids": hits,
             "actions": {h: engaged[h][1] for h in hits},
             "candidates": len(arm.get("candidates") or []),

@@ -47,6 +47,8 @@ class Observation:
     logged_at: int = 0  # epoch milliseconds, set by whoever records it
     k: int | None = None
     propensity: float | None = None
+    took_ms: float | None = None  # the arm's engine time for this request (cost_per_ms)
+    variant: str | None = None  # the experiment variant(s) served (per-variant bandit state)
 
     @property
     def key(self) -> str:

@@ -58,6 +58,10 @@ class BanditConfig:
     attribution_seconds: float = 600.0
     arm_features: Mapping[str, Mapping[str, Any]] = field(
         default_factory=lambda: MappingProxyType({}))
+    # An experiment variant's own state: the learner reads only observations tagged with
+    # this variant label (``query_attributes.variant``). None: every observation (shared).
+    # Set by the experiment flags (``bandit-state: variant``), not by policy files.
+    variant: str | None = None
 
     def arm_vectors(self) -> dict[str, list[float]]:
         """Numeric action features per arm for warm start: kind one-hot, entity types

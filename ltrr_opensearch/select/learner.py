@@ -105,9 +105,10 @@ class Learner:
             return RecordResult(0, 0)
         self.store.refresh()  # reward docs written a moment ago must not slip behind the marker
         observations = self.store.closed_rewards(after, until)
-        cost = self.config.reward.cost_per_candidate
-        if cost:  # the engine time a budget buys is part of the reward ([reward] section)
-            observations = [replace(o, reward=o.reward - cost * (o.k or 0)) for o in observations]
+        costs = self.config.reward
+        if costs.cost_per_candidate or costs.cost_per_ms:  # engine work is part of the reward
+            observations = [replace(o, reward=o.reward - costs.cost(o.k, o.took_ms))
+                            for o in observations]
         result = (self.store.record(observations, refresh="wait_for") if observations
                   else RecordResult(0, 0))
         self.store.put_marker(_CLOSED_MARKER, until)
@@ -130,25 +131,32 @@ class Learner:
         """Catch up with the shared log and snapshot (see module docstring)."""
         now = now_ms() if now is None else now
         until = now - int(self.config.settle_seconds * 1000)
+        variant = self.config.variant
         for _ in range(_SYNC_ATTEMPTS):
             snap, seq_no, term = self.store.get_snapshot(self.config.name)
             base_wm = snap.watermark if snap else None
             base_count = snap.applied if snap else 0
             log = self._catch_up(base_wm, base_count)
-            late = self.store.count(base_wm) - base_count if base_wm is not None else 0
+            late = (self.store.count(base_wm, variant) - base_count
+                    if base_wm is not None else 0)
             if late > 0:  # written behind the watermark after it was committed
-                log = self.store.fetch(upto=base_wm)
-            new = self.store.fetch(after=base_wm, until_ms=until)
+                log = self.store.fetch(upto=base_wm, variant=variant)
+            new = self.store.fetch(after=base_wm, until_ms=until, variant=variant)
             log = log + new
             if not new and late <= 0 and snap is not None:
                 self._apply(log, snap)
                 return SyncResult(snap.version, len(log), 0, 0, False)
             if not log and snap is None:
+                if variant is not None:  # registered, so the worker finds and syncs it
+                    self.store.put_snapshot(Snapshot(policy=self.config.name, version=0,
+                                                     watermark=None, applied=0,
+                                                     updated_at=now, variant=variant),
+                                            None, None)
                 self._apply(log, None)
                 return SyncResult(0, 0, 0, 0, False)
             nxt = Snapshot(policy=self.config.name, version=(snap.version if snap else 0) + 1,
                            watermark=_wm(log[-1]) if log else base_wm, applied=len(log),
-                           counts=counts_of(log), updated_at=now)
+                           counts=counts_of(log), updated_at=now, variant=variant)
             if self.store.put_snapshot(nxt, seq_no, term):
                 self._apply(log, nxt)
                 return SyncResult(nxt.version, len(log), len(new), max(late, 0), True)
@@ -162,11 +170,12 @@ class Learner:
             return []
         if self._watermark == wm and len(self._log) == count:
             return list(self._log)
+        variant = self.config.variant
         if self._watermark is not None and self._watermark <= wm:
-            log = self._log + self.store.fetch(after=self._watermark, upto=wm)
+            log = self._log + self.store.fetch(after=self._watermark, upto=wm, variant=variant)
             if len(log) == count:
                 return log
-        return self.store.fetch(upto=wm)
+        return self.store.fetch(upto=wm, variant=variant)
 
     def _apply(self, log: list[Observation], snap: Snapshot | None) -> None:
         self.bandit.set_killed(self.store.killed())

@@ -2,7 +2,8 @@
 
 There is one reward rule, in :mod:`ltrr_opensearch.feedback.rewards`: an arm earns the
 weight of the strongest action (``[feedback] weights``) on any candidate it returned. The
-bandit then learns that reward minus ``cost_per_candidate`` times the arm's budget k
+bandit then learns that reward minus ``cost_per_candidate`` times the arm's budget k and
+``cost_per_ms`` times the arm's engine time
 (:meth:`~ltrr_opensearch.select.learner.Learner.learn_from_rewards`). Action weights are
 not a policy setting: a ``[reward] weights`` table is an error, so two rules never disagree.
 """
@@ -23,19 +24,20 @@ class RewardConfig:
     """Costs subtracted from the feedback reward before the bandit learns it."""
 
     cost_per_candidate: float = 0.0
-    # Per millisecond of an arm's engine time. The query log does not record per-arm engine
-    # time yet, so only 0 is accepted: a cost that would be silently skipped is refused.
+    # Per millisecond of the arm's engine time: the ``took`` of its sub-search, logged per
+    # arm in the UBI record (``query_attributes.arms[].took_ms``); an arm whose time was not
+    # logged (older records) pays nothing for it.
     cost_per_ms: float = 0.0
+
+    def cost(self, k: int | None, took_ms: float | None) -> float:
+        """What one arm's run costs: its candidate budget and its engine time."""
+        return self.cost_per_candidate * (k or 0) + self.cost_per_ms * (took_ms or 0.0)
 
     def __post_init__(self) -> None:
         for name in _KEYS:
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:
                 raise ConfigError(f"[reward] {name} must be a finite number >= 0, got {value!r}")
-        if self.cost_per_ms:
-            raise ConfigError(
-                "[reward] cost_per_ms is not applied yet: the query log does not record "
-                "per-arm engine time", hint="set cost_per_ms = 0 (or remove it)")
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, object]) -> RewardConfig:

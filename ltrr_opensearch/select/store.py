@@ -49,13 +49,14 @@ class Snapshot:
     applied: int
     counts: dict[str, int] = field(default_factory=dict)
     updated_at: int = 0
+    variant: str | None = None  # an experiment variant's own state (None: shared)
 
     def to_doc(self) -> dict[str, Any]:
         wm = None if self.watermark is None else {"logged_at": self.watermark[0],
                                                   "obs_id": self.watermark[1]}
         return {"kind": "snapshot", "policy": self.policy, "version": self.version,
                 "watermark": wm, "applied": self.applied, "counts": self.counts,
-                "updated_at": self.updated_at}
+                "updated_at": self.updated_at, "variant": self.variant}
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Snapshot:
@@ -63,7 +64,7 @@ class Snapshot:
         return cls(policy=doc["policy"], version=int(doc["version"]),
                    watermark=None if wm is None else (int(wm["logged_at"]), str(wm["obs_id"])),
                    applied=int(doc["applied"]), counts=dict(doc.get("counts") or {}),
-                   updated_at=int(doc.get("updated_at", 0)))
+                   updated_at=int(doc.get("updated_at", 0)), variant=doc.get("variant"))
 
 
 @dataclass(frozen=True)
@@ -139,13 +140,15 @@ class BanditStore:
         return RecordResult(created, duplicates)
 
     def fetch(self, after: Watermark | None = None, upto: Watermark | None = None,
-              until_ms: int | None = None) -> list[Observation]:
+              until_ms: int | None = None, variant: str | None = None) -> list[Observation]:
         """Observations in canonical order, strictly after ``after`` and at most ``upto``
-        (or logged at or before ``until_ms``)."""
+        (or logged at or before ``until_ms``); only ``variant``'s, if given."""
         if not self._exists():
             return []
         self.ensure_index()
         filters: list[dict[str, Any]] = [{"term": {"kind": "observation"}}]
+        if variant is not None:
+            filters.append({"term": {"variant": variant}})
         if upto is not None:
             filters.append(_at_most(upto))
         if until_ms is not None:
@@ -166,11 +169,14 @@ class BanditStore:
                 return out
             cursor = hits[-1]["sort"]
 
-    def count(self, upto: Watermark) -> int:
+    def count(self, upto: Watermark, variant: str | None = None) -> int:
         if not self._exists():
             return 0
         self.ensure_index()
-        body = {"query": {"bool": {"filter": [{"term": {"kind": "observation"}}, _at_most(upto)]}}}
+        filters = [{"term": {"kind": "observation"}}, _at_most(upto)]
+        if variant is not None:
+            filters.append({"term": {"variant": variant}})
+        body = {"query": {"bool": {"filter": filters}}}
         return int(self._call(lambda: self.client.count(index=self.index, body=body),
                               "count bandit observations")["count"])
 
@@ -238,6 +244,16 @@ class BanditStore:
             return False
         return True
 
+    def variant_snapshots(self) -> list[Snapshot]:
+        """Every experiment variant's own snapshot (the worker syncs these bandits too)."""
+        if not self._exists():
+            return []
+        body = {"size": 1000, "query": {"bool": {"filter": [
+            {"term": {"kind": "snapshot"}}, {"exists": {"field": "variant"}}]}}}
+        hits = self._call(lambda: self.client.search(index=self.index, body=body),
+                          "read variant snapshots")["hits"]["hits"]
+        return [Snapshot.from_doc(h["_source"]) for h in hits]
+
     # ------------------------------------------------------------ kill switch
     def killed(self) -> set[str]:
         doc = self._get(KILLSWITCH_ID)
@@ -290,7 +306,7 @@ def observation_doc(o: Observation) -> dict[str, Any]:
     return {"kind": "observation", "obs_id": o.key, "request_id": o.request_id, "arm": o.arm,
             "reward": o.reward, "context_version": o.context_version,
             "context": list(o.context), "logged_at": o.logged_at, "k": o.k,
-            "propensity": o.propensity}
+            "propensity": o.propensity, "took_ms": o.took_ms, "variant": o.variant}
 
 
 def observation_from_doc(doc: dict[str, Any]) -> Observation:
@@ -298,7 +314,15 @@ def observation_from_doc(doc: dict[str, Any]) -> Observation:
                        reward=float(doc["reward"]), context_version=str(doc["context_version"]),
                        context=tuple(float(v) for v in doc["context"]),
                        logged_at=int(doc["logged_at"]), k=doc.get("k"),
-                       propensity=doc.get("propensity"))
+                       propensity=doc.get("propensity"), took_ms=doc.get("took_ms"),
+                       variant=variant_label(doc.get("variant")))
+
+
+def variant_label(raw: Any) -> str | None:
+    """One string for ``query_attributes.variant`` (a list when several experiments ran)."""
+    if raw is None or raw == []:
+        return None
+    return ",".join(str(v) for v in raw) if isinstance(raw, list) else str(raw)
 
 
 def counts_of(observations: Iterable[Observation]) -> dict[str, int]:
