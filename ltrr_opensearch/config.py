@@ -294,5 +294,6 @@ def _read_toml(path: Path) -> tuple[dict[str, Any], dict[str, Mapping[str, Any]]
     if "replicas" in indices:
         values["index_replicas"] = _parse_replicas("[indices] replicas", indices["replicas"])
 
-    sections = {k: MappingProxyType(dict(v)) for k, v in data.items() if isinstance(v, dict)}
+    sections: dict[str, Mapping[str, Any]] = {
+        k: MappingProxyType(dict(v)) for k, v in data.items() if isinstance(v, dict)}
     return values, sections

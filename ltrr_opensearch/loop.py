@@ -118,7 +118,7 @@ class FeedbackLoop:
         runs = run_consumers(self.client, self.settings, now=now,
                              settle_seconds=self.settle_seconds)
         mark = _lap(timings, "consumers", started)
-        counts: dict[str, int] = {"queries_read": 0, "events_read": 0}
+        counts: dict[str, Any] = {"queries_read": 0, "events_read": 0}  # CycleSummary fields
         for run in runs:
             if run.consumer == "rewards":
                 counts[f"{run.log}_read"] += run.docs

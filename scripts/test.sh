@@ -24,6 +24,7 @@ cleanup() { if [ "$started" = 1 ]; then ltrr engine down; fi; }
 trap cleanup EXIT
 
 ruff check .
+mypy  # [tool.mypy] in pyproject.toml: the package, clean
 # tests/test_multinode.py starts (and stops) its own 3-node cluster on free ports from 9400,
 # never this node's; pass -m "not multinode" to skip it.
 pytest "$@"

@@ -523,7 +523,7 @@ def embed_rows(rows: Iterable[Mapping[str, Any]], embedder: Embedder, batch_size
     with Progress(f"embedding ({embedder.name})", total=total, quiet=quiet) as bar:
         while chunk := list(islice(iterator, batch_size)):
             if isinstance(embedder, PrecomputedEmbedder):
-                vectors: Sequence[np.ndarray] = [embedder.vector(row) for row in chunk]
+                vectors: Sequence[np.ndarray] | np.ndarray = [embedder.vector(row) for row in chunk]
             else:
                 for row in chunk:
                     if row.get("embedding") is not None:

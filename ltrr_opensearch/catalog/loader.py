@@ -287,6 +287,7 @@ def load_rows(
             if isinstance(result, RowError):
                 _reject(report, rejects, result, row.data)
                 continue
+            assert row.data is not None  # check() refuses unreadable rows
             batch.append((row.line, row.data, result))
             if len(batch) >= EMBED_BATCH:
                 yield from _batch_actions(batch, report.index, embedder, pending)

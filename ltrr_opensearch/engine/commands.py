@@ -203,7 +203,8 @@ def _status(args: argparse.Namespace) -> int:
     info: dict = {"port": args.port, "running": bool(state)}
     if state:
         answer = http_get_json(f"{state.url}/_nodes/plugins", timeout=5) or {}
-        plugins, modules = set(), set()
+        plugins: set[str] = set()
+        modules: set[str] = set()
         for entry in answer.get("nodes", {}).values():
             plugins.update(p["name"] for p in entry.get("plugins", []))
             modules.update(m["name"] for m in entry.get("modules", []))

@@ -35,6 +35,7 @@ import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ltrr_opensearch.engine import maven
 from ltrr_opensearch.engine.java import Java, find_java
@@ -179,7 +180,8 @@ def choose_distribution(version: str | None = None) -> tuple[Distribution, Java]
         java = find_java(*dist.java)
         if java:
             return dist, java
-    wanted = " or ".join(f"Java {d.java[0]}+ for {d.version}" for d in map(DISTRIBUTIONS.get, order))
+    wanted = " or ".join(f"Java {DISTRIBUTIONS[n].java[0]}+ for {DISTRIBUTIONS[n].version}"
+                         for n in order)
     raise EngineError(f"no suitable Java found ({wanted})",
                       hint="install a JDK 21+ and set OPENSEARCH_JAVA_HOME to it")
 
@@ -442,6 +444,11 @@ class LocalNode:
         self.process: subprocess.Popen | None = None  # set by start() in this process
 
     @property
+    def node_name(self) -> str:
+        """The cluster member's name, or the port for a lone node."""
+        return self.peers.node_name if self.peers else f"node-{self.port}"
+
+    @property
     def transport_port(self) -> int:
         """HTTP port + 100 (9200 -> 9300), so nodes on distinct HTTP ports never collide."""
         return self.port + 100
@@ -502,7 +509,7 @@ class LocalNode:
                "OPENSEARCH_JAVA_HOME": str(java.home),
                "OPENSEARCH_JAVA_OPTS": f"-Xms{heap} -Xmx{heap}",
                "HOME": str(self.dir), "LANG": "C.UTF-8"}
-        user_kwargs = {}
+        user_kwargs: dict[str, Any] = {}
         if os.geteuid() == 0:
             account = ensure_service_user()
             _chown_tree(dist_dir, account)
@@ -628,7 +635,7 @@ class LocalCluster:
         for node in self.nodes:
             for kind, port in (("HTTP", node.port), ("transport", node.transport_port)):
                 if _port_answers(port):
-                    busy.append(f"{port} ({kind}, node {node.peers.node_name})")
+                    busy.append(f"{port} ({kind}, node {node.node_name})")
         return busy
 
     def check_ports(self) -> None:
@@ -672,13 +679,13 @@ class LocalCluster:
                 proc = node.process
                 if proc is not None and proc.poll() is not None:
                     raise EngineError(
-                        f"node {node.peers.node_name} (port {node.port}) exited during start-up "
+                        f"node {node.node_name} (port {node.port}) exited during start-up "
                         f"(code {proc.returncode}):\n" + node.failure(),
                         hint=f"full log: {node.log_file()}; the other nodes were stopped")
             if self.health(wait_for_nodes=True):
                 return
             time.sleep(1)
-        tails = "\n".join(f"--- {n.peers.node_name}:\n{n.tail(5)}" for n in self.nodes)
+        tails = "\n".join(f"--- {n.node_name}:\n{n.tail(5)}" for n in self.nodes)
         raise EngineError(f"the {self.size}-node cluster did not form within {timeout:.0f}s:\n"
                           + tails, hint="try a larger --timeout; the nodes were stopped")
 
@@ -800,4 +807,4 @@ def _port_answers(port: int) -> bool:
 def _health_yellow(port: int) -> bool:
     health = http_get_json(
         f"http://127.0.0.1:{port}/_cluster/health?wait_for_status=yellow&timeout=1s", timeout=3)
-    return bool(health) and health.get("status") in ("yellow", "green")
+    return health is not None and health.get("status") in ("yellow", "green")

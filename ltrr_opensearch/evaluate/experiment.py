@@ -42,10 +42,10 @@ class WorldData:
 def embed_world(rows: Sequence[dict[str, Any]], embedder_name: str, folder: Path,
                 quiet: bool = True) -> WorldData:
     """Write the world's rows with their vectors, computed once for every policy."""
-    from ltrr_opensearch.catalog.embed import embed_rows, make_embedder
+    from ltrr_opensearch.catalog.embed import TfidfSvdEmbedder, embed_rows, make_embedder
 
     embedder = make_embedder(embedder_name)
-    if embedder_name == "tfidf":
+    if isinstance(embedder, TfidfSvdEmbedder):  # the only embedder fitted on the catalog
         from ltrr_opensearch.catalog.embed import document_text
 
         embedder.fit([document_text(r) for r in rows])

@@ -17,7 +17,8 @@ from typing import Any
 from ltrr_opensearch.evaluate.metrics import hit, ndcg, reciprocal_rank
 from ltrr_opensearch.pipeline import BufferedSearchLog, Pipeline
 
-Plan = Callable[[Any], Sequence[tuple[str, int]]]  # SimQuery -> [(strategy, k)]
+# SimQuery -> [(strategy, k)], or None to leave the choice to the pipeline's bandit
+Plan = Callable[[Any], Sequence[tuple[str, int]] | None]
 
 
 @dataclass(frozen=True)

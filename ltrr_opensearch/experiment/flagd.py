@@ -151,7 +151,7 @@ def _parse_flag(key: str, spec: Any, source: str, evaluators: Mapping[str, Any])
     metadata = spec.get("metadata")
     if metadata is not None and not isinstance(metadata, Mapping):
         raise FlagFileError(f"{where}: metadata must be an object")
-    return Flag(key, state, dict(variants), default, targeting, metadata)
+    return Flag(key, state, dict(variants), str(default), targeting, metadata)
 
 
 def _kind(value: Any) -> str:

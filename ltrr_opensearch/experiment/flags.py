@@ -185,10 +185,11 @@ class FlagSource:
 
     # ------------------------------------------------------------- evaluation
     def _get(self, key: str, default: Any, ctx: EvaluationContext, kind: str) -> Any:
-        getter: Callable[..., Any] = {"bool": self.client.get_boolean_details, "str": self.client.get_string_details,
-                  "int": self.client.get_integer_details, "float": self.client.get_float_details,
-                  "obj": self.client.get_object_details}[kind]
-        details = getter(key, default, ctx)
+        getters: dict[str, Callable[..., Any]] = {
+            "bool": self.client.get_boolean_details, "str": self.client.get_string_details,
+            "int": self.client.get_integer_details, "float": self.client.get_float_details,
+            "obj": self.client.get_object_details}
+        details = getters[kind](key, default, ctx)
         if details.error_code and details.error_code != ErrorCode.FLAG_NOT_FOUND:
             self._problem(key, details.error_message or str(details.error_code))
         return details

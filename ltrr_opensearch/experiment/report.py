@@ -157,7 +157,7 @@ def load_rows(client: Any, settings: Settings, experiment: str,
                            ["query_id", "action_name", "event_attributes.position.ordinal",
                             "event_attributes.object.object_id"], "event_key")
             for e in events:
-                _apply_event(rows.get(e.get("query_id")), e)
+                _apply_event(rows.get(str(e.get("query_id"))), e)
         except os_exc.NotFoundError:
             break  # no events yet: every search counts as not engaged
     _session_recall(rows.values())

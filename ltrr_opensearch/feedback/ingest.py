@@ -134,8 +134,8 @@ def _ingest_batch(client: OpenSearch, settings: Settings, config: FeedbackConfig
 
     if rejected:
         write_dead_letters(client, settings, rejected, source)
-        for item in rejected:
-            report.add_rejected(item)
+        for refusal in rejected:
+            report.add_rejected(refusal)
     return report
 
 

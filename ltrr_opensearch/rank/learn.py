@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -30,11 +30,12 @@ from ltrr_opensearch.rank import registry
 from ltrr_opensearch.rank.clicks import PBM, SDBN
 from ltrr_opensearch.rank.features import load_feature_set
 from ltrr_opensearch.rank.judgments import DEFAULT_MIN_EVIDENCE, judgments
-from ltrr_opensearch.rank.train import train_lambdamart, train_linear
+from ltrr_opensearch.rank.train import TrainingResult, train_lambdamart, train_linear
 from ltrr_opensearch.rank.ubi import impression_from_events
 
 CLICK_MODELS = {"pbm": PBM, "sdbn": SDBN}
-TRAINERS = {"lambdamart": train_lambdamart, "linear": train_linear}
+TRAINERS: dict[str, Callable[..., TrainingResult]] = {"lambdamart": train_lambdamart,
+                                                      "linear": train_linear}
 HELDOUT_ROWS_CAP = 20_000  # rows kept with the entry for the deploy gate
 
 
@@ -54,7 +55,7 @@ def logged_searches(client: OpenSearch, settings: Settings, since: datetime | No
     query: dict[str, Any] = {"bool": {"filter": [{"exists": {"field": "q2e_key"}}]}}
     if since is not None:
         query["bool"]["filter"].append({"range": {"timestamp": {"gte": since.isoformat()}}})
-    out = []
+    out: list[LoggedSearch] = []
     if not client.indices.exists(index=settings.ubi_queries_index):
         return out
     for hit in scan(client, settings.ubi_queries_index, query, ("timestamp", "query_id"),

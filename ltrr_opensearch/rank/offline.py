@@ -47,7 +47,7 @@ def _resample_means(values: np.ndarray, n_boot: int, rng: np.random.Generator) -
     return values[picks].mean(axis=1)
 
 
-def bootstrap(values: Sequence[float], n_boot: int = 2000, level: float = 0.95,
+def bootstrap(values: Sequence[float] | np.ndarray, n_boot: int = 2000, level: float = 0.95,
               seed: int = 0) -> Interval:
     v = np.asarray(values, dtype=float)
     if not len(v):

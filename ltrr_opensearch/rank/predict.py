@@ -118,8 +118,9 @@ def predict_xgboost_json(definition: Any, rows: Sequence[Row],
     indexed = [(t, _index(t, f"tree {i}")) for i, t in enumerate(trees)]
     out = []
     for row in rows:
-        total = float(np.sum(np.float32([_leaf(t, n, row, f"tree {i}")
-                                         for i, (t, n) in enumerate(indexed)]), dtype=np.float64))
+        leaves = np.array([_leaf(t, n, row, f"tree {i}") for i, (t, n) in enumerate(indexed)],
+                          dtype=np.float32)
+        total = float(np.sum(leaves, dtype=np.float64))
         if objective in SIGMOID_OBJECTIVES:
             total = 1.0 / (1.0 + math.exp(-total))
         out.append(total)

@@ -35,6 +35,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -315,7 +316,7 @@ def analyse(traffic: Traffic, config: StudyConfig,
     labels = {"pbm": click_rows(train, PBM().fit(shown), config.min_evidence),
               "sdbn": click_rows(train, SDBN().fit(shown), config.min_evidence)}
     mark = lap("click_models", mark)
-    lm = dict(rounds=config.rounds, max_depth=config.max_depth, seed=seed,
+    lm: dict[str, Any] = dict(rounds=config.rounds, max_depth=config.max_depth, seed=seed,
               nthread=config.nthread, validation_fraction=0.1)
     models: dict[str, Any] = {}
     wanted = set(config.systems)
@@ -347,7 +348,7 @@ def analyse(traffic: Traffic, config: StudyConfig,
         orders["fusion"] = lambda s: s.fused
     for name in config.systems:
         if name in models:
-            orders[name] = lambda s, e=models[name]: model_order(e, s)
+            orders[name] = partial(model_order, models[name])
     per_query = scores(heldout, orders)
     lap("evaluate", mark)
     timings["total"] = round(sum(timings.values()), 2)

@@ -76,8 +76,8 @@ def _rankings(data: Dataset, scores: Sequence[float]) -> dict[str, list[str]]:
     """Each query's docs by descending score; ties keep the row (served) order."""
     out = {}
     for q, idx in data.by_query().items():
-        order = sorted(range(len(idx)), key=lambda k, idx=idx: (-scores[idx[k]], k))
-        out[q] = [data.doc_ids[idx[k]] for k in order]
+        order = sorted((-scores[i], k) for k, i in enumerate(idx))
+        out[q] = [data.doc_ids[idx[k]] for _, k in order]
     return out
 
 

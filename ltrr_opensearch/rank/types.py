@@ -68,15 +68,16 @@ def _click_flags(query_key: str, docs: tuple[str, ...],
         if len(items) != len(docs):
             raise ValidationError(f"impression for {query_key!r} has {len(items)} click flags "
                                   f"for {len(docs)} documents")
-        return tuple(items)
-    if not all(isinstance(c, str) for c in items):
+        return tuple(bool(c) for c in items)
+    names = [c for c in items if isinstance(c, str)]
+    if len(names) != len(items):
         raise ValidationError(f"impression for {query_key!r}: clicked must be doc ids or one "
                               "bool per position, not a mix")
-    unknown = set(items) - set(docs)
+    unknown = set(names) - set(docs)
     if unknown:
         raise ValidationError(f"impression for {query_key!r} has clicks on documents it did "
                               f"not show: {sorted(unknown)}")
-    chosen = set(items)
+    chosen = set(names)
     return tuple(d in chosen for d in docs)
 
 

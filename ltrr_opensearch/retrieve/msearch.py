@@ -160,14 +160,15 @@ def execute(client: OpenSearch, settings: Settings, prepared: Sequence[PreparedS
     if runnable:
         try:
             try:
-                responses = _send(client, settings, [p.body for p in runnable])
+                responses = _send(client, settings, [p.body for p in runnable if p.body is not None])
             except os_exc.RequestError:
                 # The engine parses every body before running any: one unparseable query
                 # (unknown query type, bad option) rejects the whole request. Rare, so
                 # isolate it by sending each sub-search alone rather than losing them all.
                 logger.warning("_msearch rejected as a whole; retrying %d sub-searches "
                                "one by one to isolate the bad one", len(runnable))
-                responses = [_send_alone(client, settings, p.body) for p in runnable]
+                responses = [_send_alone(client, settings, p.body) for p in runnable
+                             if p.body is not None]
         except os_exc.ConnectionTimeout:
             failure = f"the _msearch request timed out after {settings.timeout}s"
         except os_exc.ConnectionError:

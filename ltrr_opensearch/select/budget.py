@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ltrr_opensearch.errors import ConfigError
 
@@ -37,14 +38,15 @@ class Budget:
             )
 
     @classmethod
-    def from_mapping(cls, raw: Mapping[str, object]) -> Budget:
+    def from_mapping(cls, raw: Mapping[str, Any]) -> Budget:  # values as TOML gave them
         unknown = set(raw) - {"max_arms", "total_candidates", "floor", "sharpness"}
         if unknown:
             raise ConfigError(f"unknown key(s) in [budget]: {', '.join(sorted(unknown))}",
                               hint="known keys: max_arms, total_candidates, floor, sharpness")
         try:
-            return cls(**{k: float(v) if k == "sharpness" else int(v)  # type: ignore[arg-type]
-                          for k, v in raw.items()})
+            values: dict[str, Any] = {k: float(v) if k == "sharpness" else int(v)
+                                      for k, v in raw.items()}
+            return cls(**values)
         except (TypeError, ValueError):
             raise ConfigError("[budget] values must be integers") from None
 

@@ -28,7 +28,7 @@ def top_m(scores: Sequence[float], m: int, rng: np.random.Generator) -> list[int
     return [int(i) for i in order[:m]]
 
 
-def exact_top_m(scores: Sequence[float], m: int) -> np.ndarray:
+def exact_top_m(scores: Sequence[float] | np.ndarray, m: int) -> np.ndarray:
     """P(arm in top-m) under uniform random tie-breaking, for fixed scores."""
     values = _clean(np.asarray(scores, dtype=float))
     n = len(values)

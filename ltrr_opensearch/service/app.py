@@ -239,7 +239,7 @@ def create_app(settings: Settings, *, policy_file: str | None = None, use_bandit
         state.flags = FlagSource.from_file(flags_file)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
+    async def lifespan(_app: FastAPI):
         import anyio
 
         await anyio.to_thread.run_sync(state.build)

@@ -153,13 +153,13 @@ def convert_chinook(fixture_path: str | Path) -> list[dict[str, Any]]:
     def top_genres(track_pks: Iterable[int], k: int = 3) -> list[str]:
         counts = Counter(genre_name(tracks[p]["genre"]) for p in track_pks)
         counts.pop(None, None)
-        return [g.lower() for g, _ in counts.most_common(k)]
+        return [g.lower() for g, _ in counts.most_common(k) if g is not None]
 
     rows: list[dict[str, Any]] = []
     for pk, track in sorted(tracks.items()):
         album = albums.get(track["album"], {})
         artist_pk = album.get("artist")
-        artist = artists.get(artist_pk, {}).get("name")
+        artist = artists[artist_pk].get("name") if artist_pk in artists else None
         genre = genre_name(track["genre"])
         is_video = _VIDEO_MEDIA in media.get(track["mediatype"], {}).get("name", "").lower()
         what = "video" if is_video else "track"
@@ -210,20 +210,20 @@ def convert_chinook(fixture_path: str | Path) -> list[dict[str, Any]]:
             related_ids=[_id("album", a) for a in album_pks],
         ))
 
-    for pk, genre in sorted(genres.items()):
+    for pk, genre_row in sorted(genres.items()):
         pks = [p for p, tr in tracks.items() if tr["genre"] == pk]
-        by_artist: Counter[int] = Counter()
+        by_artist: dict[int, float] = defaultdict(float)
         for p in pks:
             artist_pk = albums.get(tracks[p]["album"], {}).get("artist")
             if artist_pk in artists:
                 by_artist[artist_pk] += popularity(p) + 1
         top = [a for a, _ in sorted(by_artist.items(), key=lambda kv: (-kv[1], kv[0]))[:10]]
-        text = f"{genre['name']} genre with {len(pks)} tracks"
+        text = f"{genre_row['name']} genre with {len(pks)} tracks"
         text += (f", by artists such as {_join([artists[a]['name'] for a in top[:3]])}."
                  if top else ".")
         rows.append(_row(
-            _id("genre", pk), "genre", genre["name"], description=text,
-            genres=[genre["name"].lower()], popularity=float(sum(popularity(p) for p in pks)),
+            _id("genre", pk), "genre", genre_row["name"], description=text,
+            genres=[genre_row["name"].lower()], popularity=float(sum(popularity(p) for p in pks)),
             related_ids=[_id("artist", a) for a in top],
         ))
 

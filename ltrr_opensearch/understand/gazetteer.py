@@ -156,9 +156,9 @@ class Gazetteer:
         for entity_type, words in ENTITY_TYPE_WORDS.items():
             for word in words:
                 self._add(word, _Entry("entity_type", entity_type, 0.0))
-        words = {word for text in known_words for word in normalize_query(text).split()}
-        words.update(word for phrase in self._exact for word in phrase.split())
-        self._known_words = frozenset(words | STOPWORDS)
+        known = {word for text in known_words for word in normalize_query(text).split()}
+        known.update(word for phrase in self._exact for word in phrase.split())
+        self._known_words = frozenset(known | STOPWORDS)
         self._max_tokens = max((p.count(" ") + 1 for p in self._exact), default=1)
         self._max_chars = max((len(p) for p in self._exact), default=0)
         self._deletions = _deletion_index(self._exact)
@@ -211,9 +211,9 @@ class Gazetteer:
                 for value in _optional_str_list(row, field, where):
                     vocab[kind][value] += 1
             for kind in ("decade", "language"):
-                value = _optional_str(row, kind, where)
-                if value:
-                    vocab[kind][value] += 1
+                found = _optional_str(row, kind, where)
+                if found:
+                    vocab[kind][found] += 1
         return cls(vocab, titles)
 
     @classmethod
@@ -294,9 +294,9 @@ class Gazetteer:
             similarity = 1.0 - distance / max(size, len(candidate))
             if similarity < MIN_FUZZY_SIMILARITY:
                 continue
-            key = (-similarity, _RANK[entry.kind], -entry.weight, entry.value)
-            if best is None or key < best[0]:
-                best = (key, entry, similarity)
+            rank_key = (-similarity, _RANK[entry.kind], -entry.weight, entry.value)
+            if best is None or rank_key < best[0]:
+                best = (rank_key, entry, similarity)
         if best is None:
             return None, 0.0
         return best[1], best[2]
