@@ -83,7 +83,8 @@ class SearchResponse:
 class Selector(Protocol):
     """What the pipeline needs from a bandit (``select.Bandit`` and ``select.Learner`` fit)."""
 
-    def select(self, context: Any, seed: int | None = None) -> Any: ...
+    def select(self, context: Any, seed: int | None = None,
+               unavailable: Mapping[str, str] | None = None) -> Any: ...
 
 
 @dataclass
@@ -105,6 +106,7 @@ class Pipeline:
     # experiment.FlagSource: behaviour flags and experiments, resolved once per request by
     # the user/client id; None: the configuration above decides alone.
     flags: Any = None
+    availability: Any = None  # select.availability.Availability, built on first use
 
     @classmethod
     def from_cluster(cls, client: OpenSearch, settings: Settings, *,
@@ -142,7 +144,8 @@ class Pipeline:
         selector = (self.flags.selector(variant, self.selector, self.client, self.settings)
                     if variant is not None and variant.mode in (None, "bandit") else self.selector)
         if selector is not None:
-            selection = selector.select(understanding.context, seed=seed)
+            selection = selector.select(understanding.context, seed=seed,
+                                        unavailable=self.unavailable(understanding))
             choices = list(selection.choices)
             if variant is not None and variant.strategies:  # kill switches win over the bandit
                 kept = [c for c in choices if c.arm in variant.strategies]
@@ -154,6 +157,17 @@ class Pipeline:
         names = variant.strategies if variant is not None and variant.strategies \
             else self.registry.names
         return [ArmChoice(name, self.default_k, 1.0) for name in names], None
+
+    def unavailable(self, understanding: Understanding) -> dict[str, str]:
+        """Strategies that cannot return anything for this request (no memory for its key,
+        no query vector, no date field), with reasons: the bandit does not choose them."""
+        if self.availability is None:
+            from ltrr_opensearch.select.availability import Availability
+
+            self.availability = Availability(self.client, self.settings, self.registry,
+                                             has_vector=self.embed_query is not None,
+                                             vector_problem=self.embed_problem)
+        return self.availability.unavailable(understanding)
 
     def search(self, query: str, *, k: int = 10,
                strategies: Sequence[tuple[str, int]] | None = None,

@@ -65,6 +65,7 @@ class ArmExplanation:
     chosen: bool
     k: int
     killed: bool
+    unavailable: str | None = None  # why this arm cannot return anything for this request
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,9 @@ class Explanation:
     explored: bool
     observations: int
     arms: tuple[ArmExplanation, ...]
+    # "prior": too little evidence yet (fewer than cold_start_min_obs observations for some
+    # available arm), the policy's prior plan decided; "learned": the fitted policy did.
+    plan: str = "learned"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -101,6 +105,8 @@ class _Decision:
     explored: bool
     epsilon: float
     method: str
+    unavailable: Mapping[str, str]
+    plan: str
 
 
 class Bandit:
@@ -128,6 +134,10 @@ class Bandit:
         context_version: str | None = None,
         context_names: Sequence[str] | None = None,
         seed: int = 0,
+        prior: Mapping[str, float] | None = None,
+        cold_start_min_obs: int = 0,
+        cold_start_epsilon: float = 0.0,
+        window: int = 0,
     ) -> None:
         arms = [str(a) for a in arms]
         if not arms or len(set(arms)) != len(arms) or not all(arms):
@@ -152,6 +162,20 @@ class Bandit:
         self.context_names = tuple(context_names) if context_names is not None else None
         self.seed = int(seed)
         self._rng = np.random.default_rng(self.seed)
+        # Cold start: until every available arm has cold_start_min_obs observations, arms
+        # are ranked by ``prior`` (higher first; arms it omits rank last) instead of the
+        # fitted policy, with exploration raised to cold_start_epsilon (docs/bandit.md).
+        self.prior = {str(a): float(v) for a, v in (prior or {}).items()}
+        self.cold_start_min_obs = int(cold_start_min_obs)
+        if not 0.0 <= cold_start_epsilon <= 1.0:
+            raise ValidationError("cold_start_epsilon must be within [0, 1]")
+        self.cold_start_epsilon = float(cold_start_epsilon)
+        # Sliding window: each arm's model is fitted on its newest ``window`` observations
+        # only (0: all), so an arm whose quality changed is re-ranked within that many.
+        if window < 0:
+            raise ValidationError("window must be >= 0 (0 keeps every observation)")
+        self.window = int(window)
+        self._arm_counts: Counter[str] = Counter()
         self._history: list[Observation] = []  # everything accepted, incl. arms since removed
         self._seen: set[str] = set()
         self._width: int | None = len(self.context_names) if self.context_names else None
@@ -169,6 +193,7 @@ class Bandit:
         self._width, self.context_version = width, version
         self._history = accepted
         self._seen = {o.key for o in accepted}
+        self._arm_counts = Counter(o.arm for o in accepted)
         self._refit()
         return self
 
@@ -180,8 +205,9 @@ class Bandit:
             return self
         self._history.extend(new)
         self._seen.update(o.key for o in new)
+        self._arm_counts.update(o.arm for o in new)
         active = [o for o in new if o.arm in self.arms]
-        if self._mab is None:
+        if self._mab is None or self.window:  # a window drops old observations: refit
             self._refit()
         elif active:
             self._mab_fit(self._mab.partial_fit, active)
@@ -190,8 +216,7 @@ class Bandit:
     @property
     def counts(self) -> dict[str, int]:
         """Observations learned per configured arm."""
-        counts = Counter(o.arm for o in self._history)
-        return {arm: counts.get(arm, 0) for arm in self.arms}
+        return {arm: self._arm_counts.get(arm, 0) for arm in self.arms}
 
     @property
     def observations(self) -> int:
@@ -220,9 +245,12 @@ class Bandit:
         self._refit()
 
     # ---------------------------------------------------------------- deciding
-    def select(self, context: ContextVector, seed: int | None = None) -> Selection:
-        """The arms to run for ``context``, their candidate counts and propensities."""
-        decision = self._decide(context, seed)
+    def select(self, context: ContextVector, seed: int | None = None,
+               unavailable: Mapping[str, str] | None = None) -> Selection:
+        """The arms to run for ``context``, their candidate counts and propensities.
+        ``unavailable`` (arm -> reason) are arms that cannot return anything for this
+        request: never chosen (unless no other arm is live), named in the explanation."""
+        decision = self._decide(context, seed, unavailable)
         chosen = [decision.eligible[i] for i in decision.chosen]
         ks = allocate({decision.eligible[i]: decision.means[i] for i in decision.chosen},
                       self.budget)
@@ -233,9 +261,10 @@ class Bandit:
         ]
         return Selection(choices, self._explain(context, decision, ks))
 
-    def propensities(self, context: ContextVector, seed: int | None = None) -> dict[str, float]:
+    def propensities(self, context: ContextVector, seed: int | None = None,
+                     unavailable: Mapping[str, str] | None = None) -> dict[str, float]:
         """P(arm runs | context) for every configured arm (0 for killed arms)."""
-        decision = self._decide(context, seed)
+        decision = self._decide(context, seed, unavailable)
         probs = dict.fromkeys(self.arms, 0.0)
         probs.update({a: float(p) for a, p in zip(decision.eligible, decision.propensities, strict=True)})
         return probs
@@ -250,15 +279,31 @@ class Bandit:
         return min(1.0, max(self.policy.epsilon, self.epsilon, needed))
 
     # ---------------------------------------------------------------- internals
-    def _decide(self, context: ContextVector, seed: int | None) -> _Decision:
+    def _decide(self, context: ContextVector, seed: int | None,
+                unavailable: Mapping[str, str] | None = None) -> _Decision:
         x = self._context_row(context)
-        eligible = [a for a in self.arms if a not in self.killed]
-        if not eligible:
+        live = [a for a in self.arms if a not in self.killed]
+        if not live:
             raise LtrrError("every arm is killed; no strategy can run",
                             hint="revive one with `ltrr bandit arm --revive NAME`")
+        unavailable = {a: r for a, r in (unavailable or {}).items() if a in live}
+        eligible = [a for a in live if a not in unavailable] or live
+        if len(eligible) == len(live):
+            unavailable = {}
         rng = np.random.default_rng(seed if seed is not None else self._rng.integers(2**63))
         n, m = len(eligible), min(self.budget.max_arms, len(eligible))
         eps = self.effective_epsilon(n)
+        if self._cold(eligible):
+            eps = max(eps, self.cold_start_epsilon)
+            scores = np.array([self.prior.get(a, -1.0) for a in eligible], dtype=float)
+            explored = bool(rng.random() < eps)
+            picked = ([int(i) for i in rng.choice(n, size=m, replace=False)] if explored
+                      else top_m(scores, m, rng))
+            picked.sort(key=lambda i: -scores[i])
+            means = np.clip(scores, 0.0, None)
+            return _Decision(eligible, scores, means, scores,
+                             mix_uniform(exact_top_m(scores, m), m, eps), picked, explored,
+                             eps, "exact", unavailable, "prior")
         if self._mab is not None:
             # MABWiser keeps one shared RNG; reseeding it makes a decision a function of
             # (fitted state, context, seed), so a reloaded worker decides identically.
@@ -288,7 +333,13 @@ class Bandit:
             picked = top_m(scores, m, rng)
         return _Decision(eligible, np.asarray(scores, float), np.asarray(means, float),
                          np.asarray(bounds, float), mix_uniform(policy_probs, m, eps),
-                         picked, explored, eps, method)
+                         picked, explored, eps, method, unavailable, "learned")
+
+    def _cold(self, eligible: Sequence[str]) -> bool:
+        """Too little evidence for the fitted policy: some available arm has fewer than
+        ``cold_start_min_obs`` observations (and a prior plan exists)."""
+        return bool(self.prior) and self.cold_start_min_obs > 0 and any(
+            self._arm_counts.get(a, 0) < self.cold_start_min_obs for a in eligible)
 
     def _predict(self, x: np.ndarray, eligible: list[str], size: int) -> np.ndarray:
         """(size, len(eligible)) scores from MABWiser's predict_expectations."""
@@ -316,6 +367,8 @@ class Bandit:
 
     def _refit(self) -> None:
         data = [o for o in self._history if o.arm in self.arms]
+        if self.window:
+            data = _newest_per_arm(data, self.window)
         if not data:
             self._mab = None
             return
@@ -416,7 +469,8 @@ class Bandit:
         for arm in self.arms:
             i = by_arm.get(arm)
             if i is None:
-                arms.append(ArmExplanation(arm, None, None, None, 0.0, False, 0, True))
+                arms.append(ArmExplanation(arm, None, None, None, 0.0, False, 0,
+                                           arm in self.killed, d.unavailable.get(arm)))
                 continue
             arms.append(ArmExplanation(
                 arm=arm, score=_num(d.scores[i]), expected_reward=_num(d.means[i]),
@@ -426,7 +480,19 @@ class Bandit:
             policy=self.policy.name, context_version=context.version,
             context=dict(zip(context.names, (float(v) for v in context.values), strict=True)),
             propensity_method=d.method, epsilon=d.epsilon, explored=d.explored,
-            observations=self.observations, arms=tuple(arms))
+            observations=self.observations, arms=tuple(arms), plan=d.plan)
+
+
+def _newest_per_arm(data: list[Observation], window: int) -> list[Observation]:
+    """Each arm's newest ``window`` observations, in the given (canonical) order."""
+    left: Counter[str] = Counter()
+    keep = []
+    for o in reversed(data):
+        if left[o.arm] < window:
+            left[o.arm] += 1
+            keep.append(o)
+    keep.reverse()
+    return keep
 
 
 def _num(value: float) -> float | None:

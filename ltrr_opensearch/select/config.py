@@ -29,10 +29,12 @@ from ltrr_opensearch.types import ENTITY_TYPES
 POLICIES_DIR = PACKAGE_ROOT / "policies"
 DEFAULT_ARMS = ("bm25_popularity", "structured_qu", "knn_vector", "q2e_memory", "fresh_releases")
 _TOP_KEYS = {"name", "arms", "seed", "fit_intercept", "context_version", "policy", "budget",
-             "exploration", "reward", "warm_start", "state", "arm_features", "policy_file"}
+             "exploration", "reward", "warm_start", "state", "arm_features", "policy_file",
+             "cold_start"}
 _EXPLORATION_KEYS = {"epsilon", "min_propensity", "propensity_samples"}
 _WARM_KEYS = {"min_obs", "quantile"}
-_STATE_KEYS = {"settle_seconds", "attribution_seconds"}
+_STATE_KEYS = {"settle_seconds", "attribution_seconds", "window"}
+_COLD_KEYS = {"min_obs", "epsilon", "prior"}
 _ARM_FEATURE_KEYS = {"kind", "entity_types", "vector"}
 
 
@@ -62,6 +64,13 @@ class BanditConfig:
     # this variant label (``query_attributes.variant``). None: every observation (shared).
     # Set by the experiment flags (``bandit-state: variant``), not by policy files.
     variant: str | None = None
+    # Cold start ([cold_start]): until every available arm has min_obs observations the
+    # prior (arm -> score, higher runs first) plans, exploring with cold_start_epsilon.
+    prior: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    cold_start_min_obs: int = 0
+    cold_start_epsilon: float = 0.0
+    # [state] window: each arm learns from its newest `window` observations (0: all).
+    window: int = 0
 
     def arm_vectors(self) -> dict[str, list[float]]:
         """Numeric action features per arm for warm start: kind one-hot, entity types
@@ -90,7 +99,9 @@ class BanditConfig:
                       arm_features=self.arm_vectors(), warm_start_min_obs=self.warm_start_min_obs,
                       warm_start_quantile=self.warm_start_quantile,
                       fit_intercept=self.fit_intercept, context_version=self.context_version,
-                      seed=self.seed)
+                      seed=self.seed, prior=self.prior,
+                      cold_start_min_obs=self.cold_start_min_obs,
+                      cold_start_epsilon=self.cold_start_epsilon, window=self.window)
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any], source: str = "[bandit]") -> BanditConfig:
@@ -137,6 +148,24 @@ class BanditConfig:
                 values["settle_seconds"] = float(state["settle_seconds"])
             if "attribution_seconds" in state:
                 values["attribution_seconds"] = float(state["attribution_seconds"])
+            if "window" in state:
+                values["window"] = int(state["window"])
+                if values["window"] < 0:
+                    raise ConfigError(f"{source}: [state] window must be >= 0 (0: no window)")
+            cold = _table(source, raw, "cold_start")
+            _check(f"{source} [cold_start]", cold, _COLD_KEYS)
+            if "min_obs" in cold:
+                values["cold_start_min_obs"] = int(cold["min_obs"])
+                if values["cold_start_min_obs"] < 0:
+                    raise ConfigError(f"{source}: [cold_start] min_obs must be >= 0")
+            if "epsilon" in cold:
+                values["cold_start_epsilon"] = _unit("cold_start.epsilon", cold["epsilon"])
+            prior = cold.get("prior", {})
+            if not isinstance(prior, Mapping) or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool)
+                    for v in prior.values()):
+                raise ConfigError(f"{source}: [cold_start] prior must map arms to numbers")
+            values["prior"] = MappingProxyType({str(k): float(v) for k, v in prior.items()})
             features = _table(source, raw, "arm_features")
             for arm, feats in features.items():
                 if not isinstance(feats, Mapping):
@@ -149,6 +178,10 @@ class BanditConfig:
         stray = set(config.arm_features) - set(config.arms)
         if stray:
             raise ConfigError(f"{source}: arm_features for unknown arm(s) {', '.join(sorted(stray))}")
+        stray = set(config.prior) - set(config.arms)
+        if stray:
+            raise ConfigError(f"{source}: [cold_start] prior names unknown arm(s) "
+                              f"{', '.join(sorted(stray))}", hint=f"arms: {', '.join(config.arms)}")
         return config
 
 

@@ -58,8 +58,9 @@ class Learner:
         return learner
 
     # ---------------------------------------------------------------- serving
-    def select(self, context: ContextVector, seed: int | None = None) -> Selection:
-        return self.bandit.select(context, seed)
+    def select(self, context: ContextVector, seed: int | None = None,
+               unavailable: Mapping[str, str] | None = None) -> Selection:
+        return self.bandit.select(context, seed, unavailable)
 
     # --------------------------------------------------------------- feedback
     def record(self, observations: Sequence[Observation], refresh: bool | str = False

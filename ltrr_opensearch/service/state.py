@@ -39,10 +39,10 @@ class PublishedSelector:
         self.bandit, self.version = bandit, learner.version
         self.killed = frozenset(bandit.killed)
 
-    def select(self, context: Any, seed: int | None = None) -> Any:
+    def select(self, context: Any, seed: int | None = None, unavailable: Any = None) -> Any:
         bandit = self.bandit  # one read: a swap mid-request cannot mix two versions
         with self._lock:  # the bandit's random generator is not thread-safe
-            return bandit.select(context, seed)
+            return bandit.select(context, seed, unavailable)
 
     def refresh(self) -> bool:
         """Sync from the state index; publish if anything changed. True when published."""
