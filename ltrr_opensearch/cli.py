@@ -19,6 +19,8 @@ from ltrr_opensearch import __version__
 from ltrr_opensearch.config import Settings
 from ltrr_opensearch.errors import LtrrError
 
+logger = logging.getLogger(__name__)
+
 COMMAND_MODULES = (
     "ltrr_opensearch.engine.commands",
     "ltrr_opensearch.feedback.commands",
@@ -40,7 +42,26 @@ def common_options() -> argparse.ArgumentParser:
     parent.add_argument("--url", help="OpenSearch URL(s), comma-separated (overrides LTRR_OPENSEARCH_URL)")
     parent.add_argument("--config", help="TOML config file (overrides LTRR_CONFIG)")
     parent.add_argument("--quiet", "-q", action="store_true", help="no progress bars or chatter")
+    # SUPPRESS: `ltrr --debug CMD` (top parser) must not be reset by the sub-command's default.
+    parent.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help=DEBUG_HELP)
     return parent
+
+
+DEBUG_HELP = "debug logs of ltrr_opensearch on stderr (secrets are never logged)"
+
+
+def configure_logging(debug: bool = False) -> None:
+    """Warnings on stderr; with ``debug``, everything ltrr_opensearch logs. The HTTP client
+    libraries stay at WARNING even then: their debug output is every request and body."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if debug:
+        logging.getLogger("ltrr_opensearch").setLevel(logging.DEBUG)
+        for name in ("urllib3", "opensearch"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    else:
+        # opensearch-py logs every failed attempt with a traceback; our errors say it once.
+        logging.getLogger("opensearch").setLevel(logging.CRITICAL)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -52,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ltrr", description="Learning to rank and retrieve on OpenSearch."
     )
     parser.add_argument("--version", action="version", version=f"ltrr {__version__}")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
     parent = common_options()
@@ -61,11 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    # opensearch-py logs every failed attempt with a traceback; our errors say it once.
-    logging.getLogger("opensearch").setLevel(logging.CRITICAL)
     parser = build_parser()
     args = parser.parse_args(argv)
+    configure_logging(bool(getattr(args, "debug", False)))
+    logger.debug("ltrr %s %s", __version__, args.command)
     try:
         return int(args.func(args) or 0)
     except LtrrError as exc:

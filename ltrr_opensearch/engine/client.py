@@ -6,6 +6,7 @@ strips them), so opensearch-py's logs and our error messages never carry a secre
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from opensearchpy import OpenSearch
@@ -13,6 +14,8 @@ from opensearchpy import exceptions as os_exc
 
 from ltrr_opensearch.config import Settings
 from ltrr_opensearch.errors import ClusterUnreachable, LtrrError
+
+logger = logging.getLogger(__name__)
 
 
 def make_client(settings: Settings, **options: Any) -> OpenSearch:
@@ -38,6 +41,10 @@ def make_client(settings: Settings, **options: Any) -> OpenSearch:
         if settings.ca_certs:
             kwargs["ca_certs"] = settings.ca_certs
     kwargs.update(options)
+    # URLs as displayed (no credentials); the password is never formatted anywhere.
+    logger.debug("OpenSearch client for %s (basic auth: %s, TLS verify: %s, timeout %ss, "
+                 "retries %d)", settings.display_urls, "yes" if user else "no",
+                 kwargs.get("verify_certs", "n/a"), settings.timeout, settings.max_retries)
     return OpenSearch(**kwargs)
 
 

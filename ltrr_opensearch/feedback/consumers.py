@@ -8,6 +8,7 @@ read, so a write still being refreshed cannot slip behind a checkpoint.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -22,6 +23,8 @@ from ltrr_opensearch.feedback.memory import MemoryConsumer
 from ltrr_opensearch.feedback.rewards import RewardConsumer
 from ltrr_opensearch.feedback.stream import load_checkpoint, logs, read_pages, save_checkpoint
 from ltrr_opensearch.feedback.training import TrainingSetConsumer
+
+logger = logging.getLogger(__name__)
 
 
 class Consumer(Protocol):
@@ -75,4 +78,6 @@ def run_consumers(client: OpenSearch, settings: Settings,
                 save_checkpoint(client, settings, consumer.name, log.name, page[-1]["sort"],
                                 processed + docs)
             runs.append(ConsumerRun(consumer.name, log.name, docs, keys, outputs))
+            logger.debug("consumer %s read %d %s docs (%d keys, %d outputs)", consumer.name,
+                         docs, log.name, keys, outputs)
     return runs

@@ -10,6 +10,7 @@ fails, ingestion stops with an error rather than lose an event.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from ltrr_opensearch.feedback.config import FeedbackConfig
 from ltrr_opensearch.feedback.events import Accepted, Rejected, format_ts, validate_event
 from ltrr_opensearch.feedback.indices import ensure_log_indices
 from ltrr_opensearch.feedback.sessions import reformulation_credits, session_of
+
+logger = logging.getLogger(__name__)
 
 MAX_DEADLETTER_PAYLOAD = 64 * 1024
 JOIN_FIELDS = ("query", "normalized", "q2e_key")
@@ -136,6 +139,8 @@ def _ingest_batch(client: OpenSearch, settings: Settings, config: FeedbackConfig
         write_dead_letters(client, settings, rejected, source)
         for refusal in rejected:
             report.add_rejected(refusal)
+    logger.debug("event batch from %s: %d received, %d stored, %d duplicates, %d dead-lettered",
+                 source, report.received, report.accepted, report.duplicates, report.dead_lettered)
     return report
 
 

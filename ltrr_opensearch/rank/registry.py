@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -28,6 +29,8 @@ from ltrr_opensearch.config import Settings
 from ltrr_opensearch.errors import LtrrError, ValidationError
 from ltrr_opensearch.rank.ranker import Ranker
 from ltrr_opensearch.state import ensure_state_index
+
+logger = logging.getLogger(__name__)
 
 MODEL_KIND, DEPLOYMENT_KIND = "ranker_model", "ranker_deployment"
 DEPLOYMENT_ID = "ranker-deployment"
@@ -204,6 +207,7 @@ def deploy(client: OpenSearch, settings: Settings, name: str, *, force: bool = F
         message = "forced"
     _check_in_store(client, entry)
     history = (*current.history, current.model) if current.model else current.history
+    logger.info("deploying model %s over %s (%s)", name, current.model or "none", message)
     return _write(client, settings, Deployment(name, history[-20:], _now())), message
 
 
@@ -219,6 +223,7 @@ def rollback(client: OpenSearch, settings: Settings) -> Deployment:
         except ValidationError:
             continue
         _check_in_store(client, entry)
+        logger.info("rolling back from model %s to %s", current.model, target)
         return _write(client, settings, Deployment(target, tuple(history), _now()))
     raise ValidationError("nothing to roll back to: no model still registered was deployed "
                           f"before {current.model or 'this'}")

@@ -39,7 +39,7 @@ from ltrr_opensearch.config import Settings
 from ltrr_opensearch.engine.client import make_client
 from ltrr_opensearch.errors import ClusterUnreachable, LtrrError
 
-logger = logging.getLogger("ltrr.service")
+logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_EVENTS = 1000

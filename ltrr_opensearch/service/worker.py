@@ -16,7 +16,7 @@ from typing import Any
 
 from ltrr_opensearch.errors import LtrrError
 
-logger = logging.getLogger("ltrr.worker")
+logger = logging.getLogger(__name__)
 
 
 def run_worker(loop: Any, *, interval: float, once: bool,
