@@ -328,7 +328,7 @@ class Bandit:
         explored = bool(rng.random() < eps)
         if explored:
             picked = [int(i) for i in rng.choice(n, size=m, replace=False)]
-            picked.sort(key=lambda i: -_finite_or(scores[i], -math.inf))
+            picked.sort(key=lambda i: -_finite_or(float(scores[i]), -math.inf))
         else:
             picked = top_m(scores, m, rng)
         return _Decision(eligible, np.asarray(scores, float), np.asarray(means, float),

@@ -21,7 +21,7 @@ def _clean(scores: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(scores), scores, -np.inf)
 
 
-def top_m(scores: Sequence[float], m: int, rng: np.random.Generator) -> list[int]:
+def top_m(scores: Sequence[float] | np.ndarray, m: int, rng: np.random.Generator) -> list[int]:
     """Indices of the ``m`` best scores, ties broken uniformly at random."""
     values = _clean(np.asarray(scores, dtype=float))
     order = np.lexsort((rng.random(len(values)), -values))
