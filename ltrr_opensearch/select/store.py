@@ -24,7 +24,7 @@ from typing import Any
 
 from opensearchpy import exceptions as os_exc
 
-from ltrr_opensearch.bulk import scan
+from ltrr_opensearch.bulk import action, bulk_outcomes, scan, stored
 from ltrr_opensearch.config import Settings
 from ltrr_opensearch.engine.client import unreachable
 from ltrr_opensearch.errors import LtrrError
@@ -118,20 +118,19 @@ class BanditStore:
         if not observations:
             return RecordResult(0, 0)
         self.ensure_index()
-        body: list[dict[str, Any]] = []
-        for o in observations:
-            body.append({"create": {"_index": self.index, "_id": f"obs:{o.key}"}})
-            body.append(observation_doc(o))
-        response = self._call(lambda: self.client.bulk(body=body, refresh=refresh),
+        actions = [action("create", self.index, f"obs:{o.key}", observation_doc(o))
+                   for o in observations]
+        outcomes = self._call(lambda: bulk_outcomes(self.client, actions, refresh=refresh),
                               "record bandit observations")
         created = duplicates = 0
         failures = []
-        for item in response["items"]:
-            result = item["create"]
+        for (_index, doc_id), result in outcomes.items():
             if result.get("status") == 409:
                 duplicates += 1
-            elif "error" in result:
-                failures.append(f"{result['_id']}: {result['error'].get('reason', result['error'])}")
+            elif not stored(result):
+                error = result.get("error")
+                reason = error.get("reason", error) if isinstance(error, dict) else error
+                failures.append(f"{doc_id}: {reason}")
             else:
                 created += 1
         if failures:
