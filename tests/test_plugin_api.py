@@ -562,3 +562,28 @@ def test_stats_for_one_stat_return_only_that_section(ltr):
     assert "stores" in stores_only and "status" not in stores_only and "nodes" not in stores_only
     status_only = ltr.stats(stat="status")
     assert status_only["status"] in ("green", "yellow") and "stores" not in status_only
+
+
+def test_feature_logging_reads_the_rescore_window_back_and_computes_the_rest(ltr, client, store, made, docs):
+    """One shard: the fetch phase runs in the query's request, so the 2 window hits reuse the vectors
+    the rescore scored them with; the 3 hits outside the window get theirs computed."""
+    set_name = make_set(ltr, made, store)
+    model = made("model", unique(), store)
+    ltr.create_model_from_set(name=set_name, store=store, body=linear(model, {"t": 2.0, "b": 0.5}))
+    sltr = {"params": {"q": "red"}, "model": model, **({"store": store} if store else {})}
+    body = {"size": 5, "query": {"match_all": {}},
+            "rescore": {"window_size": 2, "query": {"query_weight": 0, "rescore_query": {"sltr": sltr}}},
+            "ext": {"ltr_log": {"log_specs": {"name": "log", "rescore_index": 0}}}}
+
+    def counts() -> dict[str, int]:
+        return ltr.cache_stats()["all"]["search"]["feature_log"]
+
+    before = counts()
+    hits = client.search(index=docs, body=body)["hits"]["hits"]
+    after = counts()
+    assert len(hits) == 5
+    assert after["recorded"] - before["recorded"] == 2
+    assert after["computed"] - before["computed"] == 3
+    for hit in hits[:2]:
+        values = logged(hit)
+        assert hit["_score"] == pytest.approx(2.0 * values["t"] + 0.5 * values["b"], rel=1e-4)

@@ -1,5 +1,6 @@
 package dev.ltrr.ltr;
 
+import dev.ltrr.ltr.logging.FeatureLogStats;
 import dev.ltrr.ltr.logging.FeatureRecordingListener;
 import dev.ltrr.ltr.logging.LoggingFetchSubPhase;
 import dev.ltrr.ltr.logging.LoggingSearchExtBuilder;
@@ -74,6 +75,8 @@ public class LtrrLtrPlugin extends Plugin implements SearchPlugin, ActionPlugin 
     private final LtrSearchServices searchServices;
     /** Rendered feature queries by feature set instance and params; dropped with the compiled models. */
     private final RenderedFeatureCache renderedFeatures = new RenderedFeatureCache();
+    /** How many logged vectors were read back from a rescore's recording, and how many computed. */
+    private final FeatureLogStats featureLogStats = new FeatureLogStats();
     /** Both per-node caches, cleared on every node by the store side's cluster-wide action. */
     private final NodeCaches nodeCaches;
 
@@ -104,6 +107,8 @@ public class LtrrLtrPlugin extends Plugin implements SearchPlugin, ActionPlugin 
                 return modelCache.stats();
             }
         });
+        this.nodeCaches.searchStats(() -> Map.of("rendered_features", renderedFeatures.stats(),
+            "feature_log", featureLogStats.stats()));
         this.searchServices = new LtrSearchServices(() -> elementLoader, modelCache, () -> modelLimits,
             renderedFeatures);
     }
@@ -131,7 +136,7 @@ public class LtrrLtrPlugin extends Plugin implements SearchPlugin, ActionPlugin 
 
     @Override
     public List<FetchSubPhase> getFetchSubPhases(FetchPhaseConstructionContext context) {
-        return List.of(new LoggingFetchSubPhase());
+        return List.of(new LoggingFetchSubPhase(featureLogStats));
     }
 
     /** Lets rescore sltr queries record the vectors feature logging will read back (see the listener). */

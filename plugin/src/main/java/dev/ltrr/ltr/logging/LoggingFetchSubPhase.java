@@ -34,6 +34,15 @@ import java.util.Map;
  */
 public final class LoggingFetchSubPhase implements FetchSubPhase {
     public static final String FIELD = "_ltrlog";
+    private final FeatureLogStats stats;
+
+    public LoggingFetchSubPhase(FeatureLogStats stats) {
+        this.stats = stats;
+    }
+
+    public LoggingFetchSubPhase() {
+        this(new FeatureLogStats());
+    }
 
     @Override
     public FetchSubPhaseProcessor getProcessor(FetchContext context) throws IOException {
@@ -43,7 +52,7 @@ public final class LoggingFetchSubPhase implements FetchSubPhase {
         IndexSearcher searcher = context.searcher();
         List<Logger> loggers = new ArrayList<>();
         for (LoggingSearchExtBuilder.LogSpec spec : ext.logSpecs()) {
-            loggers.add(new Logger(spec, findQuery(context, spec), searcher));
+            loggers.add(new Logger(spec, findQuery(context, spec), searcher, stats));
         }
         return new FetchSubPhaseProcessor() {
             @Override
@@ -109,15 +118,17 @@ public final class LoggingFetchSubPhase implements FetchSubPhase {
         private final LoggingSearchExtBuilder.LogSpec spec;
         private final RankerQuery query;
         private final IndexSearcher searcher;
+        private final FeatureLogStats stats;
         private final float[] vector;
         private RankerQuery.RankerWeight weight;
         private LeafReaderContext leaf;
         private RankerQuery.LeafFeatures features;
 
-        Logger(LoggingSearchExtBuilder.LogSpec spec, RankerQuery query, IndexSearcher searcher) {
+        Logger(LoggingSearchExtBuilder.LogSpec spec, RankerQuery query, IndexSearcher searcher, FeatureLogStats stats) {
             this.spec = spec;
             this.query = query;
             this.searcher = searcher;
+            this.stats = stats;
             this.vector = new float[query.featureNames().size()];
         }
 
@@ -141,8 +152,10 @@ public final class LoggingFetchSubPhase implements FetchSubPhase {
             float[] recorded = query.recorded().get(leaf.docBase + doc);
             if (recorded != null) {
                 System.arraycopy(recorded, 0, vector, 0, vector.length);
+                stats.recorded();
             } else {
                 compute(doc);
+                stats.computed();
             }
             List<Map<String, Object>> values = new ArrayList<>(vector.length);
             List<String> names = query.featureNames();

@@ -1,7 +1,9 @@
 package dev.ltrr.ltr.store;
 
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * The caches one node holds: parsed stored elements and compiled models. The cluster-wide caches
@@ -19,6 +21,7 @@ public final class NodeCaches {
 
     private final CachedElementLoader elements;
     private volatile ModelCache models;
+    private volatile Supplier<Map<String, Object>> searchStats;
 
     public NodeCaches(CachedElementLoader elements, ModelCache models) {
         this.elements = elements;
@@ -27,6 +30,11 @@ public final class NodeCaches {
 
     public CachedElementLoader elements() {
         return elements;
+    }
+
+    /** Sets where the search side's counters come from (rendered feature queries, feature logging). */
+    public void searchStats(Supplier<Map<String, Object>> searchStats) {
+        this.searchStats = searchStats;
     }
 
     /** Sets the compiled-model cache (null when none is wired). */
@@ -64,10 +72,21 @@ public final class NodeCaches {
         }
     }
 
-    /** {@code {"elements": {...}, "models": {...}}}; models is absent when no compiled-model cache is wired. */
+    /**
+     * {@code {"elements": {...}, "models": {...}, "search": {...}}}; models and search are absent when no
+     * compiled-model cache or search-side counters are wired.
+     */
     public Map<String, Object> stats() {
         ModelCache m = models;
-        return m == null ? Map.of("elements", elements.stats())
-            : Map.of("elements", elements.stats(), "models", m.stats());
+        Supplier<Map<String, Object>> search = searchStats;
+        Map<String, Object> stats = new LinkedHashMap<>();
+        stats.put("elements", elements.stats());
+        if (m != null) {
+            stats.put("models", m.stats());
+        }
+        if (search != null) {
+            stats.put("search", search.get());
+        }
+        return stats;
     }
 }

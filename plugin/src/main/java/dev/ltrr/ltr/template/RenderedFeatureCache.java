@@ -81,6 +81,15 @@ public final class RenderedFeatureCache {
         return rendered;
     }
 
+    public synchronized Map<String, Object> stats() {
+        Map<String, Object> stats = new LinkedHashMap<>();
+        stats.put("hits", hits);
+        stats.put("misses", misses);
+        stats.put("entries", entries.size());
+        stats.put("max_entries", maxEntries);
+        return stats;
+    }
+
     public synchronized void clear() {
         entries.clear();
     }

@@ -176,10 +176,12 @@ class RecordedFeatureLoggingTest {
         query.recorded().enable(WINDOW);
         TopDocs rescored = rescoreWindow(query);
         // No searcher: any attempt to compute a feature would fail.
-        LoggingFetchSubPhase.Logger logger = new LoggingFetchSubPhase.Logger(rescoreSpec(0), query, null);
+        FeatureLogStats stats = new FeatureLogStats();
+        LoggingFetchSubPhase.Logger logger = new LoggingFetchSubPhase.Logger(rescoreSpec(0), query, null, stats);
         for (ScoreDoc sd : rescored.scoreDocs) {
             assertArrayEquals(computed(sd.doc), logged(logger, sd.doc), "doc " + sd.doc);
         }
+        assertEquals(Map.of("recorded", (long) WINDOW, "computed", 0L), stats.stats());
     }
 
     @Test
@@ -193,14 +195,19 @@ class RecordedFeatureLoggingTest {
             outside++;
         }
         assertNull(query.recorded().get(outside));
-        LoggingFetchSubPhase.Logger withoutSearcher = new LoggingFetchSubPhase.Logger(rescoreSpec(0), query, null);
+        LoggingFetchSubPhase.Logger withoutSearcher = new LoggingFetchSubPhase.Logger(rescoreSpec(0), query, null,
+            new FeatureLogStats());
         int missing = outside;
         assertThrows(NullPointerException.class, () -> logged(withoutSearcher, missing));
-        LoggingFetchSubPhase.Logger logger = new LoggingFetchSubPhase.Logger(rescoreSpec(0), query, searcher);
+        FeatureLogStats stats = new FeatureLogStats();
+        LoggingFetchSubPhase.Logger logger = new LoggingFetchSubPhase.Logger(rescoreSpec(0), query, searcher, stats);
         // Recorded and computed hits interleaved, out of doc order: every one gets its own vector.
-        for (int doc : List.of(inWindow.get(3), outside, inWindow.get(0), outside + 1, 0)) {
+        List<Integer> docs = List.of(inWindow.get(3), outside, inWindow.get(0), outside + 1, 0);
+        for (int doc : docs) {
             assertArrayEquals(computed(doc), logged(logger, doc), "doc " + doc);
         }
+        long recordedHits = docs.stream().filter(inWindow::contains).count();
+        assertEquals(Map.of("recorded", recordedHits, "computed", docs.size() - recordedHits), stats.stats());
     }
 
     @Test
