@@ -300,7 +300,10 @@ class Bandit:
             picked = ([int(i) for i in rng.choice(n, size=m, replace=False)] if explored
                       else top_m(scores, m, rng))
             picked.sort(key=lambda i: -scores[i])
-            means = np.clip(scores, 0.0, None)
+            # The plan follows the prior, but the explanation shows what the policy has
+            # learned so far, so evidence visibly accumulates during cold start.
+            learned = self._means(x, eligible) if self._mab is not None else None
+            means = np.clip(scores, 0.0, None) if learned is None else learned
             return _Decision(eligible, scores, means, scores,
                              mix_uniform(exact_top_m(scores, m), m, eps), picked, explored,
                              eps, "exact", unavailable, "prior")
