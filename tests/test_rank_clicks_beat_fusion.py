@@ -18,7 +18,8 @@ sd) of 0.032 (range 0.056). The test runs seed 0 and requires its gain over RRF 
 spread, MARGIN = 0.032.
 
 It can fail: the same protocol with the click labels shuffled across rows scores NDCG@10
-0.02-0.12 on these held-out searches, far below RRF's 0.51 (measured on seed 0's traffic);
+0.02-0.12, far below RRF's 0.51 (seed 0's world, 500-search training slices and 150 held-out
+searches from later in the stream, measured with a one-off script);
 a broken feature log, click join or judgment step lands there too. LambdaMART is not the
 model under test here: on 500 searches its gain over RRF (-0.015 / +0.030 / +0.057) is within
 the seed noise; with 1500 searches on the 10k world it gains as much as the linear model
