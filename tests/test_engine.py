@@ -80,7 +80,7 @@ def test_sltr_rescore_orders_by_linear_model_and_scores_equal_weighted_features(
          "template": {"function_score": {"query": {"match_all": {}}, "boost_mode": "replace",
                                          "field_value_factor": {"field": "pop", "missing": 0}}}},
     ]
-    client.plugins.ltr.create_featureset(name=featureset, body={"featureset": {
+    client.plugins.ltr.create_featureset(id=featureset, body={"featureset": {
         "name": featureset, "features": features}})
     weights = {"title_match": 2.0, "popularity": 0.25}
     client.plugins.ltr.create_model_from_set(name=featureset, body={"model": {
@@ -104,8 +104,8 @@ def test_sltr_rescore_orders_by_linear_model_and_scores_equal_weighted_features(
             expected.append(predicted)
         assert expected == sorted(expected, reverse=True)
     finally:
-        client.plugins.ltr.delete_model(name=model)
-        client.plugins.ltr.delete_featureset(name=featureset)
+        client.plugins.ltr.delete_model(id=model)
+        client.plugins.ltr.delete_featureset(id=featureset)
 
 
 def test_doctor_against_a_closed_port_says_cannot_reach_without_traceback(capsys):
