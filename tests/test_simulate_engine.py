@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture()
 def indexed(client, settings):
-    body = json.loads((ROOT / "mappings" / "catalog.v1.json").read_text())
+    body = json.loads((ROOT / "ltrr_opensearch" / "mappings" / "catalog.v1.json").read_text())
     body.pop("_comment", None)
     index = f"{settings.index_prefix}-simworld"
     client.indices.create(index=index, body=body)
