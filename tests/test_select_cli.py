@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from ltrr_opensearch.cli import main
+from ltrr_opensearch.cli.select import parse_since
 from ltrr_opensearch.feedback.querylog import ArmLog, SearchRecord, log_search
 from ltrr_opensearch.select import Learner, Observation, load_config
-from ltrr_opensearch.select.commands import parse_since
 from ltrr_opensearch.types import ContextVector
 
 pytestmark = pytest.mark.integration

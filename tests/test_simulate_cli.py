@@ -16,7 +16,7 @@ SMALL = str(ROOT / "configs" / "worlds" / "small.toml")
 @pytest.fixture()
 def ltrr(monkeypatch):
     # Only our commands: this file tests them, not whether other subsystems import.
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ("ltrr_opensearch.simulate.commands",))
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("ltrr_opensearch.cli.simulate",))
     return lambda *argv: cli.main(list(argv))
 
 

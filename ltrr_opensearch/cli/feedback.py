@@ -38,13 +38,9 @@ def register(commands: Any, parent: argparse.ArgumentParser) -> None:
 
 
 def _client(args: argparse.Namespace) -> tuple[Any, Any]:
-    from ltrr_opensearch.cli import settings_from_args
-    from ltrr_opensearch.engine.client import cluster_info, make_client
+    from ltrr_opensearch.cli import connect
 
-    settings = settings_from_args(args)
-    client = make_client(settings)
-    cluster_info(client, settings)
-    return client, settings
+    return connect(args)
 
 
 def _ingest(args: argparse.Namespace) -> int:

@@ -61,6 +61,7 @@ def register(commands, parent: argparse.ArgumentParser) -> None:
 
 def _report(args) -> int:
     from ltrr_opensearch.cli import settings_from_args
+    from ltrr_opensearch.cli.select import parse_since
     from ltrr_opensearch.engine.client import make_client
     from ltrr_opensearch.experiment.report import (
         build_report,
@@ -68,7 +69,6 @@ def _report(args) -> int:
         split_weights,
         write_report,
     )
-    from ltrr_opensearch.select.commands import parse_since
 
     settings = settings_from_args(args)
     client = make_client(settings)

@@ -59,11 +59,9 @@ def register(commands: argparse._SubParsersAction, parent: argparse.ArgumentPars
 
 
 def _connect(args: argparse.Namespace) -> tuple[Any, Any]:
-    from ltrr_opensearch.cli import settings_from_args
-    from ltrr_opensearch.engine.client import make_client
+    from ltrr_opensearch.cli import connect
 
-    settings = settings_from_args(args)
-    return make_client(settings), settings
+    return connect(args)
 
 
 def _init(args: argparse.Namespace) -> int:

@@ -51,12 +51,9 @@ def register(commands: argparse._SubParsersAction, parent: argparse.ArgumentPars
 
 def _common(args: argparse.Namespace) -> tuple[Any, Any, dict[str, str]]:
     from ltrr_opensearch.catalog.schema import parse_field_map
-    from ltrr_opensearch.cli import settings_from_args
-    from ltrr_opensearch.engine.client import cluster_info, make_client
+    from ltrr_opensearch.cli import connect
 
-    settings = settings_from_args(args)
-    client = make_client(settings)
-    cluster_info(client, settings)  # "cannot reach ..." before any work
+    client, settings = connect(args)
     section = settings.section("catalog")
     field_map = parse_field_map(args.field_map or section.get("fields"))
     return settings, client, field_map
@@ -118,12 +115,9 @@ def _rebuild(args: argparse.Namespace) -> int:
 
 def _info(args: argparse.Namespace) -> int:
     from ltrr_opensearch.catalog.index import catalog_info
-    from ltrr_opensearch.cli import settings_from_args
-    from ltrr_opensearch.engine.client import cluster_info, make_client
+    from ltrr_opensearch.cli import connect
 
-    settings = settings_from_args(args)
-    client = make_client(settings)
-    cluster_info(client, settings)
+    client, settings = connect(args)
     info = catalog_info(client, settings)
     if args.json:
         print(json.dumps(info, indent=2, sort_keys=True))

@@ -1,7 +1,8 @@
 """The ``ltrr`` command.
 
-Each subsystem registers its own sub-commands from a small ``commands`` module (listed in
-``COMMAND_MODULES``), so this file only wires them up and turns expected failures
+Each subsystem's verbs live in one module of this package (listed in ``COMMAND_MODULES``):
+thin argument parsing over the domain packages, which never import the CLI. This file wires
+them up, gives them one way to reach the cluster (:func:`connect`), and turns expected failures
 (:class:`LtrrError`) into a one-line message and an exit code instead of a traceback.
 Command modules import heavy dependencies inside their handlers to keep start-up fast.
 """
@@ -14,6 +15,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from ltrr_opensearch import __version__
 from ltrr_opensearch.config import Settings
@@ -22,17 +24,17 @@ from ltrr_opensearch.errors import LtrrError
 logger = logging.getLogger(__name__)
 
 COMMAND_MODULES = (
-    "ltrr_opensearch.engine.commands",
-    "ltrr_opensearch.feedback.commands",
-    "ltrr_opensearch.retrieve.commands",
-    "ltrr_opensearch.catalog.commands",
-    "ltrr_opensearch.simulate.commands",
-    "ltrr_opensearch.understand.commands",
-    "ltrr_opensearch.select.commands",
+    "ltrr_opensearch.cli.engine",
+    "ltrr_opensearch.cli.feedback",
+    "ltrr_opensearch.cli.retrieve",
+    "ltrr_opensearch.cli.catalog",
+    "ltrr_opensearch.cli.simulate",
+    "ltrr_opensearch.cli.understand",
+    "ltrr_opensearch.cli.select",
     "ltrr_opensearch.demo",
-    "ltrr_opensearch.rank.commands",
-    "ltrr_opensearch.service.commands",
-    "ltrr_opensearch.experiment.commands",
+    "ltrr_opensearch.cli.rank",
+    "ltrr_opensearch.cli.service",
+    "ltrr_opensearch.cli.experiment",
 )
 
 
@@ -68,6 +70,16 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return Settings.load(config_file=getattr(args, "config", None), url=getattr(args, "url", None))
 
 
+def connect(args: argparse.Namespace) -> tuple[Any, Settings]:
+    """The client and settings a verb works with; a clear "cannot reach ..." before any work."""
+    from ltrr_opensearch.engine.client import cluster_info, make_client
+
+    settings = settings_from_args(args)
+    client = make_client(settings)
+    cluster_info(client, settings)
+    return client, settings
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ltrr", description="Learning to rank and retrieve on OpenSearch."
@@ -101,6 +113,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
