@@ -215,3 +215,11 @@ def test_a_download_that_does_not_match_its_pinned_sha256_is_refused(tmp_path):
     assert maven.fetch(knn, tmp_path / "ok", dist.sha256[knn]).is_file()
     with pytest.raises(EngineError, match="does not match its pinned sha256"):
         maven.fetch(knn, tmp_path / "bad", "0" * 64)
+
+
+def test_doctor_warns_when_no_model_ranks_the_prefix(capsys, monkeypatch, settings, require_ltr):
+    monkeypatch.setenv("LTRR_INDEX_PREFIX", settings.index_prefix)
+    main(["doctor", "--json"])
+    checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
+    assert checks["ranker"]["status"] == "warn"
+    assert "ltrr ltr init" in checks["ranker"]["fix"]

@@ -60,7 +60,20 @@ def diagnose(settings: Settings, client: OpenSearch | None = None) -> Report:
     checks.append(ltr)
     if ltr.status == OK:
         checks.append(_ltr_store(client))
+        checks.append(_ranker(client, settings))
     return Report(settings.display_urls, tuple(checks))
+
+
+def _ranker(client: OpenSearch, settings: Settings) -> Check:
+    """Which model ranks this prefix's searches (none: candidates are ordered by fusion)."""
+    from ltrr_opensearch.rank.registry import deployed_ranker
+
+    ranker = deployed_ranker(client, settings)
+    if ranker is None or ranker.model is None:
+        return Check("ranker", WARN, f"no model deployed for prefix {settings.index_prefix!r}: "
+                     "candidates are ordered by fusion",
+                     "run `ltrr ltr init` (deploys the shipped default ranker)")
+    return Check("ranker", OK, f"{ranker.model} ranks searches (feature set {ranker.feature_set})")
 
 
 # Plugin names of the LTR implementations we know, as nodes report them.

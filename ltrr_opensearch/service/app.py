@@ -432,6 +432,9 @@ def readiness(state: ServiceState) -> tuple[list[str], dict[str, Any]]:
     if state.pipeline is None:
         reasons.append(f"pipeline not built: {state.problem}")
     checks["bandit_version"] = state.selector.version if state.selector is not None else None
+    # The model that ranks: informational, since fusion still serves without one.
+    ranker = state.pipeline.ranker if state.pipeline is not None else None
+    checks["ranker"] = ranker.model if ranker is not None else None
     if state.flags is not None:  # a rejected reload is reported, never a reason to stop serving
         checks["flags"] = {"problem": state.flags.problem,
                            "fallbacks": sum(state.flags.problems.values())}
