@@ -145,6 +145,14 @@ class Settings:
         return f"{self.index_prefix}-catalog"
 
     @property
+    def catalog_index(self) -> str:
+        """The index or alias searches read: the user's own when the catalog description
+        names one (``[catalog] description``), else the managed alias."""
+        from ltrr_opensearch.catalog.description import description_for
+
+        return description_for(self).target(self)
+
+    @property
     def ubi_queries_index(self) -> str:
         return f"{self.index_prefix}-ubi-queries"
 
