@@ -188,7 +188,8 @@ def read_logged_decisions(client: Any, settings: Any, since_ms: int | None = Non
             body["search_after"] = hits[-1]["sort"]
     except os_exc.NotFoundError:
         raise ValidationError(f"no search log: index {index!r} does not exist",
-                              hint="searches are logged by the feedback loop (ltrr feedback)") from None
+                              hint="searches are logged by `ltrr search` and `ltrr serve` (POST /search); "
+                                   "run some searches first") from None
     except os_exc.ConnectionError:
         from ltrr_opensearch.engine.client import unreachable
 
