@@ -1,4 +1,4 @@
-"""``ltrr catalog load|rebuild|info``."""
+"""``ltrr catalog load|rebuild|adopt|info``."""
 
 from __future__ import annotations
 
@@ -42,6 +42,19 @@ def register(commands: argparse._SubParsersAction, parent: argparse.ArgumentPars
     rebuild.add_argument("--no-q2e", dest="carry_q2e", action="store_false",
                          help="do not carry the Q2E memory values over from the old index")
     rebuild.set_defaults(func=_rebuild)
+
+    adopt = actions.add_parser(
+        "adopt", parents=[parent],
+        help="show (or with --apply make) what ltrr adds to your own index: the memory's "
+             "rank_features field, optionally a rank_feature twin of the popularity")
+    adopt.add_argument("--description", metavar="NAME_OR_TOML",
+                       help="the catalog description (default: [catalog] description)")
+    adopt.add_argument("--popularity-feature", action="store_true",
+                       help="also add <popularity>_feature (rank_feature) and fill it by "
+                            "partial document updates")
+    adopt.add_argument("--apply", action="store_true",
+                       help="make the changes (default: a dry run that only shows them)")
+    adopt.set_defaults(func=_adopt)
 
     info = actions.add_parser("info", parents=[parent],
                               help="alias -> index, documents per entity type, embedder")
@@ -110,6 +123,27 @@ def _rebuild(args: argparse.Namespace) -> int:
                              delete_old=not args.keep_old, carry_q2e=args.carry_q2e)
     _print_report(result.report)
     print(result.summary())
+    return 0
+
+
+def _adopt(args: argparse.Namespace) -> int:
+    import sys
+
+    from ltrr_opensearch.catalog.adopt import apply_plan, plan_adoption
+    from ltrr_opensearch.catalog.description import description_for, load_description
+    from ltrr_opensearch.cli import connect
+
+    client, settings = connect(args)
+    description = (load_description(args.description) if args.description
+                   else description_for(settings))
+    plan = plan_adoption(client, settings, description,
+                         popularity_feature=args.popularity_feature)
+    if args.apply and not plan.problems:
+        apply_plan(client, settings, plan)
+    print("\n".join(plan.lines(applied=args.apply and not plan.problems)))
+    if plan.problems:
+        print("adopt refused: nothing was changed", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -11,6 +11,8 @@ re-applying a batch after a crash, or replaying events, leaves the same result.
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -18,6 +20,12 @@ from typing import Any
 from opensearchpy import OpenSearch
 
 from ltrr_opensearch.bulk import action, bulk_write, scan
+from ltrr_opensearch.catalog.description import (
+    ID_FROM_DOCUMENT,
+    MEMORY_IN_INDEX,
+    CatalogDescription,
+    description_for,
+)
 from ltrr_opensearch.config import Settings
 from ltrr_opensearch.feedback.config import FeedbackConfig, MemoryConfig
 from ltrr_opensearch.feedback.events import parse_timestamp
@@ -29,8 +37,9 @@ from ltrr_opensearch.feedback.scoring import Evidence, PairEvent, merge_q2e, sco
 Pair = tuple[str, str]  # (q2e key, entity id)
 
 # Replace (not merge) the map: a partial ``doc`` update would keep keys that were pruned.
-_SET_Q2E = ("if (params.q2e.isEmpty()) { ctx._source.remove('q2e') } "
-            "else { ctx._source.q2e = params.q2e }")
+# Only the memory field is touched (the description's ``[memory] field``).
+_SET_Q2E = ("if (params.q2e.isEmpty()) { ctx._source.remove(params.field) } "
+            "else { ctx._source[params.field] = params.q2e }")
 _DECAYED_SUM = ("Math.pow(0.5, Math.max(0, params.now - doc['timestamp'].value.toInstant()"
                 ".toEpochMilli()) / params.half_life_ms)")
 
@@ -164,8 +173,18 @@ class MemoryConsumer:
 
 def rebuild_entities(client: OpenSearch, settings: Settings, entity_ids: Iterable[str],
                      config: MemoryConfig) -> int:
-    """Rewrite the catalog ``q2e`` map of each entity from its memory docs; returns how
-    many catalog docs were updated (entities missing from the catalog are skipped)."""
+    """Rewrite the memory map of each entity in the catalog from its memory docs; returns
+    how many catalog docs were updated (entities missing from the catalog are skipped).
+
+    The catalog is ``settings.catalog_index`` (the user's own index or the managed alias)
+    and the field the description's ``[memory] field``; an entity id is mapped to its
+    document ``_id`` through the description's id field when they differ. With
+    ``[memory] store = "outside"`` the catalog is never written: the memory index alone
+    holds the memory (:func:`memory_for_key` reads it at search time)."""
+    description = description_for(settings)
+    if description.memory_store != MEMORY_IN_INDEX:
+        return 0
+    index = settings.catalog_index
     ids = sorted(set(entity_ids))
     updated = 0
     for start in range(0, len(ids), 200):
@@ -178,13 +197,87 @@ def rebuild_entities(client: OpenSearch, settings: Settings, entity_ids: Iterabl
                              "sort": [{"value": "desc"}],
                              "query": {"term": {"entity_id": entity}}})
         responses = client.msearch(body=searches)["responses"]
+        where = _documents_of(client, index, description, chunk)
         actions: list[dict[str, Any]] = []
         for entity, response in zip(chunk, responses, strict=True):
             docs = [h["_source"] for h in response.get("hits", {}).get("hits", [])]
             q2e = merge_q2e(docs, config.max_pairs_per_entity)
-            actions.append({**action("update", settings.catalog_alias, entity, {"script": {
-                "source": _SET_Q2E, "lang": "painless", "params": {"q2e": q2e}}}),
-                "retry_on_conflict": 3})
+            for doc_index, doc_id in where.get(entity, ()):
+                actions.append({**action("update", doc_index, doc_id, {"script": {
+                    "source": _SET_Q2E, "lang": "painless",
+                    "params": {"q2e": q2e, "field": description.memory_field}}}),
+                    "retry_on_conflict": 3})
         # 404: a pair for an entity not (or no longer) in the catalog, skipped.
         updated += bulk_write(client, actions, "catalog q2e updates", refresh=True, ok=(404,))
     return updated
+
+
+def _documents_of(client: OpenSearch, index: str, description: CatalogDescription,
+                  entities: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
+    """entity id -> the (index, _id) of its catalog document(s). A managed catalog and a
+    description with ``id = "_id"`` use the entity id as ``_id`` (no request); an own index
+    with an id field is asked which documents hold these ids."""
+    if description.managed or description.id == ID_FROM_DOCUMENT:
+        return {entity: [(index, entity)] for entity in entities}
+    response = client.search(index=index, body={
+        "size": 2 * len(entities), "_source": False, "track_total_hits": False,
+        "query": {"terms": {description.id: list(entities)}},
+        "docvalue_fields": [description.id]})
+    found: dict[str, list[tuple[str, str]]] = {}
+    for hit in response["hits"]["hits"]:
+        for value in hit.get("fields", {}).get(description.id, []):
+            found.setdefault(str(value), []).append((hit["_index"], hit["_id"]))
+    return found
+
+
+# --- the memory read path when it is kept outside the catalog ---------------------------
+
+MEMORY_CACHE_SECONDS = 5.0  # a key's entities are re-read at most this often per process
+_MEMORY_CACHE_MAX = 4096
+_memory_cache: dict[tuple[str, str, int], tuple[float, list[tuple[str, float]]]] = {}
+_memory_cache_lock = threading.Lock()
+
+
+def memory_for_key(client: OpenSearch, settings: Settings, key: str | None, size: int,
+                   *, cache_seconds: float = MEMORY_CACHE_SECONDS) -> list[tuple[str, float]]:
+    """The remembered ``(entity id, weight)`` pairs of one query key, strongest first, read
+    from the memory index (``[memory] store = "outside"``): the same rule as the catalog
+    field (an eligible observed value replaces the predicted one). Cached per key for
+    ``cache_seconds`` (0: always read), so repeated searches cost no extra request."""
+    if not key:
+        return []
+    index = memory_index(settings)
+    cache_key = (index, key, int(size))
+    now = time.monotonic()
+    if cache_seconds > 0:
+        with _memory_cache_lock:
+            hit = _memory_cache.get(cache_key)
+            if hit is not None and now - hit[0] < cache_seconds:
+                return hit[1]
+    from opensearchpy import exceptions as os_exc
+
+    try:
+        response = client.search(index=index, body={
+            "size": 10 * int(size) + 100, "track_total_hits": False,
+            "_source": ["entity_id", "value", "source", "eligible"],
+            "sort": [{"value": "desc"}], "query": {"term": {"key": key}}})
+    except os_exc.NotFoundError:  # no memory index yet: nothing learned
+        return []
+    by_entity: dict[str, list[dict[str, Any]]] = {}
+    for h in response["hits"]["hits"]:
+        doc = h["_source"]
+        by_entity.setdefault(doc["entity_id"], []).append({**doc, "key": key})
+    weights = [(entity, merged[key]) for entity, docs in by_entity.items()
+               if key in (merged := merge_q2e(docs, 1))]
+    ranked = sorted(weights, key=lambda ew: (-ew[1], ew[0]))[:int(size)]
+    if cache_seconds > 0:
+        with _memory_cache_lock:
+            if len(_memory_cache) >= _MEMORY_CACHE_MAX:
+                _memory_cache.clear()
+            _memory_cache[cache_key] = (now, ranked)
+    return ranked
+
+
+def forget_memory_cache() -> None:
+    with _memory_cache_lock:
+        _memory_cache.clear()
