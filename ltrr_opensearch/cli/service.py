@@ -21,7 +21,8 @@ def register(commands: Any, parent: argparse.ArgumentParser) -> None:
                        help="seconds between writes of the buffered search log")
     serve.add_argument("--flags", metavar="FILE",
                        help="flag file (flagd JSON): behaviour flags and experiments per request, "
-                            "hot-reloaded; see README 'Experiments'")
+                            "hot-reloaded (default: the config's [experiments] provider, "
+                            "a flag file or any OpenFeature provider); see README 'Experiments'")
     serve.set_defaults(func=_serve)
 
     worker = commands.add_parser("worker", parents=[parent],

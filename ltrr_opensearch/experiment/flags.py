@@ -19,6 +19,9 @@ bandit-epsilon      float     exploration rate override
 bandit-state        string    ``shared`` | ``variant``: the state namespace of the bandit
 ranker-model        string    a registry model name, ``deployed`` or ``none`` (fusion)
 rescore-window      integer   the LTR rescore window (default: each sub-search's k)
+interleave          object    ``{"name": N, "a": SLOT, "b": SLOT}``: serve this user
+                              team-draft interleaved results of two ranker slots (see
+                              :mod:`~ltrr_opensearch.experiment.interleave`); ``{}``: off
 ==================  ========  ==========================================================
 
 An **experiment** is an object flag whose variants are objects of overrides of the
@@ -51,6 +54,7 @@ OVERRIDE_KEYS = {"selection-mode", "strategies", "single-strategy", "fixed-mix",
                  "bandit-policy", "bandit-epsilon", "bandit-state", "ranker-model",
                  "rescore-window"}
 _MAX_BUDGET = 1000
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,19 @@ class FlagSource:
     def problem(self) -> str | None:
         """Why the provider's newest flag file was rejected (None: in force)."""
         return getattr(self.provider, "problem", None)
+
+    @property
+    def provider_name(self) -> str:
+        try:
+            return str(self.provider.get_metadata().name)
+        except Exception:
+            return type(self.provider).__name__
+
+    @property
+    def status(self) -> str:
+        """The provider's OpenFeature status (READY, NOT_READY, ERROR, STALE, FATAL)."""
+        status = self.client.get_provider_status()
+        return str(getattr(status, "value", status))
 
     def selector(self, variant: Variant, default: Any, client: Any, settings: Any) -> Any:
         """The bandit for ``variant``: ``default`` unless the variant names another policy,
@@ -230,17 +247,43 @@ class FlagSource:
                     overrides[key] = v
         return tuple(assignments), overrides
 
-    def resolve(self, targeting_key: str | None) -> Variant:
-        """Never raises because of a flag: bad values fall back to defaults (counted)."""
+    def resolve(self, targeting_key: str | None, experiments: bool = True) -> Variant:
+        """Never raises because of a flag: bad values fall back to defaults (counted).
+        ``experiments=False``: the flags alone, no experiment's overrides (an interleaved
+        search is in no A/B experiment)."""
         try:
-            return self._resolve(targeting_key)
+            return self._resolve(targeting_key, experiments)
         except Exception as exc:  # a provider's own failure must not fail the search
             self._problem("*", f"flag evaluation failed: {type(exc).__name__}: {exc}")
             return Variant(strategies=self.strategies)
 
-    def _resolve(self, targeting_key: str | None) -> Variant:
+    def interleaving(self, targeting_key: str | None) -> tuple[str, str, str] | None:
+        """(name, slot a, slot b) when the ``interleave`` flag gives this user an
+        interleaving experiment; None when it is off, absent or invalid (counted)."""
+        try:
+            ctx = EvaluationContext(targeting_key=targeting_key or "")
+            value = self._get("interleave", {}, ctx, "obj").value
+        except Exception as exc:
+            self._problem("interleave", f"flag evaluation failed: {type(exc).__name__}: {exc}")
+            return None
+        if not value:
+            return None
+        if not isinstance(value, Mapping) or set(value) - {"name", "a", "b"}:
+            self._problem("interleave", 'must be {"name": N, "a": SLOT, "b": SLOT} or {}')
+            return None
+        name, a, b = value.get("name", "interleave"), value.get("a"), value.get("b")
+        if not isinstance(name, str) or not _NAME.match(name):
+            self._problem("interleave", f"name {name!r} must be 1-64 letters, digits, . _ -")
+            return None
+        if not all(isinstance(x, str) and x for x in (a, b)) or a == b:
+            self._problem("interleave", f"a and b must be two different ranker slots "
+                                        f"(model names, 'deployed' or 'none'), got {a!r}, {b!r}")
+            return None
+        return name, str(a), str(b)
+
+    def _resolve(self, targeting_key: str | None, experiments: bool = True) -> Variant:
         ctx = EvaluationContext(targeting_key=targeting_key or "")
-        assignments, overrides = self.assign(targeting_key)
+        assignments, overrides = self.assign(targeting_key) if experiments else ((), {})
 
         def value(key: str, default: Any, kind: str) -> Any:
             if key in overrides:

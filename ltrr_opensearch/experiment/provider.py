@@ -161,3 +161,89 @@ def _accepts(value: Any, accepts: tuple[type, ...]) -> bool:
     if accepts == (float,):
         return isinstance(value, (int, float))
     return isinstance(value, accepts)
+
+
+# ------------------------------------------------------------ by configuration
+EXPERIMENT_KEYS = {"provider", "flag_file", "provider_args", "check_seconds"}
+_RESOLVERS = ("get_metadata", "resolve_boolean_details", "resolve_string_details",
+              "resolve_integer_details", "resolve_float_details", "resolve_object_details")
+
+
+def provider_from_settings(settings: Any) -> Any | None:
+    """The OpenFeature provider the ``[experiments]`` section names (None: no section, so
+    no flags). ``provider = "file"`` (the default) reads ``flag_file`` in process; any
+    other value is a class path ``"package.module:Class"`` built with the keyword arguments
+    of ``[experiments.provider_args]``. Every failure is a :class:`ConfigError` naming it."""
+    section = dict(settings.section("experiments"))
+    if not section:
+        return None
+    unknown = set(section) - EXPERIMENT_KEYS
+    if unknown:
+        raise ConfigError(f"unknown key(s) in [experiments]: {', '.join(sorted(unknown))}",
+                          hint=f"known keys: {', '.join(sorted(EXPERIMENT_KEYS))}")
+    spec = section.get("provider", "file")
+    if not isinstance(spec, str) or not spec.strip():
+        raise ConfigError(f"[experiments] provider must be \"file\" or a class path such as "
+                          f"\"openfeature.contrib.provider.flagd:FlagdProvider\", got {spec!r}")
+    args = section.get("provider_args", {})
+    if not isinstance(args, Mapping):
+        raise ConfigError("[experiments] provider_args must be a table of keyword arguments",
+                          hint="write them under [experiments.provider_args]")
+    if spec == "file":
+        if args:
+            raise ConfigError("[experiments] provider_args are for a provider class; the "
+                              "file provider takes flag_file (and check_seconds)")
+        path = section.get("flag_file")
+        if not isinstance(path, str) or not path:
+            raise ConfigError("[experiments] provider = \"file\" needs flag_file "
+                              "(a flagd JSON flag file)")
+        check = section.get("check_seconds", 1.0)
+        if isinstance(check, bool) or not isinstance(check, (int, float)) or check < 0:
+            raise ConfigError(f"[experiments] check_seconds must be a number >= 0, got {check!r}")
+        return FileFlagProvider(path, check_seconds=float(check))
+    for key in ("flag_file", "check_seconds"):
+        if key in section:
+            raise ConfigError(f"[experiments] {key} is for provider = \"file\"; give a "
+                              f"provider class its settings in [experiments.provider_args]")
+    return load_provider(spec, args)
+
+
+def load_provider(spec: str, kwargs: Mapping[str, Any] | None = None) -> Any:
+    """Import ``"package.module:Class"`` and build it with ``kwargs``: an OpenFeature
+    provider (flagd's, a vendor's, your own ``AbstractProvider`` subclass)."""
+    import importlib
+
+    what = f"OpenFeature provider {spec!r}"
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr or not all(p.isidentifier() for p in
+                                              (*module_name.split("."), *attr.split("."))):
+        raise ConfigError(f"{what} is not a class path",
+                          hint="write it as \"package.module:ClassName\", e.g. "
+                               "\"openfeature.contrib.provider.flagd:FlagdProvider\"")
+    try:
+        target: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"{what}: cannot import {module_name!r} ({exc})",
+                          hint="install the package that provides it (flagd's: pip install "
+                               "openfeature-provider-flagd)") from None
+    except Exception as exc:  # the module itself failed while importing
+        raise ConfigError(f"{what}: importing {module_name!r} failed: "
+                          f"{type(exc).__name__}: {exc}") from None
+    for part in attr.split("."):
+        if not hasattr(target, part):
+            raise ConfigError(f"{what}: {module_name!r} has no attribute {attr!r}")
+        target = getattr(target, part)
+    if not callable(target):
+        raise ConfigError(f"{what}: {attr!r} is not a class")
+    try:
+        provider = target(**dict(kwargs or {}))
+    except Exception as exc:
+        given = ", ".join(sorted(kwargs or {})) or "none"
+        raise ConfigError(f"{what} could not be built with provider_args ({given}): "
+                          f"{type(exc).__name__}: {exc}") from None
+    missing = [m for m in _RESOLVERS if not callable(getattr(provider, m, None))]
+    if missing:
+        raise ConfigError(f"{what} is not an OpenFeature provider: it has no "
+                          f"{', '.join(missing)}",
+                          hint="subclass openfeature.provider.AbstractProvider")
+    return provider

@@ -233,10 +233,19 @@ def create_app(settings: Settings, *, policy_file: str | None = None, use_bandit
     state = ServiceState(settings, make_client(settings, pool_maxsize=48), policy_file=policy_file,
                          use_bandit=use_bandit, resync_seconds=resync_seconds,
                          flush_seconds=flush_seconds)
-    if flags_file is not None:  # a bad flag file fails here, at start, with the reason
-        from ltrr_opensearch.experiment.flags import FlagSource
+    # Flags: ``--flags FILE``, else the provider of the config's [experiments] section (a
+    # flag file or any OpenFeature provider class). A bad file or a provider that cannot be
+    # imported or built fails here, at start, with the reason.
+    from ltrr_opensearch.experiment.flags import FlagSource
 
+    if flags_file is not None:
         state.flags = FlagSource.from_file(flags_file)
+    else:
+        from ltrr_opensearch.experiment.provider import provider_from_settings
+
+        provider = provider_from_settings(settings)
+        if provider is not None:
+            state.flags = FlagSource(provider)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -436,6 +445,7 @@ def readiness(state: ServiceState) -> tuple[list[str], dict[str, Any]]:
     ranker = state.pipeline.ranker if state.pipeline is not None else None
     checks["ranker"] = ranker.model if ranker is not None else None
     if state.flags is not None:  # a rejected reload is reported, never a reason to stop serving
-        checks["flags"] = {"problem": state.flags.problem,
+        checks["flags"] = {"provider": state.flags.provider_name,
+                           "status": state.flags.status, "problem": state.flags.problem,
                            "fallbacks": sum(state.flags.problems.values())}
     return reasons, checks
