@@ -109,15 +109,19 @@ def _carry_q2e(client: OpenSearch, settings: Settings, old: str, new: str) -> tu
     Values the feedback loop writes to ``old`` after this copy are not carried: it is
     the memory updater's job to rewrite them (it rebuilds ``q2e`` from its evidence).
     """
+    from ltrr_opensearch.catalog.description import description_for
+
+    field = description_for(settings).memory_field  # the described [memory] field
+
     def actions() -> Iterator[dict[str, Any]]:
-        # rank_features fields cannot answer an `exists` query: read every doc's q2e.
-        hits = scan(client, index=old, _source=["q2e"], size=1000,
+        # rank_features fields cannot answer an `exists` query: read every doc's map.
+        hits = scan(client, index=old, _source=[field], size=1000,
                     query={"query": {"match_all": {}}})
         for hit in hits:
-            q2e = hit.get("_source", {}).get("q2e")
+            q2e = hit.get("_source", {}).get(field)
             if q2e:
                 yield {"_op_type": "update", "_index": new, "_id": hit["_id"],
-                       "doc": {"q2e": q2e}}
+                       "doc": {field: q2e}}
 
     carried = dropped = 0
     with catalog_index.opensearch_errors(settings, f"carrying q2e from {old} to {new}"):

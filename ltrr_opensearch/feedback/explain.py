@@ -58,12 +58,23 @@ def explain(client: OpenSearch, settings: Settings, target: str,
 
 
 def _catalog_q2e(client: OpenSearch, settings: Settings, entity: str) -> dict[str, float]:
-    """The ``q2e`` map the catalog holds now for ``entity`` (empty when it has none)."""
+    """The memory map the catalog holds now for ``entity`` (empty when it has none, or when
+    the memory is kept outside the catalog): the description's index and memory field."""
+    from ltrr_opensearch.catalog.description import MEMORY_IN_INDEX, description_for
+    from ltrr_opensearch.feedback.memory import entity_documents
+
+    description = description_for(settings)
+    if description.memory_store != MEMORY_IN_INDEX:
+        return {}
+    field = description.memory_field
     try:
-        doc = client.get(index=settings.catalog_alias, id=entity, _source_includes=["q2e"])
+        where = entity_documents(client, settings.catalog_index, description, [entity])
+        for index, doc_id in where.get(entity, []):
+            doc = client.get(index=index, id=doc_id, _source_includes=[field])
+            return doc["_source"].get(field) or {}
     except (os_exc.NotFoundError, os_exc.RequestError):
         return {}
-    return doc["_source"].get("q2e") or {}
+    return {}
 
 
 def _describe(doc: dict[str, Any], config: MemoryConfig) -> str:

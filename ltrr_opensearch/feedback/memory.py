@@ -197,7 +197,7 @@ def rebuild_entities(client: OpenSearch, settings: Settings, entity_ids: Iterabl
                              "sort": [{"value": "desc"}],
                              "query": {"term": {"entity_id": entity}}})
         responses = client.msearch(body=searches)["responses"]
-        where = _documents_of(client, index, description, chunk)
+        where = entity_documents(client, index, description, chunk)
         actions: list[dict[str, Any]] = []
         for entity, response in zip(chunk, responses, strict=True):
             docs = [h["_source"] for h in response.get("hits", {}).get("hits", [])]
@@ -212,7 +212,7 @@ def rebuild_entities(client: OpenSearch, settings: Settings, entity_ids: Iterabl
     return updated
 
 
-def _documents_of(client: OpenSearch, index: str, description: CatalogDescription,
+def entity_documents(client: OpenSearch, index: str, description: CatalogDescription,
                   entities: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
     """entity id -> the (index, _id) of its catalog document(s). A managed catalog and a
     description with ``id = "_id"`` use the entity id as ``_id`` (no request); an own index
