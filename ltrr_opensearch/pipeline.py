@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from opensearchpy import OpenSearch
 
 from ltrr_opensearch.config import Settings
-from ltrr_opensearch.errors import LtrrError
+from ltrr_opensearch.errors import LtrrError, ValidationError
 from ltrr_opensearch.types import ArmChoice, Candidate, StrategyResult, Understanding
 
 
@@ -107,13 +107,18 @@ class Pipeline:
     # the user/client id; None: the configuration above decides alone.
     flags: Any = None
     availability: Any = None  # select.availability.Availability, built on first use
+    # The templates' ``catalog`` variable (retrieve.catalog.catalog_context), read once;
+    # None: read per request (each strategy then fails with the reason if it cannot be).
+    catalog: Mapping[str, Any] | None = None
 
     @classmethod
     def from_cluster(cls, client: OpenSearch, settings: Settings, *,
                      selector: Selector | None = None,
                      search_log: Callable[[Any], None] | None = None) -> Pipeline:
-        """Read the gazetteer and the catalog's embedder from the cluster (cached per process)."""
+        """Read the gazetteer, the catalog description bound to the live mapping and the
+        catalog's embedder from the cluster (cached per process)."""
         from ltrr_opensearch.rank.registry import deployed_ranker
+        from ltrr_opensearch.retrieve.catalog import catalog_context
         from ltrr_opensearch.retrieve.resources import gazetteer_for, query_embedder_for
         from ltrr_opensearch.retrieve.templates import TemplateRegistry
 
@@ -128,9 +133,13 @@ class Pipeline:
                 embed_query = embedder.embed_query
             except LtrrError as exc:
                 embed_problem = exc.message  # vector strategies then fail alone, with the reason
+        try:
+            catalog = catalog_context(client, settings)
+        except ValidationError:
+            catalog = None  # a missing or misfit index: every search says why, per strategy
         return cls(client, settings, registry, gazetteer_for(client, settings),
                    selector=selector, embed_query=embed_query, search_log=search_log,
-                   embed_problem=embed_problem, ranker=ranker)
+                   embed_problem=embed_problem, ranker=ranker, catalog=catalog)
 
     def plan(self, understanding: Understanding, strategies: Sequence[tuple[str, int]] | None,
              seed: int | None, variant: Any = None) -> tuple[list[ArmChoice], Any]:
@@ -166,7 +175,8 @@ class Pipeline:
 
             self.availability = Availability(self.client, self.settings, self.registry,
                                              has_vector=self.embed_query is not None,
-                                             vector_problem=self.embed_problem)
+                                             vector_problem=self.embed_problem,
+                                             catalog=self.catalog)
         return self.availability.unavailable(understanding)
 
     def search(self, query: str, *, k: int = 10,
@@ -197,7 +207,8 @@ class Pipeline:
         embed_query = _timed(self.embed_query, timings) if self.embed_query else None
         results = run_strategies(self.client, self.settings, self.registry, understanding,
                                  choices, embed_query=embed_query, now=now, ranker=ranker,
-                                 rescore_window=variant.rescore_window if variant else None)
+                                 rescore_window=variant.rescore_window if variant else None,
+                                 catalog=self.catalog)
         mark = _lap(timings, "retrieve", mark)
         candidates = merge_results(results)
         mark = _lap(timings, "merge", mark)

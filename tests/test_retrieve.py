@@ -11,11 +11,8 @@ from datetime import date, timedelta
 import pytest
 
 from ltrr_opensearch.errors import ClusterUnreachable
-from ltrr_opensearch.retrieve.msearch import (
-    SOURCE_FIELDS,
-    prepare_searches,
-    run_strategies,
-)
+from ltrr_opensearch.retrieve.catalog import offline_catalog
+from ltrr_opensearch.retrieve.msearch import prepare_searches, run_strategies
 from ltrr_opensearch.retrieve.templates import TemplateRegistry
 from ltrr_opensearch.types import ArmChoice, ContextVector, Slot, Understanding
 from tests.test_templates import REPO_STRATEGIES, write
@@ -164,7 +161,7 @@ def test_hits_carry_only_the_small_source_and_timing(client, catalog):
                               [ArmChoice("bm25_popularity", 3, 1.0)])
     assert len(result.hits) == 3 and isinstance(result.took_ms, int)
     for hit in result.hits:
-        assert set(hit.source) <= set(SOURCE_FIELDS)
+        assert set(hit.source) <= set(offline_catalog()["source_fields"])
         assert "embedding" not in hit.source and hit.source["id"] == hit.id
 
 

@@ -50,9 +50,9 @@ def tmp_registry_dir(tmp_path: Path) -> Path:
 
 def test_shipped_templates_all_load_and_render_json_objects():
     registry = TemplateRegistry(REPO_STRATEGIES)
-    assert set(registry.names) >= SHIPPED
+    assert set(registry.available) >= SHIPPED
     assert registry.broken == {}
-    for name in registry.names:
+    for name in registry.available:
         body = registry.render(name, context(understanding("90s rock")))
         assert body["size"] == 7, name
         assert "query" in body, name
@@ -189,19 +189,30 @@ def skeleton(value):
 
 REGISTRY = TemplateRegistry(REPO_STRATEGIES)
 BENIGN = {name: skeleton(REGISTRY.render(name, context(understanding("benign query"))))
-          for name in REGISTRY.names}
+          for name in REGISTRY.available}
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=NASTY, other=NASTY)
 def test_user_text_only_ever_appears_as_string_values(text, other):
     u = understanding(text, normalized=other, keywords=(text, other), slot_value=other)
-    for name in REGISTRY.names:
+    for name in REGISTRY.available:
         rendered = REGISTRY.render_text(name, context(u, q2e_key=other))
         assert rendered.isascii(), name  # ensure_ascii: no raw control or unicode characters
         assert all(c >= " " or c in "\n\t\r" for c in rendered), name
         body = json.loads(rendered)
         assert skeleton(body) == BENIGN[name], name
+
+
+def test_long_tail_is_off_by_default_and_an_enabled_list_turns_it_on():
+    assert "long_tail" not in TemplateRegistry(REPO_STRATEGIES).names
+    assert "long_tail" in TemplateRegistry(REPO_STRATEGIES, ["long_tail", "knn_vector"]).names
+
+
+def test_a_default_other_than_on_or_off_is_refused(tmp_registry_dir):
+    write(tmp_registry_dir, "odd", '{# name: odd\ndescription: d\ndefault: maybe\n#}\n{}\n')
+    registry = TemplateRegistry(tmp_registry_dir)
+    assert "default must be on or off" in registry.broken["odd"].error
 
 
 def test_a_template_can_be_copied_into_another_directory(tmp_registry_dir):

@@ -583,7 +583,7 @@ def bound_catalog(client: OpenSearch, settings: Settings,
     (call :func:`forget` after a catalog rebuild or a mapping change)."""
     description = description or description_for(settings)
     target = description.target(settings)
-    key = (settings.urls, target, description)
+    key = (settings.urls, target, repr(description))  # (its facets dict is unhashable)
     with _bound_lock:
         if key not in _bound:
             _bound[key] = bind(description, live_properties(client, target))

@@ -267,25 +267,30 @@ def _render(args: argparse.Namespace) -> int:
 
     if args.features:
         return _render_feature(args)
+    from ltrr_opensearch.retrieve.catalog import catalog_context, offline_catalog
+
     settings, registry = _registry(args)
     template = registry.get(args.name)
     embed_query = None
     if args.offline:
+        # No cluster: the managed description in force, bound to the managed mapping file.
+        catalog = offline_catalog(settings)
         gazetteer = Gazetteer.from_rows([])
-        if template.needs:
+        if "vector" in template.needs:
             print("note: --offline renders a stand-in 384-d vector", file=sys.stderr)
             embed_query = lambda _text: random_unit_vector(384)  # noqa: E731
     else:
         client = _connect(settings)
+        catalog = catalog_context(client, settings)
         gazetteer = gazetteer_for(client, settings)
-        if template.needs:
+        if "vector" in template.needs:
             embed_query, problem = _embedder_or_reason(client, settings)
             if problem:
                 raise ValidationError(f"cannot embed the query: {problem}",
                                       hint="use --offline to render with a stand-in vector")
     u = understand(args.query, gazetteer)
     [prepared] = prepare_searches(registry, u, [(args.name, args.k)], embed_query=embed_query,
-                                  timeout=subsearch_timeout(settings))
+                                  timeout=subsearch_timeout(settings), catalog=catalog)
     if prepared.error:
         raise ValidationError(prepared.error)
     print(json.dumps(prepared.body, indent=2, ensure_ascii=True))

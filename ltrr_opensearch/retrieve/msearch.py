@@ -23,12 +23,10 @@ from ltrr_opensearch.engine.client import unreachable
 from ltrr_opensearch.errors import ConfigError, LtrrError, ValidationError
 from ltrr_opensearch.rank.features import sltr_params
 from ltrr_opensearch.rank.ranker import Ranker
+from ltrr_opensearch.retrieve.catalog import catalog_context
 from ltrr_opensearch.retrieve.templates import TemplateRegistry, build_context
 from ltrr_opensearch.types import ArmChoice, Hit, StrategyResult, Understanding
 
-# Small responses: only what merge, rerank and display need.
-SOURCE_FIELDS = ("id", "entity_type", "title", "artist", "album", "genres", "decade",
-                 "popularity", "release_date")
 FILTER_PATH = ",".join(
     f"responses.{p}" for p in ("took", "timed_out", "status", "error.type", "error.reason",
                                "error.root_cause.type", "error.root_cause.reason",
@@ -55,6 +53,7 @@ class PreparedSearch:
     error: str | None = None
     render_ms: float = 0.0
     ranked: bool = False  # carries the ranker's sltr rescore
+    id_field: str | None = "id"  # the catalog's id field (None: the document _id)
 
 
 def subsearch_timeout(settings: Settings) -> str:
@@ -100,11 +99,21 @@ def prepare_searches(
     now: datetime | None = None,
     ranker: Ranker | None = None,
     rescore_window: int | None = None,
+    catalog: Mapping[str, Any] | None = None,
+    memory: Sequence[tuple[str, float]] | None = None,
 ) -> list[PreparedSearch]:
     """Render each chosen strategy; the query vector is computed only if one needs it.
     With a ``ranker``, every sub-search also carries its ``sltr`` rescore and feature log
-    (rescoring ``rescore_window`` hits per shard; default: the sub-search's k)."""
+    (rescoring ``rescore_window`` hits per shard; default: the sub-search's k).
+    ``catalog`` is the templates' ``catalog`` variable (:func:`catalog_context`; default:
+    the built-in music description on the managed mapping); hits return its source fields."""
     pairs = _normalize_choices(choices)
+    if catalog is None:
+        from ltrr_opensearch.retrieve.catalog import offline_catalog
+
+        catalog = offline_catalog()
+    source_fields = list(catalog["source_fields"])
+    id_field = catalog["id_field"]
     vector: list[float] | None = None
     vector_error: str | None = None
     names = [n for n, _ in pairs]
@@ -132,13 +141,13 @@ def prepare_searches(
             if "vector" in template.needs and vector is None:
                 raise ValidationError(f"strategy {name} {vector_error}")
             context = build_context(understanding, size=k, q2e_key=q2e_key, vector=vector,
-                                    now=now)
+                                    now=now, catalog=catalog, memory=memory)
             body = registry.render(name, context)
         except LtrrError as exc:
-            prepared.append(PreparedSearch(name, k, None, exc.message))
+            prepared.append(PreparedSearch(name, k, None, exc.message, id_field=id_field))
             continue
         body.setdefault("size", k)
-        body.setdefault("_source", {"includes": list(SOURCE_FIELDS)})
+        body.setdefault("_source", {"includes": source_fields})
         body.setdefault("timeout", timeout)
         body.setdefault("track_total_hits", False)
         ranked = False
@@ -147,7 +156,8 @@ def prepare_searches(
             body.setdefault("ext", {}).update(ranker.log_ext())
             ranked = True
         prepared.append(PreparedSearch(name, k, body, None,
-                                       (time.perf_counter() - started) * 1000, ranked))
+                                       (time.perf_counter() - started) * 1000, ranked,
+                                       id_field))
     return prepared
 
 
@@ -187,7 +197,7 @@ def execute(client: OpenSearch, settings: Settings, prepared: Sequence[PreparedS
             results.append(StrategyResult(p.strategy, (), None, failure))
         else:
             results.append(_result(p.strategy, by_name[p.strategy], p.body.get("timeout"),
-                                   ranker if p.ranked else None))
+                                   ranker if p.ranked else None, p.id_field))
     return results
 
 
@@ -196,7 +206,7 @@ def _send(client: OpenSearch, settings: Settings,
     lines: list[Mapping[str, Any]] = []
     for body in bodies:
         lines += [{}, body]  # empty header: the index comes from the URL
-    answer = client.msearch(body=lines, index=settings.catalog_alias,
+    answer = client.msearch(body=lines, index=settings.catalog_index,
                             params={"filter_path": FILTER_PATH})
     responses = answer.get("responses", [])
     if len(responses) != len(bodies):
@@ -214,11 +224,12 @@ def _send_alone(client: OpenSearch, settings: Settings,
 
 
 def _result(strategy: str, response: Mapping[str, Any], timeout: Any,
-            ranker: Ranker | None = None) -> StrategyResult:
+            ranker: Ranker | None = None, id_field: str | None = "id") -> StrategyResult:
     if "error" in response:
         return StrategyResult(strategy, (), response.get("took"), _error_text(response["error"]))
     hits = tuple(
-        Hit(id=str(h.get("_source", {}).get("id") or h["_id"]), score=h.get("_score"),
+        Hit(id=str((h.get("_source", {}).get(id_field) if id_field else None) or h["_id"]),
+            score=h.get("_score"),
             source=h.get("_source", {}),
             features=ranker.features_of(h) if ranker is not None else None)
         for h in response.get("hits", {}).get("hits", [])
@@ -263,9 +274,25 @@ def run_strategies(
     now: datetime | None = None,
     ranker: Ranker | None = None,
     rescore_window: int | None = None,
+    catalog: Mapping[str, Any] | None = None,
 ) -> list[StrategyResult]:
-    """Render the chosen strategies and run them in one ``_msearch`` (see module doc)."""
+    """Render the chosen strategies and run them in one ``_msearch`` (see module doc).
+    ``catalog``: the pipeline's :func:`catalog_context`, read here when not given; a
+    description that does not fit the index fails every chosen strategy with the reason."""
+    if catalog is None:
+        try:
+            catalog = catalog_context(client, settings)
+        except ValidationError as exc:
+            return [StrategyResult(name, (), None, exc.message)
+                    for name, _ in _normalize_choices(choices)]
+    memory = None
+    if "memory" in registry.needs([name for name, _ in _normalize_choices(choices)]):
+        from ltrr_opensearch.feedback.memory import template_memory
+
+        memory = template_memory(client, settings, catalog, q2e_key if q2e_key is not None
+                                 else default_q2e_key(understanding.normalized), choices)
     prepared = prepare_searches(registry, understanding, choices, embed_query=embed_query,
                                 q2e_key=q2e_key, timeout=subsearch_timeout(settings), now=now,
-                                ranker=ranker, rescore_window=rescore_window)
+                                ranker=ranker, rescore_window=rescore_window, catalog=catalog,
+                                memory=memory)
     return execute(client, settings, prepared, ranker)

@@ -7,6 +7,7 @@ header comment that the registry parses (see ``docs/strategies.md``)::
     name: bm25_popularity
     description: Multi-field BM25 with a popularity boost.
     needs: vector
+    default: on
     params:
       popularity_boost: 1.0   # weight of the popularity rank_feature clause
     #}
@@ -23,6 +24,7 @@ Security rules, enforced here rather than trusted to template authors:
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import traceback
@@ -40,10 +42,14 @@ from ltrr_opensearch.errors import ConfigError, ValidationError
 from ltrr_opensearch.types import Understanding
 
 SUFFIX = ".json.j2"
-NEEDS = frozenset({"vector"})  # context values computed only when a template asks for them
-_HEADER_KEYS = {"name", "description", "needs", "params"}
+# What a template needs: ``vector`` is computed only when a chosen template asks for it (and
+# the catalog must describe a vector field); ``date``: the catalog must describe a date field.
+NEEDS = frozenset({"vector", "date", "memory"})  # memory: the key's entities read
+# from the memory index when the memory is kept outside the catalog ([memory] store)
+_HEADER_KEYS = {"name", "description", "needs", "params", "default"}
+_DEFAULTS = {"on": True, "off": False}
 CONTEXT_NAMES = frozenset({"query", "normalized", "keywords", "slots", "intent", "size", "vector",
-                           "q2e_key", "now"})
+                           "q2e_key", "now", "catalog", "memory"})
 
 
 class JsonText(str):
@@ -83,6 +89,7 @@ class StrategyTemplate:
     param_docs: Mapping[str, str]
     needs: frozenset[str]
     path: Path
+    default: bool  # enabled when the config has no [strategies] enabled list
     source: str
     compiled: jinja2.Template = field(repr=False, compare=False)
 
@@ -103,7 +110,8 @@ def parse_header(source: str, path: Path) -> dict[str, Any]:
         raise ValidationError(f"template {path.name}: no header comment",
                               hint="start the file with {# name: ... description: ... #}")
     body = text[2:text.index("#}")]
-    header: dict[str, Any] = {"params": {}, "param_docs": {}, "needs": frozenset()}
+    header: dict[str, Any] = {"params": {}, "param_docs": {}, "needs": frozenset(),
+                              "default": True}
     in_params = False
     for lineno, raw in enumerate(body.splitlines(), start=1):
         if not raw.strip():
@@ -129,6 +137,11 @@ def parse_header(source: str, path: Path) -> dict[str, Any]:
                 raise ValidationError(f"template {path.name}: unknown needs {sorted(needs - NEEDS)}",
                                       hint=f"known: {', '.join(sorted(NEEDS))}")
             header["needs"] = needs
+        elif key == "default":
+            if rest not in _DEFAULTS:
+                raise ValidationError(f"template {path.name}: default must be on or off, "
+                                      f"got {rest!r}")
+            header["default"] = _DEFAULTS[rest]
         else:
             header[key] = rest
     return header
@@ -250,13 +263,23 @@ class TemplateRegistry:
             raise ValidationError(f"template {name}: {exc}") from None
         return StrategyTemplate(name=name, description=header.get("description", ""),
                                 params=params, param_docs=header["param_docs"],
-                                needs=header["needs"], path=path, source=source, compiled=compiled)
+                                needs=header["needs"], path=path, default=header["default"],
+                                source=source, compiled=compiled)
 
     @property
     def names(self) -> list[str]:
-        """The enabled strategies, broken ones included (they fail when run)."""
+        """The enabled strategies, broken ones included (they fail when run): the
+        ``[strategies] enabled`` list, else every template whose header says ``default: on``
+        (the default)."""
         found = sorted([*self._templates, *self._broken])
-        return [n for n in (self._enabled or found) if n in found]
+        if self._enabled:
+            return [n for n in self._enabled if n in found]
+        return [n for n in found if n in self._broken or self._templates[n].default]
+
+    @property
+    def available(self) -> list[str]:
+        """Every template found, enabled or not."""
+        return sorted([*self._templates, *self._broken])
 
     @property
     def broken(self) -> Mapping[str, BrokenTemplate]:
@@ -320,8 +343,18 @@ def build_context(
     q2e_key: str | None = None,
     vector: Sequence[float] | None = None,
     now: datetime | None = None,
+    catalog: Mapping[str, Any] | None = None,
+    memory: Sequence[tuple[str, float]] | None = None,
 ) -> dict[str, Any]:
-    """The variables every template sees (declared params are added by the registry)."""
+    """The variables every template sees (declared params are added by the registry).
+
+    ``catalog`` is the bound catalog description's template context
+    (:func:`ltrr_opensearch.retrieve.catalog.catalog_context`); without one, the built-in
+    music description bound to the managed mapping file (what ``--offline`` renders)."""
+    if catalog is None:
+        from ltrr_opensearch.retrieve.catalog import offline_catalog
+
+        catalog = offline_catalog()
     return {
         "query": understanding.raw,
         "normalized": understanding.normalized,
@@ -333,4 +366,6 @@ def build_context(
         "vector": [float(x) for x in vector] if vector is not None else None,
         "q2e_key": q2e_key,
         "now": (now or datetime.now(timezone.utc)).date().isoformat(),
+        # A copy per render: a template appending to a catalog list changes nothing shared.
+        "catalog": copy.deepcopy(dict(catalog)),
     }

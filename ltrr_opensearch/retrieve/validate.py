@@ -4,12 +4,14 @@ run each rendering with ``size: 0`` against the cluster, reporting errors per te
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 from opensearchpy import OpenSearch
 
 from ltrr_opensearch.config import Settings
+from ltrr_opensearch.retrieve.catalog import catalog_context
 from ltrr_opensearch.retrieve.msearch import execute, prepare_searches
 from ltrr_opensearch.retrieve.templates import TemplateRegistry
 from ltrr_opensearch.types import ContextVector, Slot, Understanding
@@ -48,14 +50,18 @@ def validate_templates(
     understand: Callable[[str], Understanding],
     embed_query: Callable[[str], Sequence[float]] | None,
     queries: Sequence[str] = SAMPLE_QUERIES,
+    catalog: Mapping[str, Any] | None = None,
 ) -> dict[str, list[str]]:
-    """Template name -> distinct problems found (empty list: it rendered and ran every time)."""
+    """Template name -> distinct problems found (empty list: it rendered and ran every time).
+    ``catalog``: the templates' ``catalog`` variable (default: read from the cluster)."""
+    if catalog is None:
+        catalog = catalog_context(client, settings)
     problems: dict[str, list[str]] = {name: [] for name in registry.names}
     seen: dict[str, set[str]] = {name: set() for name in registry.names}
     samples = [understand(q) for q in queries] + [rich_understanding()]
     for u in samples:
         prepared = prepare_searches(registry, u, [(n, 10) for n in registry.names],
-                                    embed_query=embed_query)
+                                    embed_query=embed_query, catalog=catalog)
         # size 0: the engine parses and runs the query but fetches nothing.
         sized = [replace(p, body={**p.body, "size": 0}) if p.body is not None else p
                  for p in prepared]

@@ -7,20 +7,19 @@ explanation names the reason. Checks, per strategy template:
 * it reads the Q2E memory (its source uses ``q2e_key``) and the request has no key, or the
   key is absent from the memory's eligible keys (a cached set, one aggregation per
   ``refresh_seconds`` per memory index: no request pays a round trip for it);
-* it ranks by a date (``distance_feature`` on a field) that the catalog mapping lacks.
+* it needs the catalog's date (``needs: date``, e.g. ``fresh_releases``) or vector field and
+  the catalog description has none (docs/catalog-description.md).
 """
 
 from __future__ import annotations
 
-import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from opensearchpy import exceptions as os_exc
 
-_DATE_FIELD = re.compile(r'"distance_feature"\s*:\s*\{\s*"field"\s*:\s*"([^"]+)"')
 _KEYS_PAGE = 10_000
 
 
@@ -74,13 +73,14 @@ class Availability:
 
     def __init__(self, client: Any, settings: Any, registry: Any, *,
                  has_vector: bool, vector_problem: str | None = None,
-                 memory_keys: MemoryKeys | None = None) -> None:
+                 memory_keys: MemoryKeys | None = None,
+                 catalog: Mapping[str, Any] | None = None) -> None:
         from ltrr_opensearch.feedback.indices import memory_index
 
         self.registry = registry
         self.has_vector, self.vector_problem = has_vector, vector_problem
         self.memory_keys = memory_keys or MemoryKeys(client, memory_index(settings))
-        self._missing_fields = _missing_date_fields(client, settings, registry)
+        self._missing_fields = missing_roles(registry, _catalog(client, settings, catalog))
 
     def unavailable(self, understanding: Any) -> dict[str, str]:
         from ltrr_opensearch.retrieve.msearch import default_q2e_key
@@ -97,29 +97,40 @@ class Availability:
                 elif key not in self.memory_keys:
                     out[name] = f"the memory has nothing for key {key!r}"
             elif name in self._missing_fields:
-                out[name] = f"the catalog has no date field {self._missing_fields[name]!r}"
+                out[name] = self._missing_fields[name]
         return out
 
 
-def _missing_date_fields(client: Any, settings: Any, registry: Any) -> dict[str, str]:
-    """Strategy -> the date field it ranks by that the catalog mapping lacks."""
-    wanted = {n: m.group(1) for n in registry.names
-              if (m := _DATE_FIELD.search(registry.get(n).source))}
-    if not wanted:
-        return {}
-    try:
-        mappings = client.indices.get_mapping(index=settings.catalog_alias)
-    except os_exc.NotFoundError:
-        return {}  # no catalog: every strategy fails alike, with its own error
-    fields: set[str] = set()
-    for body in mappings.values():
-        fields.update(_field_names(body.get("mappings", {}).get("properties", {})))
-    return {n: f for n, f in wanted.items() if f not in fields}
+# A template's needs -> the catalog role it reads.
+_ROLE_OF_NEED = {"date": "date_field", "vector": "vector_field"}
 
 
-def _field_names(properties: dict[str, Any], prefix: str = "") -> set[str]:
-    out = set()
-    for name, spec in properties.items():
-        out.add(prefix + name)
-        out |= _field_names(spec.get("properties", {}), f"{prefix}{name}.")
+def missing_roles(registry: Any, catalog: Mapping[str, Any] | None) -> dict[str, str]:
+    """Strategy -> why it cannot answer on this catalog: it needs a role (``needs: date``,
+    ``needs: vector``) the catalog description does not give a field."""
+    if catalog is None:
+        return {}  # the description does not fit: every strategy fails alike, with the reason
+    out: dict[str, str] = {}
+    for name in registry.names:
+        if name in registry.broken:
+            continue
+        for need in sorted(registry.get(name).needs):
+            role = _ROLE_OF_NEED.get(need)
+            if role and not catalog.get(role):
+                out[name] = (f"the catalog description {catalog.get('name', '')!r} has no "
+                             f"{need} field")
+                break
     return out
+
+
+def _catalog(client: Any, settings: Any,
+             catalog: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    if catalog is not None:
+        return catalog
+    from ltrr_opensearch.errors import ValidationError
+    from ltrr_opensearch.retrieve.catalog import catalog_context
+
+    try:
+        return catalog_context(client, settings)
+    except ValidationError:
+        return None

@@ -1,0 +1,160 @@
+"""The ``catalog`` variable of strategy templates: the catalog description in force, bound to
+the live mapping of the index searches read, plus the catalog's own date distribution.
+
+Templates read field names from it (``catalog.search_fields``, ``catalog.facets[kind]``,
+``catalog.date_field``...; documented in docs/catalog-description.md), never music names, so
+one set of templates serves any described catalog. A pipeline obtains it once
+(:meth:`ltrr_opensearch.pipeline.Pipeline.from_cluster`); binding is cached per process.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from opensearchpy import exceptions as os_exc
+
+from ltrr_opensearch.catalog.description import (
+    BoundCatalog,
+    CatalogDescription,
+    bind,
+    bound_catalog,
+    description_for,
+    load_description,
+)
+from ltrr_opensearch.config import PACKAGE_ROOT
+from ltrr_opensearch.errors import ValidationError
+
+if TYPE_CHECKING:
+    from opensearchpy import OpenSearch
+
+    from ltrr_opensearch.config import Settings
+
+MANAGED_MAPPING = "catalog.v1.json"
+_DAY_MS = 86_400_000
+
+
+def managed_properties(mappings_dir: Path | None = None) -> dict[str, Any]:
+    """The ``properties`` of the mapping ltrr gives the catalogs it manages."""
+    path = (mappings_dir or PACKAGE_ROOT / "mappings") / MANAGED_MAPPING
+    return dict(json.loads(path.read_text(encoding="utf-8"))["mappings"]["properties"])
+
+
+def template_context(bound: BoundCatalog) -> dict[str, Any]:
+    """The bound description's template context plus ``keyword_fields``: the exact-match
+    field of every searched field that has one (``{"album": "album.keyword"}``), for slots
+    that name a field (an album slot), ``source_fields`` (what each hit returns), and
+    ``dates`` (None until read from the cluster)."""
+    context = bound.template_context()
+    keywords = {f.name: bound.keyword_of(f.name) for f in bound.description.searched_fields}
+    context["keyword_fields"] = {name: kw for name, kw in keywords.items() if kw}
+    context["source_fields"] = bound.description.source_fields()
+    context["dates"] = None
+    return context
+
+
+_offline_lock = threading.Lock()
+_offline_cache: dict[tuple[str, Path | None], dict[str, Any]] = {}
+
+
+def _offline(description: CatalogDescription, mappings_dir: Path | None) -> dict[str, Any]:
+    key = (repr(description), mappings_dir)  # a description's facets dict is unhashable
+    with _offline_lock:
+        if key not in _offline_cache:
+            _offline_cache[key] = template_context(
+                bind(description, managed_properties(mappings_dir)))
+        return _offline_cache[key]
+
+
+def offline_catalog(settings: Settings | None = None) -> dict[str, Any]:
+    """The ``catalog`` variable without a cluster: the description in force (the built-in
+    ``music`` one without settings) bound to the managed mapping file. A description of the
+    user's own index cannot be bound offline: its mapping lives in the cluster."""
+    description = description_for(settings) if settings is not None else load_description("music")
+    if not description.managed:
+        raise ValidationError(
+            f"the catalog description {description.source} describes the index "
+            f"{description.index!r}: its mapping is read from the cluster",
+            hint="render against the cluster (drop --offline)")
+    return dict(_offline(description, settings.mappings_dir if settings is not None else None))
+
+
+def catalog_context(client: OpenSearch, settings: Settings) -> dict[str, Any]:
+    """The ``catalog`` variable: the description in force bound to the live mapping, with
+    the date distribution (``dates``: latest, median, pivot; None without a date field).
+
+    A managed catalog not loaded yet renders against the managed mapping file, so searches
+    fail in the engine (index not found) like before any catalog existed; a user's index
+    that is missing or does not fit the description is a ValidationError naming why."""
+    from ltrr_opensearch.engine.client import unreachable
+
+    description = description_for(settings)
+    try:
+        bound = bound_catalog(client, settings, description)
+    except os_exc.ConnectionError:
+        raise unreachable(settings, "reading the catalog mapping") from None
+    except ValidationError:
+        if not description.managed or _exists(client, description.target(settings)):
+            raise
+        return offline_catalog(settings)
+    context = template_context(bound)
+    target = description.target(settings)
+    context["dates"] = (date_stats(client, settings, target, context["date_field"])
+                        if context["date_field"] else None)
+    return context
+
+
+def _exists(client: OpenSearch, target: str) -> bool:
+    return bool(client.indices.exists(index=target))
+
+
+_stats_lock = threading.Lock()
+_stats: dict[tuple[Any, ...], dict[str, Any] | None] = {}
+
+
+def date_stats(client: OpenSearch, settings: Settings, target: str, field: str,
+               today: date | None = None) -> dict[str, Any] | None:
+    """The catalog's own date distribution, read once per process and target (one
+    aggregation): ``latest`` (the newest date, or today if the catalog has future dates),
+    ``median``, and ``pivot`` = the days between them as a time value ("3650d"): an item as
+    old as the median item gets half the recency score. None when no document has a date."""
+    key = (settings.urls, target, field)
+    with _stats_lock:
+        if key in _stats:
+            return _stats[key]
+    body = {"size": 0, "track_total_hits": False, "aggs": {
+        "latest": {"max": {"field": field}},
+        "median": {"percentiles": {"field": field, "percents": [50]}}}}
+    try:
+        aggs = client.search(index=target, body=body)["aggregations"]
+    except os_exc.NotFoundError:
+        return None  # not cached: the catalog may be loaded later
+    latest_ms = aggs["latest"].get("value")
+    median_ms = (aggs["median"].get("values") or {}).get("50.0")
+    stats = None
+    if latest_ms is not None and median_ms is not None:
+        today_ms = _epoch_ms(today or datetime.now(timezone.utc).date())
+        latest_ms = min(float(latest_ms), today_ms)
+        days = max(1, round((latest_ms - min(float(median_ms), latest_ms)) / _DAY_MS))
+        stats = {"latest": _iso(latest_ms), "median": _iso(min(float(median_ms), latest_ms)),
+                 "pivot": f"{days}d"}
+    with _stats_lock:
+        _stats[key] = stats
+    return stats
+
+
+def forget() -> None:
+    """Drop the cached date distributions (after a catalog rebuild)."""
+    with _stats_lock:
+        _stats.clear()
+
+
+def _epoch_ms(day: date) -> float:
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp() * 1000
+
+
+def _iso(ms: float) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).date().isoformat()
