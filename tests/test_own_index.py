@@ -176,3 +176,41 @@ def test_memory_kept_outside_never_writes_the_users_index_and_is_read_by_key(
     assert properties(client, index) == before and sources(client, index) == docs
     remembered = memory_for_key(client, own, key("trail runner"), 10, cache_seconds=0)
     assert [entity for entity, _ in remembered] == ["SKU-2"] and remembered[0][1] > 0
+
+
+def run(client, settings, query, names):
+    """The strategies' sub-searches as the search path sends them (one _msearch), with the
+    description bound to the live mapping as the `catalog` variable."""
+    from ltrr_opensearch.retrieve.catalog import catalog_context
+    from ltrr_opensearch.retrieve.msearch import run_strategies
+    from ltrr_opensearch.retrieve.templates import TemplateRegistry
+    from ltrr_opensearch.understand import understand
+    from ltrr_opensearch.understand.gazetteer import Gazetteer
+
+    registry = TemplateRegistry.from_settings(settings)
+    understanding = understand(query, Gazetteer({}))
+    results = run_strategies(client, settings, registry, understanding,
+                             [(n, 10) for n in names], catalog=catalog_context(client, settings))
+    return {r.strategy: r for r in results}
+
+
+# No vector field is described: knn_vector does not apply.
+STRATEGIES = ["bm25_popularity", "structured_qu", "fresh_releases", "long_tail", "q2e_memory"]
+
+
+@pytest.mark.parametrize("store", ["index", "outside"])
+def test_every_strategy_searches_the_own_index_and_the_memory_learns(client, settings,
+                                                                     tmp_path, store):
+    index, own = own_index(client, settings, tmp_path, store=store)
+    if store == "index":
+        apply_plan(client, own, plan_adoption(client, own, description_for(own),
+                                              popularity_feature=True))
+    results = run(client, own, "trail runner", STRATEGIES)
+    assert {name: r.error for name, r in results.items() if r.error} == {}
+    found = {name: [h.id for h in r.hits] for name, r in results.items()}
+    assert set(found["bm25_popularity"][:2]) == {"SKU-1", "SKU-2"}  # entity ids, not _ids
+    assert found["q2e_memory"] == []  # nothing learned yet
+    learn(client, own, "trail runner", ["SKU-1", "SKU-2"], "SKU-2")
+    forget_memory_cache()
+    memory = run(client, own, "Trail  Runner!", ["q2e_memory"])["q2e_memory"]
+    assert [h.id for h in memory.hits] == ["SKU-2"] and memory.hits[0].score > 0

@@ -11,9 +11,10 @@ re-applying a batch after a crash, or replaying events, leaves the same result.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -35,6 +36,8 @@ from ltrr_opensearch.feedback.rewards import _check
 from ltrr_opensearch.feedback.scoring import Evidence, PairEvent, merge_q2e, score_pair
 
 Pair = tuple[str, str]  # (q2e key, entity id)
+
+logger = logging.getLogger(__name__)
 
 # Replace (not merge) the map: a partial ``doc`` update would keep keys that were pruned.
 # Only the memory field is touched (the description's ``[memory] field``).
@@ -281,3 +284,21 @@ def memory_for_key(client: OpenSearch, settings: Settings, key: str | None, size
 def forget_memory_cache() -> None:
     with _memory_cache_lock:
         _memory_cache.clear()
+
+
+def template_memory(client: OpenSearch, settings: Settings, catalog: Mapping[str, Any],
+                    key: str | None, size: int) -> list[tuple[str, float]] | None:
+    """The ``memory`` variable of a template that ``needs: memory``: None when the memory
+    is a field of the catalog (the template reads ``catalog.memory_field``, no request),
+    else the key's remembered entities from the memory index (:func:`memory_for_key`).
+    A failed read leaves the memory strategy empty, never the search."""
+    from opensearchpy import exceptions as os_exc
+
+    if catalog.get("memory_field"):
+        return None
+    try:
+        return memory_for_key(client, settings, key, size)
+    except os_exc.TransportError as exc:
+        logger.warning("reading the memory of key %r failed (%s): the memory strategy "
+                       "returns nothing for this search", key, exc)
+        return []
