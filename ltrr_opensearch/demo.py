@@ -168,6 +168,8 @@ def _learned(client, settings, replay, outcomes) -> None:
 
 
 def _examples(replay) -> None:
+    from ltrr_opensearch.retrieve.catalog import display
+
     _say("\n== example searches (chosen strategies, budgets and propensities; provenance)")
     for query in EXAMPLES:
         response = replay.pipeline.search(query, k=3)
@@ -175,10 +177,10 @@ def _examples(replay) -> None:
         _say(f"\n   \"{query}\"  intent={response.understanding.intent}  [{plan}]  "
              f"{response.took_ms:.0f} ms")
         for rank, c in enumerate(response.shown, start=1):
-            src = c.source
-            by = f" - {src['artist']}" if src.get("artist") else ""
+            shown = display(c.source, response.catalog)  # the description's roles
+            by = f" - {shown['creator']}" if shown["creator"] else ""
             via = ", ".join(f"{s}#{r}" for s, (r, _) in c.provenance.items())
-            _say(f"     {rank}. [{src.get('entity_type')}] {src.get('title')}{by}   via {via}")
+            _say(f"     {rank}. [{shown['entity_type']}] {shown['title']}{by}   via {via}")
         if not response.shown:
             _say("     (nothing)")
     replay.log.flush()  # the examples were served too: log them like any search

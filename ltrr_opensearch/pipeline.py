@@ -41,19 +41,25 @@ class SearchResponse:
     # retrieve), retrieve (render + the one _msearch), merge, log. Measured, never estimated.
     timings: Mapping[str, float] = field(default_factory=dict)
     ranker: Any = None  # rank.ranker.Ranker that ordered the candidates, if any
+    # The catalog variable the strategies rendered with: which source field plays which
+    # role in the results (None: the built-in music description).
+    catalog: Mapping[str, Any] | None = None
 
     def arm_candidates(self) -> dict[str, list[str]]:
         """Ids each strategy returned: what per-arm rewards are computed against."""
         return {r.strategy: [h.id for h in r.hits] for r in self.results}
 
     def to_dict(self, explain: bool = False) -> dict[str, Any]:
+        """Each result: ``id``, ``score``, ``title``/``entity_type``/``creator`` (the fields
+        the catalog description gives those roles), ``fields`` (its display fields) and
+        ``provenance``."""
+        from ltrr_opensearch.retrieve.catalog import display
+
         body: dict[str, Any] = {
             "request_id": self.request_id,
             "query": self.query,
             "took_ms": round(self.took_ms, 2),
-            "results": [{"id": c.id, "score": c.score, "title": c.source.get("title"),
-                         "entity_type": c.source.get("entity_type"),
-                         "artist": c.source.get("artist"),
+            "results": [{"id": c.id, "score": c.score, **display(c.source, self.catalog),
                          "provenance": {s: {"rank": r, "score": sc}
                                         for s, (r, sc) in c.provenance.items()}}
                         for c in self.shown],
@@ -216,7 +222,7 @@ class Pipeline:
             request_id=request_id or uuid.uuid4().hex, query=query, understanding=understanding,
             choices=tuple(choices), results=tuple(results), candidates=tuple(candidates),
             shown=tuple(candidates[:k]), took_ms=(mark - started) * 1000,
-            explanation=explanation, timings=timings, ranker=ranker)
+            explanation=explanation, timings=timings, ranker=ranker, catalog=self.catalog)
         if log and self.search_log is not None:
             self.search_log(search_record(response, client_id=client_id, session_id=session_id,
                                           timestamp=now, ranker=ranker,

@@ -135,3 +135,19 @@ def test_fresh_releases_is_unavailable_without_a_date_field_and_knn_without_a_ve
     missing = missing_roles(REGISTRY, books(date=None, vector=None))
     assert missing == {"fresh_releases": "the catalog description 'books' has no date field",
                        "knn_vector": "the catalog description 'books' has no vector field"}
+
+
+def test_api_results_name_the_described_roles():
+    from ltrr_opensearch.pipeline import SearchResponse
+    from ltrr_opensearch.types import Candidate
+
+    source = {"sku": "b1", "name": "Dune", "author": "Frank Herbert", "category": ["scifi"],
+              "sold": 9}
+    shown = (Candidate("b1", source, {"bm25_popularity": (1, 2.5)}, 0.5),)
+    response = SearchResponse("r1", "dune", understood("dune"), (), (), shown, shown, 1.0,
+                              catalog={**books(), "display_fields": ["name", "category"]})
+    [result] = response.to_dict()["results"]
+    assert result == {"id": "b1", "score": 0.5, "title": "Dune", "entity_type": None,
+                      "creator": "Frank Herbert",
+                      "fields": {"name": "Dune", "category": ["scifi"]},
+                      "provenance": {"bm25_popularity": {"rank": 1, "score": 2.5}}}

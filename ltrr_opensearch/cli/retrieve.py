@@ -139,14 +139,18 @@ def _print_response(response: Any, pipeline: Any, explain: bool) -> None:
             print(f"  vector: unavailable ({pipeline.embed_problem})")
     if response.explanation is not None:
         _print_selection(response.choices, response.explanation, explain)
+    from ltrr_opensearch.retrieve.catalog import display, offline_catalog
+
     for rank, c in enumerate(response.shown, start=1):
-        src = c.source
-        by = f" - {src['artist']}" if src.get("artist") else ""
-        decade = f" ({src['decade']})" if src.get("decade") else ""
+        shown = display(c.source, response.catalog)
+        by = f" - {_text(shown['creator'])}" if shown["creator"] else ""
+        facets = (response.catalog or offline_catalog())["facets"]
+        decade = c.source.get(facets["decade"]) if "decade" in facets else None
+        decade = f" ({_text(decade)})" if decade else ""
         prov = " ".join(f"{s}#{r}" for s, (r, _) in c.provenance.items())
         kind = "model" if response.ranker is not None and response.ranker.model else "fusion"
-        print(f"{rank:>3}. [{src.get('entity_type', '?')}] {src.get('title', c.id)}{by}{decade}"
-              f"  id={c.id}  {kind}={c.score:.4f}  via {prov}")
+        print(f"{rank:>3}. [{shown['entity_type'] or '?'}] {_text(shown['title'] or c.id)}{by}"
+              f"{decade}  id={c.id}  {kind}={c.score:.4f}  via {prov}")
     if explain and response.ranker is not None:
         _print_ranking(response.ranker.explain(response.shown))
     if not response.shown:
@@ -161,11 +165,17 @@ def _print_response(response: Any, pipeline: Any, explain: bool) -> None:
         if explain:
             for rank, h in enumerate(r.hits, start=1):
                 score = f"{h.score:.3f}" if h.score is not None else "-"
-                print(f"      {rank:>3}. {h.id}  {score}  {h.source.get('title', '')}")
+                title = display(h.source, response.catalog)["title"] or ""
+                print(f"      {rank:>3}. {h.id}  {score}  {_text(title)}")
     t = response.timings
     detail = ", ".join(f"{name} {ms:.1f}ms" for name, ms in t.items() if name != "retrieve")
     print(f"one _msearch: retrieve {t.get('retrieve', 0.0):.1f}ms incl. render and embedding "
           f"({detail}); {len(response.candidates)} merged candidates, request {response.request_id}")
+
+
+def _text(value: Any) -> str:
+    """A source value as one line: lists joined with commas."""
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def _print_ranking(ranking: dict[str, Any], top: int = 5) -> None:

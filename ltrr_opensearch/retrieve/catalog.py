@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,12 +47,16 @@ def managed_properties(mappings_dir: Path | None = None) -> dict[str, Any]:
 def template_context(bound: BoundCatalog) -> dict[str, Any]:
     """The bound description's template context plus ``keyword_fields``: the exact-match
     field of every searched field that has one (``{"album": "album.keyword"}``), for slots
-    that name a field (an album slot), ``source_fields`` (what each hit returns), and
+    that name a field (an album slot), ``source_fields`` (what each hit returns),
+    ``creator_field`` (the first creator field), ``display_fields`` and
     ``dates`` (None until read from the cluster)."""
     context = bound.template_context()
     keywords = {f.name: bound.keyword_of(f.name) for f in bound.description.searched_fields}
     context["keyword_fields"] = {name: kw for name, kw in keywords.items() if kw}
     context["source_fields"] = bound.description.source_fields()
+    creators = bound.description.creator
+    context["creator_field"] = creators[0].name if creators else None
+    context["display_fields"] = list(bound.description.display)
     context["dates"] = None
     return context
 
@@ -158,3 +163,18 @@ def _epoch_ms(day: date) -> float:
 
 def _iso(ms: float) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).date().isoformat()
+
+
+def display(source: Mapping[str, Any], catalog: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A hit's source by role, for callers and printing: ``title``, ``entity_type``,
+    ``creator`` (the first creator field) and ``fields`` (the description's display fields
+    the hit has)."""
+    catalog = catalog if catalog is not None else offline_catalog()
+
+    def get(name: str | None) -> Any:
+        return source.get(name) if name else None
+
+    shown = catalog.get("display_fields") or catalog.get("source_fields") or []
+    return {"title": get(catalog["title_field"]), "entity_type": get(catalog["type_field"]),
+            "creator": get(catalog.get("creator_field")),
+            "fields": {name: source[name] for name in shown if name in source}}
