@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ import numpy as np
 
 from ltrr_opensearch.errors import LtrrError, ValidationError
 from ltrr_opensearch.select.budget import Budget, allocate
+from ltrr_opensearch.select.modelstate import ArmStats, ModelState, arm_stats, newest_per_arm
 from ltrr_opensearch.select.policy import CONTEXTUAL, PolicySpec
 from ltrr_opensearch.select.propensity import (
     exact_top_m,
@@ -180,6 +181,7 @@ class Bandit:
         self._seen: set[str] = set()
         self._width: int | None = len(self.context_names) if self.context_names else None
         self._mab: Any = None
+        self._from_state = False  # loaded from a snapshot's arrays: no observations kept
 
     # ----------------------------------------------------------------- learning
     def fit(self, observations: Iterable[Observation], strict: bool = True) -> Bandit:
@@ -192,6 +194,7 @@ class Bandit:
         accepted, width, version = self._validate(list(observations), strict, fresh=True)
         self._width, self.context_version = width, version
         self._history = accepted
+        self._from_state = False
         self._seen = {o.key for o in accepted}
         self._arm_counts = Counter(o.arm for o in accepted)
         self._refit()
@@ -199,6 +202,7 @@ class Bandit:
 
     def partial_fit(self, observations: Iterable[Observation], strict: bool = True) -> Bandit:
         """Learn from new observations; a (request, arm) already learned is skipped."""
+        self._needs_history("partial_fit")
         new, width, version = self._validate(list(observations), strict, fresh=False)
         self._width, self.context_version = width, version
         if not new:
@@ -212,6 +216,105 @@ class Bandit:
         elif active:
             self._mab_fit(self._mab.partial_fit, active)
         return self
+
+    # ------------------------------------------------- bounded state (snapshots)
+    def state_from(self, observations: Iterable[Observation], key: str) -> ModelState:
+        """The model state of ``fit(observations, strict=False)``, as arrays per arm (no
+        MABWiser object): what a snapshot stores instead of the log."""
+        accepted, width, version = Bandit(
+            self.arms, self.policy, fit_intercept=self.fit_intercept,
+            context_version=self.context_version)._validate(list(observations), False, True)
+        counts = Counter(o.arm for o in accepted if o.arm in self.arms)
+        data = [o for o in accepted if o.arm in self.arms]
+        if self.window:
+            data = newest_per_arm(data, self.window)
+        if width is None:
+            return ModelState(key, version, None, dict(counts), {})
+        row_width = width + (1 if self.fit_intercept else 0)
+        arms = {a: arm_stats([o for o in data if o.arm == a], row_width, self.fit_intercept)
+                for a in self.arms if counts.get(a)}
+        return ModelState(key, version, row_width, dict(counts), arms)
+
+    def extend_state(self, state: ModelState, new: Sequence[Observation],
+                     newest: Callable[[str, str], list[Observation]]) -> ModelState | None:
+        """``state`` plus ``new`` observations (canonical order, all after the state's).
+        ``newest(arm, context_version)`` returns the arm's newest ``window`` observations
+        including the new ones (only called with a window). None: the newest observation
+        has another context version, so the model must be rebuilt from the log."""
+        if not new:
+            return state
+        version = state.context_version
+        if version is None or new[-1].context_version != version or state.width is None:
+            return None
+        accepted = [o for o in new if o.context_version == version]
+        width = state.width - (1 if self.fit_intercept else 0)
+        for o in accepted:
+            if len(o.context) != width or not all(math.isfinite(v) for v in o.context):
+                raise ValidationError(f"context of {o.key} must be {width} finite numbers, "
+                                      f"got {len(o.context)}")
+            if not math.isfinite(o.reward):
+                raise ValidationError(f"reward for {o.key} is not a finite number: {o.reward!r}")
+        counts = Counter(state.counts)
+        arms = dict(state.arms)
+        for arm in self.arms:
+            mine = [o for o in accepted if o.arm == arm]
+            if not mine:
+                continue
+            counts[arm] += len(mine)
+            if self.window:
+                arms[arm] = arm_stats(newest(arm, version), state.width, self.fit_intercept)
+            else:
+                arms[arm] = arms.get(arm, ArmStats.zeros(state.width)).plus(
+                    arm_stats(mine, state.width, self.fit_intercept))
+        return ModelState(state.key, version, state.width, dict(counts), arms)
+
+    def load_state(self, state: ModelState) -> Bandit:
+        """Become the bandit whose fitted model is ``state`` (a linear policy's arrays):
+        the same predictions as fitting the observations the state was made from."""
+        if self.policy.neighborhood is not None or self.policy.learning not in CONTEXTUAL:
+            raise LtrrError(f"{self.policy.name} keeps no array state; fit it from the log")
+        if state.context_version is not None:
+            self.context_version = state.context_version
+        if state.width is not None:
+            self._width = state.width - (1 if self.fit_intercept else 0)
+        self._arm_counts = Counter(state.counts)
+        self._history, self._seen = [], set()
+        self._from_state = True
+        self._mab = self._assemble(state)
+        return self
+
+    def _assemble(self, state: ModelState) -> Any:
+        """A fitted MABWiser object from per-arm arrays, doing what ``_refit`` does: plain
+        ridge fits, or (young arms) warm start from the nearest established arm and then
+        the young arm's own data on top."""
+        stats = {a: s for a, s in state.arms.items() if a in self.arms and s.n > 0}
+        if not stats or state.width is None:
+            return None
+        young = {a for a in self.arms if a not in stats or stats[a].n < self.warm_start_min_obs}
+        established = [a for a in self.arms if a in stats and a not in young]
+        can_warm = bool(established and young and self.policy.neighborhood is None
+                        and all(a in self.arm_features for a in self.arms))
+        base = established if can_warm else [a for a in self.arms if a in stats]
+        mab = self.policy.build(list(self.arms), self.seed)
+        # One all-zero row per base arm: every model starts at A = l2_lambda I, X'y = 0
+        # (a zero row adds nothing) and those arms count as trained for warm start.
+        mab.fit(base, np.zeros(len(base)), np.zeros((len(base), state.width)))
+        models = mab._imp.arm_to_model
+        for arm in base:
+            _add_arrays(models[arm], stats[arm])
+        if can_warm:
+            mab.warm_start({a: self.arm_features[a] for a in self.arms},
+                           self.warm_start_quantile)
+            for arm in self.arms:
+                if arm in young and arm in stats:
+                    _add_arrays(models[arm], stats[arm])
+        return mab
+
+    def _needs_history(self, what: str) -> None:
+        if self._from_state:
+            raise LtrrError(f"{what} needs the observations, and this bandit was loaded from a "
+                            "snapshot's arrays", hint="fit() it from the log first, or change "
+                            "the policy config and let Learner.sync rebuild the state")
 
     @property
     def counts(self) -> dict[str, int]:
@@ -228,6 +331,7 @@ class Bandit:
 
     def add_arm(self, arm: str, features: Sequence[float] | None = None) -> None:
         """Add an arm (warm-started from the nearest arm if features are known)."""
+        self._needs_history("add_arm")
         if arm in self.arms:
             raise ValidationError(f"arm {arm!r} already exists")
         self.arms = (*self.arms, arm)
@@ -237,6 +341,7 @@ class Bandit:
 
     def remove_arm(self, arm: str) -> None:
         """Remove an arm; the others keep what they learned (its history is kept aside)."""
+        self._needs_history("remove_arm")
         if arm not in self.arms:
             raise ValidationError(f"unknown arm {arm!r}", hint=f"arms: {', '.join(self.arms)}")
         if len(self.arms) == 1:
@@ -371,7 +476,7 @@ class Bandit:
     def _refit(self) -> None:
         data = [o for o in self._history if o.arm in self.arms]
         if self.window:
-            data = _newest_per_arm(data, self.window)
+            data = newest_per_arm(data, self.window)
         if not data:
             self._mab = None
             return
@@ -486,16 +591,12 @@ class Bandit:
             observations=self.observations, arms=tuple(arms), plan=d.plan)
 
 
-def _newest_per_arm(data: list[Observation], window: int) -> list[Observation]:
-    """Each arm's newest ``window`` observations, in the given (canonical) order."""
-    left: Counter[str] = Counter()
-    keep = []
-    for o in reversed(data):
-        if left[o.arm] < window:
-            left[o.arm] += 1
-            keep.append(o)
-    keep.reverse()
-    return keep
+def _add_arrays(model: Any, stats: ArmStats) -> None:
+    """MABWiser's ridge update (``_RidgeRegression.fit``) from sufficient statistics."""
+    model.A = model.A + stats.xtx
+    model.A_inv = np.linalg.inv(model.A)
+    model.Xty = model.Xty + stats.xty
+    model.beta = np.dot(model.A_inv, model.Xty)
 
 
 def _num(value: float) -> float | None:

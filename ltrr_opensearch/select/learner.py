@@ -9,7 +9,7 @@ so every worker's model is the same function of the same ordered observations.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -17,6 +17,7 @@ from ltrr_opensearch.config import Settings
 from ltrr_opensearch.errors import LtrrError, ValidationError
 from ltrr_opensearch.select.bandit import Bandit, Observation, Selection
 from ltrr_opensearch.select.config import BanditConfig
+from ltrr_opensearch.select.modelstate import ModelState, check_finite, model_key, supports_state
 from ltrr_opensearch.select.store import (
     BanditStore,
     RecordResult,
@@ -50,6 +51,9 @@ class Learner:
         self.version = 0
         self._log: list[Observation] = []
         self._watermark: Watermark | None = None
+        # Array state (bounded load and sync) where the policy allows it, else refit from the log.
+        self._key: str | None = model_key(config) if supports_state(config) else None
+        self._state: ModelState | None = None
 
     @classmethod
     def load(cls, client: Any, settings: Settings, config: BanditConfig) -> Learner:
@@ -131,6 +135,86 @@ class Learner:
     def sync(self, now: int | None = None) -> SyncResult:
         """Catch up with the shared log and snapshot (see module docstring)."""
         now = now_ms() if now is None else now
+        if self._key is not None:
+            return self._sync_state(now)
+        return self._sync_log(now)
+
+    def _sync_state(self, now: int) -> SyncResult:
+        """Linear policies: the snapshot carries the model's arrays (select/modelstate.py),
+        so loading reads one document and a sync reads only what is new (with a window,
+        plus each touched arm's newest ``window`` observations). The log is read in full
+        only to rebuild: no usable arrays (absent, another policy/context version) or
+        observations written behind the watermark."""
+        until = now - int(self.config.settle_seconds * 1000)
+        variant, key = self.config.variant, self._key
+        assert key is not None
+        for _ in range(_SYNC_ATTEMPTS):
+            snap, seq_no, term = self.store.get_snapshot(self.config.name)
+            base_wm = snap.watermark if snap else None
+            base_count = snap.applied if snap else 0
+            late = (self.store.count(base_wm, variant) - base_count
+                    if base_wm is not None else 0)
+            state = self._state_of(snap) if late <= 0 else None
+            new = self.store.fetch(after=base_wm, until_ms=until, variant=variant)
+            if state is not None and new:
+                state = self.bandit.extend_state(state, new, self._newest(_wm(new[-1])))
+            rebuilt = state is None
+            applied = base_count + len(new)
+            if state is None:  # the log is the source of truth
+                log = self.store.fetch(upto=base_wm, variant=variant) if base_wm else []
+                state = self.bandit.state_from(log + new, key)
+                applied = len(log) + len(new)
+            if not new and late <= 0 and (not rebuilt or base_wm is None):
+                if snap is None and variant is not None:  # registered for the worker to sync
+                    self.store.put_snapshot(Snapshot(policy=self.config.name, version=0,
+                                                     watermark=None, applied=0,
+                                                     updated_at=now, variant=variant),
+                                            None, None)
+                version = snap.version if snap else 0
+                self._apply_state(state, version, base_wm)
+                return SyncResult(version, applied, 0, 0, False)
+            counts = dict(snap.counts) if snap and not rebuilt else {}
+            for arm, n in (counts_of(new) if not rebuilt else state.counts).items():
+                counts[arm] = counts.get(arm, 0) + n
+            nxt = Snapshot(policy=self.config.name, version=(snap.version if snap else 0) + 1,
+                           watermark=_wm(new[-1]) if new else base_wm, applied=applied,
+                           counts=counts, updated_at=now, variant=variant,
+                           model=state.to_doc())
+            if self.store.put_snapshot(nxt, seq_no, term):
+                self._apply_state(state, nxt.version, nxt.watermark)
+                return SyncResult(nxt.version, applied, len(new), max(late, 0), True)
+        raise LtrrError(f"could not commit bandit snapshot {self.config.name!r} after "
+                        f"{_SYNC_ATTEMPTS} attempts (other workers keep winning)",
+                        hint="retry; this resolves once concurrent syncs finish")
+
+    def _newest(self, upto: Watermark) -> Callable[[str, str], list[Observation]]:
+        def newest(arm: str, context_version: str) -> list[Observation]:
+            return self.store.newest(arm, self.config.window, upto, self.config.variant,
+                                     context_version)
+        return newest
+
+    def _state_of(self, snap: Snapshot | None) -> ModelState | None:
+        """The snapshot's arrays if this config made them (ours in memory if current)."""
+        if snap is None:
+            return None
+        if self._state is not None and self.version == snap.version \
+                and self._watermark == snap.watermark:
+            return self._state
+        state = ModelState.from_doc(snap.model)
+        if state is None or state.key != self._key or not check_finite(state):
+            return None  # another policy, arms, window or format: rebuild from the log
+        return state
+
+    def _apply_state(self, state: ModelState, version: int, wm: Watermark | None) -> None:
+        self.bandit.set_killed(self.store.killed())
+        if state is not self._state:
+            self.bandit.load_state(state)
+        self._state = state
+        self._watermark = wm
+        self.version = version
+
+    def _sync_log(self, now: int) -> SyncResult:
+        """Policies without array state (neighbourhoods, non-contextual): refit from the log."""
         until = now - int(self.config.settle_seconds * 1000)
         variant = self.config.variant
         for _ in range(_SYNC_ATTEMPTS):

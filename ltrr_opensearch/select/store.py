@@ -50,13 +50,19 @@ class Snapshot:
     counts: dict[str, int] = field(default_factory=dict)
     updated_at: int = 0
     variant: str | None = None  # an experiment variant's own state (None: shared)
+    # The fitted model's arrays at this watermark (select/modelstate.py; not indexed):
+    # loading them is independent of the log's length. None: rebuilt from the log.
+    model: dict[str, Any] | None = None
 
     def to_doc(self) -> dict[str, Any]:
         wm = None if self.watermark is None else {"logged_at": self.watermark[0],
                                                   "obs_id": self.watermark[1]}
-        return {"kind": "snapshot", "policy": self.policy, "version": self.version,
-                "watermark": wm, "applied": self.applied, "counts": self.counts,
-                "updated_at": self.updated_at, "variant": self.variant}
+        doc = {"kind": "snapshot", "policy": self.policy, "version": self.version,
+               "watermark": wm, "applied": self.applied, "counts": self.counts,
+               "updated_at": self.updated_at, "variant": self.variant}
+        if self.model is not None:
+            doc["model"] = self.model
+        return doc
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Snapshot:
@@ -64,7 +70,8 @@ class Snapshot:
         return cls(policy=doc["policy"], version=int(doc["version"]),
                    watermark=None if wm is None else (int(wm["logged_at"]), str(wm["obs_id"])),
                    applied=int(doc["applied"]), counts=dict(doc.get("counts") or {}),
-                   updated_at=int(doc.get("updated_at", 0)), variant=doc.get("variant"))
+                   updated_at=int(doc.get("updated_at", 0)), variant=doc.get("variant"),
+                   model=doc.get("model"))
 
 
 @dataclass(frozen=True)
@@ -167,6 +174,35 @@ class BanditStore:
             if len(hits) < _PAGE:
                 return out
             cursor = hits[-1]["sort"]
+
+    def newest(self, arm: str, n: int, upto: Watermark, variant: str | None = None,
+               context_version: str | None = None) -> list[Observation]:
+        """``arm``'s newest ``n`` observations at or before ``upto``, in canonical order
+        (a windowed model's data: read in time independent of the log's length)."""
+        if n <= 0 or not self._exists():
+            return []
+        filters: list[dict[str, Any]] = [{"term": {"kind": "observation"}},
+                                         {"term": {"arm": arm}}, _at_most(upto)]
+        if variant is not None:
+            filters.append({"term": {"variant": variant}})
+        if context_version is not None:
+            filters.append({"term": {"context_version": context_version}})
+        out: list[Observation] = []
+        cursor: list[Any] | None = None
+        while len(out) < n:
+            body: dict[str, Any] = {
+                "size": min(_PAGE, n - len(out)), "query": {"bool": {"filter": filters}},
+                "sort": [{"logged_at": "desc"}, {"obs_id": "desc"}], "track_total_hits": False}
+            if cursor is not None:
+                body["search_after"] = cursor
+            hits = self._call(lambda b=body: self.client.search(index=self.index, body=b),
+                              "read an arm's newest observations")["hits"]["hits"]
+            out.extend(observation_from_doc(h["_source"]) for h in hits)
+            if len(hits) < body["size"]:
+                break
+            cursor = hits[-1]["sort"]
+        out.reverse()
+        return out
 
     def count(self, upto: Watermark, variant: str | None = None) -> int:
         if not self._exists():
