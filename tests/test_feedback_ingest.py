@@ -72,6 +72,7 @@ def test_malformed_events_are_dead_lettered_with_a_reason_and_good_ones_kept(cli
     assert "over the 16384-byte cap" in letters[7]["reason"]
     assert "not valid JSON" in letters[8]["reason"]
     assert letters[8]["payload"] == "{not json" and letters[8]["source"] == "test.jsonl"
+    client.indices.refresh(index=settings.ubi_events_index)  # acked = stored, not searchable
     assert client.count(index=settings.ubi_events_index)["count"] == 2
 
 
@@ -91,6 +92,7 @@ def test_duplicates_by_event_id_or_content_are_counted_not_stored_twice(client, 
     second = ingest_events(client, settings, [with_id, without_id])
     assert (first.accepted, first.duplicates) == (2, 1)
     assert (second.accepted, second.duplicates) == (0, 2)
+    client.indices.refresh(index=settings.ubi_events_index)  # acked = stored, not searchable
     assert client.count(index=settings.ubi_events_index)["count"] == 2
 
 

@@ -158,7 +158,10 @@ def test_events_are_acknowledged_once_stored_and_refusals_dead_lettered(catalog,
         report = answer.json()
         assert (report["accepted"], report["dead_lettered"]) == (1, 1)
         assert "teleport" in report["refused"][0]["reason"] and report["refused"][0]["index"] == 1
-        # Acknowledged means stored: no refresh needed before it is searchable.
+        # Acknowledged means stored (in the translog), not yet searchable: a reader
+        # refreshes first. A get by id sees it at once.
+        assert client.get(index=catalog.ubi_events_index, id=good["event_id"])["found"]
+        client.indices.refresh(index=f"{catalog.ubi_events_index},{catalog.deadletter_index}")
         assert client.count(index=catalog.ubi_events_index)["count"] == 1
         assert client.count(index=catalog.deadletter_index)["count"] == 1
         again = api.post("/events", json=good)  # one event, sent twice: a duplicate

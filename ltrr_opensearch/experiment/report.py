@@ -98,7 +98,9 @@ class Report:
 # -------------------------------------------------------------------- reading
 def _scan(client: Any, index: str, query: Mapping[str, Any], fields: Sequence[str],
           key: str) -> Iterable[dict[str, Any]]:
-    """Every matching doc, paged with search_after on the keyword field ``key``."""
+    """Every matching doc, paged with search_after on the keyword field ``key``. The index
+    is refreshed first: events are acknowledged once stored, before they are searchable."""
+    client.indices.refresh(index=index, ignore_unavailable=True)
     after = None
     while True:
         body: dict[str, Any] = {"size": 2000, "query": query, "_source": list(fields),

@@ -3,7 +3,8 @@
 Per consumer and per log (queries first, then events): read the next page after the
 checkpoint, let the consumer name the keys the page touches, recompute those keys from the
 logs, then move the checkpoint. Only docs that arrived at least ``settle_seconds`` ago are
-read, so a write still being refreshed cannot slip behind a checkpoint.
+read, so a write still in flight cannot slip behind a checkpoint; the logs are refreshed
+before they are read (ingestion acknowledges on store, not on refresh).
 """
 
 from __future__ import annotations
@@ -65,6 +66,10 @@ def run_consumers(client: OpenSearch, settings: Settings,
     # which a replay of past traffic sets to its own simulated time.
     until = datetime.now(timezone.utc) - timedelta(seconds=settle)
     page_size = page_size or config.batch_size
+    # Ingestion acknowledges an event once it is stored, not once it is searchable: make
+    # everything stored so far visible before reading past it.
+    client.indices.refresh(index=",".join(log.index for log in logs(settings)),
+                           ignore_unavailable=True)
     runs = []
     for consumer in consumers if consumers is not None else default_consumers(client, settings):
         for log in logs(settings):

@@ -1,8 +1,12 @@
 """Durable event ingestion: validate, dead-letter, de-duplicate, join, confirm.
 
-An event counts as ingested only when OpenSearch confirmed its write (``op_type=create``,
-``refresh=wait_for``). A 409 means the same ``_id`` is already stored: a duplicate, counted,
-not an error. Everything refused, by our checks or by OpenSearch, goes to the dead-letter
+An event counts as ingested only when OpenSearch confirmed its write (``op_type=create``):
+a bulk item that succeeded is in the shard's translog, so it survives a node restart. The
+ack does not wait for a refresh (``refresh=wait_for`` cost up to a refresh interval per
+batch), so an event is durable before it is searchable: whoever reads the event log
+refreshes it first (``run_consumers``, the worker cycle, the experiment reports); ``mget``
+reads by id see it at once. A 409 means the same ``_id`` is already stored: a duplicate,
+counted, not an error. Everything refused, by our checks or by OpenSearch, goes to the dead-letter
 index with its original text and the reason before the batch returns; if even that write
 fails, ingestion stops with an error rather than lose an event.
 """
@@ -24,7 +28,7 @@ from opensearchpy import exceptions as os_exc
 from ltrr_opensearch.bulk import action, bulk_outcomes, stored
 from ltrr_opensearch.config import Settings
 from ltrr_opensearch.engine.client import unreachable
-from ltrr_opensearch.errors import LtrrError
+from ltrr_opensearch.errors import EngineBusy, LtrrError
 from ltrr_opensearch.feedback.config import FeedbackConfig
 from ltrr_opensearch.feedback.events import Accepted, Rejected, format_ts, validate_event
 from ltrr_opensearch.feedback.indices import ensure_log_indices
@@ -120,6 +124,16 @@ def _ingest_batch(client: OpenSearch, settings: Settings, config: FeedbackConfig
         outcomes = _bulk(client, actions, settings)
         report.reformulations += sum(1 for key in derived_keys
                                      if key not in accepted and stored(outcomes[(index, key)]))
+        busy = [outcomes[(index, item.key)] for item in accepted.values()
+                if _transient(outcomes[(index, item.key)].get("status", 0))]
+        if busy:  # the engine cannot store now: not the events' fault, nothing dead-lettered
+            error = busy[0].get("error") or {}
+            why = (f"{error.get('type')}: {error.get('reason')}" if isinstance(error, dict)
+                   else str(error))
+            raise EngineBusy(f"OpenSearch could not store {len(busy)} of {len(accepted)} events "
+                             f"now (status {busy[0].get('status')}): {why}",
+                             hint="send the same batch again later: events already stored are "
+                                  "skipped as duplicates")
         for item in accepted.values():
             outcome = outcomes[(index, item.key)]
             status = outcome.get("status", 0)
@@ -195,12 +209,20 @@ def write_dead_letters(client: OpenSearch, settings: Settings, rejected: list[Re
 def _bulk(client: OpenSearch, actions: list[dict[str, Any]], settings: Settings
           ) -> dict[tuple[str, str], dict[str, Any]]:
     try:
-        return bulk_outcomes(client, actions, refresh="wait_for")
+        return bulk_outcomes(client, actions)  # durable on success; see module doc
     except os_exc.ConnectionError:
         raise unreachable(settings, "ingesting", hint="re-run the same input when it is back: "
                           "already stored events are skipped as duplicates") from None
     except os_exc.TransportError as exc:
+        if _transient(exc.status_code):
+            raise EngineBusy(f"OpenSearch refused the bulk write now (status {exc.status_code}):"
+                             f" {exc.error}", hint="send the same batch again later") from None
         raise LtrrError(f"bulk write refused by OpenSearch: {exc.error}") from None
+
+
+def _transient(status: Any) -> bool:
+    """429 (queue full, breaker, read-only-allow-delete block) and 5xx: retry later."""
+    return isinstance(status, int) and (status == 429 or status >= 500)
 
 
 def read_lines(stream: Iterable[str]) -> Iterator[str]:

@@ -70,6 +70,8 @@ def events_by_query(client: OpenSearch, settings: Settings, query_ids: Sequence[
                     ) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {q: [] for q in query_ids}
     fields = ["query_id", "action_name", "event_attributes", "timestamp", "client_id"]
+    # Events are acknowledged once stored, before a refresh makes them searchable.
+    client.indices.refresh(index=settings.ubi_events_index, ignore_unavailable=True)
     for hit in scan(client, settings.ubi_events_index, {"terms": {"query_id": list(query_ids)}},
                     ("event_key",), fields):
         out[hit["_source"]["query_id"]].append(hit["_source"])
