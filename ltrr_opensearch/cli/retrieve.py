@@ -357,12 +357,23 @@ def _validate(args: argparse.Namespace) -> int:
     if args.features:
         return _validate_features(args)
     from ltrr_opensearch.catalog.index import catalog_meta
+    from ltrr_opensearch.retrieve.catalog import check_catalog
     from ltrr_opensearch.retrieve.resources import gazetteer_for
     from ltrr_opensearch.retrieve.validate import random_unit_vector, validate_templates
     from ltrr_opensearch.understand import understand
 
     settings, registry = _registry(args)
     client = _connect(settings)
+    # The description first: templates cannot render against fields the index lacks.
+    findings = check_catalog(client, settings)
+    for finding in findings:
+        print(f"catalog            {finding.status.upper()}  {finding.detail}")
+        if finding.fix and finding.status != "ok":
+            print(f"    fix: {finding.fix}")
+    if any(f.status == "error" for f in findings):
+        print(f"catalog description: {sum(f.status == 'error' for f in findings)} problem(s); "
+              "templates not run")
+        return 1
     gazetteer = gazetteer_for(client, settings)
     # Only the query's shape matters here, so a stand-in vector of the catalog's width will do.
     dimension = int(catalog_meta(client, settings).get("dimension") or 384)

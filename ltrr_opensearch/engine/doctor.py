@@ -56,12 +56,20 @@ def diagnose(settings: Settings, client: OpenSearch | None = None) -> Report:
     installed = _installed_by_node(client)
     for name, (kind, why) in REQUIRED.items():
         checks.append(_component(name, kind, why, installed, version))
+    checks.extend(_catalog(client, settings))
     ltr = _ltr_api(client, installed)
     checks.append(ltr)
     if ltr.status == OK:
         checks.append(_ltr_store(client))
         checks.append(_ranker(client, settings))
     return Report(settings.display_urls, tuple(checks))
+
+
+def _catalog(client: OpenSearch, settings: Settings) -> list[Check]:
+    """The catalog description against the live mapping: one check per problem, with its fix."""
+    from ltrr_opensearch.retrieve.catalog import check_catalog
+
+    return [Check("catalog", c.status, c.detail, c.fix) for c in check_catalog(client, settings)]
 
 
 def _ranker(client: OpenSearch, settings: Settings) -> Check:

@@ -9,9 +9,12 @@ one set of templates serves any described catalog. A pipeline obtains it once
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,7 +30,7 @@ from ltrr_opensearch.catalog.description import (
     load_description,
 )
 from ltrr_opensearch.config import PACKAGE_ROOT
-from ltrr_opensearch.errors import ValidationError
+from ltrr_opensearch.errors import ConfigError, ValidationError
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
@@ -178,3 +181,73 @@ def display(source: Mapping[str, Any], catalog: Mapping[str, Any] | None) -> dic
     return {"title": get(catalog["title_field"]), "entity_type": get(catalog["type_field"]),
             "creator": get(catalog.get("creator_field")),
             "fields": {name: source[name] for name in shown if name in source}}
+
+
+# --- checking the description against the live mapping (`ltrr doctor`, `templates validate`)
+
+
+@dataclass(frozen=True)
+class CatalogCheck:
+    """One finding about the description in force: ``status`` ok | warn | error."""
+
+    status: str
+    detail: str
+    fix: str | None = None
+
+
+_QUOTED_FIELD = re.compile(r"field '([^']+)'")
+
+
+def check_catalog(client: OpenSearch, settings: Settings) -> list[CatalogCheck]:
+    """The description in force against the live mapping of the index it names: one
+    ``error`` per problem, each with its fix; ``ok`` (with what binding chose) when it fits;
+    ``warn`` when the managed catalog is not loaded yet."""
+    from ltrr_opensearch.catalog.description import check, live_properties
+
+    try:
+        description = description_for(settings)
+    except ConfigError as exc:
+        return [CatalogCheck("error", exc.message, exc.hint)]
+    target = description.target(settings)
+    try:
+        properties = live_properties(client, target)
+    except ValidationError as exc:
+        if description.managed:
+            return [CatalogCheck("warn", f"no catalog loaded at {target!r} yet (description "
+                                 f"{description.name})", "load one: `ltrr catalog load FILE`")]
+        return [CatalogCheck("error", exc.message, exc.hint)]
+    bound, problems = check(description, properties)
+    if bound is None:
+        return [CatalogCheck("error", f"description {description.source}: {problem}",
+                             _fix(problem, description, properties)) for problem in problems]
+    roles = ", ".join(f"{role}={name}" for role, name in description.roles())
+    notes = f"; {'; '.join(bound.notes)}" if bound.notes else ""
+    return [CatalogCheck("ok", f"description {description.name} ({description.source}) fits "
+                               f"{target!r}: {roles}{notes}")]
+
+
+def _fix(problem: str, description: CatalogDescription, properties: Mapping[str, Any]) -> str:
+    """What to change for one problem of :func:`check`: the field to name instead, when the
+    mapping has a close one (a misspelling, or a text field's keyword sub-field)."""
+    from ltrr_opensearch.catalog.description import mapping_fields
+
+    if "memory field" in problem:
+        return ("add it with `ltrr catalog adopt` (an additive mapping update), or set "
+                "[memory] store = \"outside\" in the description")
+    mapped = mapping_fields(properties)
+    found = _QUOTED_FIELD.search(problem)
+    where = f"edit {description.source}"
+    if found is None:
+        return f"{where} (keys: docs/catalog-description.md)"
+    name = found.group(1)
+    if name in mapped:  # the wrong type: a sub-field of the right kind may exist
+        subs = [f"{name}.{sub}" for sub, kind in sorted(mapped[name].subfields.items())
+                if kind == "keyword"]
+        if subs and "keyword" in problem:
+            return f"{where}: name {subs[0]!r} instead of {name!r}"
+        return f"{where}: name a field of the type the role needs instead of {name!r}"
+    close = difflib.get_close_matches(name, list(mapped), n=1, cutoff=0.6)
+    if close:
+        return f"{where}: did you mean {close[0]!r}?"
+    return (f"{where}: name a field the index has (it has "
+            f"{', '.join(sorted(n for n in mapped if '.' not in n)[:12])})")
