@@ -10,8 +10,15 @@ Every feature must match every document (a ``bool`` whose ``filter`` is ``match_
 candidate that a clause misses gets 0, not "missing": training and serving then see the same
 numbers with either LTR plugin (the official one sends missing values to tree models as NaN).
 
-The set's store name carries a digest of its content (``ltrr_core_3f9a1c2e``): a changed set
-is a new set, and models created from an older one keep their own frozen copy.
+Templates name catalog fields by **role**, never by name: a string ``"@catalog.<ref>"`` is
+replaced, when the set is loaded for a catalog, by what the bound catalog description gives
+(see :func:`bind_template` and docs/ranking.md). A feature whose role the catalog lacks
+becomes the constant 0 feature of the same name, so a model's feature list holds on any
+catalog.
+
+The set's store name carries a digest of its content as bound (``ltrr_core_3f9a1c2e``): a
+changed set, or the same set bound to another catalog, is a new set, and models created from
+an older one keep their own frozen copy.
 """
 
 from __future__ import annotations
@@ -23,11 +30,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ltrr_opensearch.config import Settings
-from ltrr_opensearch.errors import ConfigError
+from ltrr_opensearch.errors import ConfigError, ValidationError
 from ltrr_opensearch.types import Understanding
+
+if TYPE_CHECKING:
+    from opensearchpy import OpenSearch
+
+    from ltrr_opensearch.catalog.description import BoundCatalog
 
 DEFAULT_SET = "ltrr_core"
 # The params the search path can pass; a feature may declare any of them.
@@ -91,8 +103,11 @@ def available_sets(settings: Settings) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
 
 
-def load_feature_set(settings: Settings, name: str = DEFAULT_SET) -> FeatureSet:
-    """Read and check one feature set folder; every problem names its file."""
+def load_feature_set(settings: Settings, name: str = DEFAULT_SET,
+                     catalog: BoundCatalog | None = None) -> FeatureSet:
+    """Read and check one feature set folder, bound to ``catalog`` (default: the description
+    in force, bound offline to the mapping ltrr creates for the catalogs it manages; a user's
+    own index needs the live mapping: :func:`feature_set_for`). Every problem names its file."""
     folder = features_dir(settings) / name
     if not folder.is_dir():
         raise ConfigError(f"feature set {name!r} not found in {features_dir(settings)}",
@@ -105,7 +120,262 @@ def load_feature_set(settings: Settings, name: str = DEFAULT_SET) -> FeatureSet:
         features.append(feature)
     if not features:
         raise ConfigError(f"feature set {name!r} ({folder}) has no *.json feature files")
+    if any(_uses_catalog(f.template) for f in features):
+        bound = catalog if catalog is not None else offline_catalog(settings)
+        features = [bind_feature(f, bound) for f in features]
     return FeatureSet(name, tuple(features))
+
+
+def feature_set_for(client: OpenSearch, settings: Settings,
+                    name: str = DEFAULT_SET) -> FeatureSet:
+    """The set bound to the live mapping of the catalog in force; a catalog ltrr manages that
+    is not loaded yet binds to the mapping ltrr will create for it."""
+    from ltrr_opensearch.catalog.description import bound_catalog, description_for
+
+    description = description_for(settings)
+    try:
+        bound = bound_catalog(client, settings, description)
+    except ValidationError:
+        if not description.managed or _index_exists(client, description.target(settings)):
+            raise
+        bound = offline_catalog(settings)
+    return load_feature_set(settings, name, bound)
+
+
+def _index_exists(client: OpenSearch, target: str) -> bool:
+    return bool(client.indices.exists(index=target))
+
+
+def offline_catalog(settings: Settings) -> BoundCatalog:
+    """The description in force bound to the managed catalog mapping
+    (``mappings/catalog.v1.json``), without a cluster: only for catalogs ltrr manages."""
+    from ltrr_opensearch.catalog.description import bind, description_for
+    from ltrr_opensearch.catalog.index import MAPPING_VERSION
+    from ltrr_opensearch.mappings import load_mapping
+
+    description = description_for(settings)
+    if not description.managed:
+        raise ConfigError(f"the feature set binds to the fields of {description.index!r}, the "
+                          "user's own index: its live mapping is needed",
+                          hint="connect to the cluster (feature_set_for) or pass the bound "
+                               "catalog")
+    properties = load_mapping(settings, "catalog", MAPPING_VERSION)["mappings"]["properties"]
+    return bind(description, properties)
+
+
+# --- binding templates to a catalog --------------------------------------------------------
+#
+# "@catalog.<ref>[^boost][.{{mustache}}]" as a whole JSON string, where <ref> is a key of
+# BoundCatalog.template_context() (``search_fields``, ``title_keyword``, ``facets.genre``...)
+# or a role position: ``title[0]``, ``creator[1:]``, ``text[-1]``, optionally followed by
+# ``.words`` (the unstemmed sub-field, else the field itself), ``.keyword`` (its exact form)
+# or ``.prefix`` (its as-you-type sub-field). Mustache never starts a string with "@".
+
+_REF = re.compile(r"@catalog\.(?P<ref>[a-z_]+(?:\[-?\d*(?::-?\d*)?\])?(?:\.[a-z_]+)?)"
+                  r"(?:\^(?P<boost>\d+(?:\.\d+)?))?(?P<rest>\.\{\{.*)?")
+_ROLE_REF = re.compile(r"(?P<role>title|creator|text)\[(?P<start>-?\d*)(?P<colon>:)?"
+                       r"(?P<stop>-?\d*)\](?:\.(?P<sub>words|keyword|prefix))?")
+_MUSTACHE = re.compile(r"\{\{#\s*(\w+)\s*\}\}.*?\{\{/\s*\1\s*\}\}|\{\{\{[^{}]*\}\}\}|\{\{[^{}]*\}\}",
+                       re.DOTALL)
+_SENTINEL = "@@mustache{}@@"
+_MISSING = object()  # a role the catalog lacks
+ZERO_TEMPLATE: dict[str, Any] = {"bool": {"filter": [{"match_all": {}}]}}
+
+
+def _uses_catalog(template: str | dict[str, Any]) -> bool:
+    return "@catalog." in (template if isinstance(template, str) else json.dumps(template))
+
+
+def bind_feature(feature: FeatureTemplate, catalog: BoundCatalog) -> FeatureTemplate:
+    """The feature with its ``@catalog`` references replaced; the constant 0 feature (no
+    params) when a role it cannot do without is missing from ``catalog``."""
+    if not _uses_catalog(feature.template):
+        return feature
+    where = str(feature.path or feature.name)
+    template = bind_template(feature.template, catalog, where)
+    if template is None:
+        lacking = f"constant 0: catalog {catalog.description.name!r} lacks its field"
+        text = f"{feature.description} ({lacking})" if feature.description else lacking
+        return FeatureTemplate(feature.name, text, (), json.loads(json.dumps(ZERO_TEMPLATE)),
+                               feature.path)
+    return FeatureTemplate(feature.name, feature.description, feature.params, template,
+                           feature.path)
+
+
+def bind_template(template: str | dict[str, Any], catalog: BoundCatalog,
+                  where: str = "template") -> str | dict[str, Any] | None:
+    """Replace every ``@catalog`` reference of a template (an object, or a string holding JSON
+    with mustache tags such as ``{{#toJson}}x{{/toJson}}`` outside its strings).
+
+    A reference the catalog cannot fill is *missing*: dropped from a list of fields, and a
+    clause of a ``should`` list that needs it is dropped; a ``should`` list left empty makes
+    its own clause missing. None when the whole template is missing (the caller makes it the
+    constant 0 feature)."""
+    context = catalog.template_context()
+    if isinstance(template, str):
+        saved: list[str] = []
+        try:
+            doc = json.loads(_protect(template, saved))
+        except ValueError as exc:
+            raise ConfigError(f"{where}: the template is not JSON once its mustache tags are "
+                              f"set aside ({exc})") from None
+        bound = _walk(doc, catalog, context, where, in_should=False)
+        if bound is _MISSING:
+            return None
+        text = json.dumps(bound)
+        for i, tag in enumerate(saved):
+            text = text.replace(json.dumps(_SENTINEL.format(i)), tag)
+        return text
+    bound = _walk(template, catalog, context, where, in_should=False)
+    return None if bound is _MISSING else bound
+
+
+def _protect(text: str, saved: list[str]) -> str:
+    """``text`` with each mustache tag outside a JSON string replaced by a sentinel string."""
+    out: list[str] = []
+    i, in_string = 0, False
+    while i < len(text):
+        c = text[i]
+        if in_string:
+            if c == "\\":
+                out.append(text[i:i + 2])
+                i += 2
+                continue
+            in_string = c != '"'
+        elif c == '"':
+            in_string = True
+        elif text.startswith("{{", i) and (m := _MUSTACHE.match(text, i)):
+            out.append(json.dumps(_SENTINEL.format(len(saved))))
+            saved.append(m.group(0))
+            i = m.end()
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def _walk(node: Any, catalog: BoundCatalog, context: Mapping[str, Any], where: str, *,
+          in_should: bool) -> Any:
+    if isinstance(node, str):
+        if "@catalog." not in node:
+            return node
+        value = _resolve(node, catalog, context, where)
+        return _MISSING if value is None or value == [] else value
+    if isinstance(node, dict):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if "@catalog." in key:
+                bound_key = _resolve(key, catalog, context, where)
+                if isinstance(bound_key, list):
+                    if len(bound_key) > 1:
+                        raise ConfigError(f"{where}: {key!r} names {len(bound_key)} fields "
+                                          "where a key takes one")
+                    bound_key = bound_key[0] if bound_key else None
+                if bound_key is None:
+                    return _MISSING
+                key = bound_key
+            bound_value = _walk(value, catalog, context, where, in_should=key == "should")
+            if bound_value is _MISSING:
+                return _MISSING
+            out[key] = bound_value
+        return out
+    if isinstance(node, list):
+        items: list[Any] = []
+        spliced = False
+        for item in node:
+            bound_item = _walk(item, catalog, context, where, in_should=False)
+            reference = isinstance(item, str) and "@catalog." in item
+            if bound_item is _MISSING:
+                if reference or in_should:
+                    continue
+                return _MISSING
+            if reference and isinstance(bound_item, list):
+                items.extend(bound_item)
+                spliced = True
+            else:
+                items.append(bound_item)
+                spliced = spliced or reference
+        if spliced:  # a list of fields: each field once, the first mention's boost kept
+            seen: set[str] = set()
+            unique = []
+            for item in items:
+                field_name = item.split("^")[0] if isinstance(item, str) else None
+                if field_name is None or field_name not in seen:
+                    unique.append(item)
+                    if field_name is not None:
+                        seen.add(field_name)
+            items = unique
+        if node and not items:
+            return _MISSING
+        return items
+    return node
+
+
+def _resolve(text: str, catalog: BoundCatalog, context: Mapping[str, Any],
+             where: str) -> str | list[str] | None:
+    match = _REF.fullmatch(text)
+    if match is None:
+        raise ConfigError(f"{where}: {text!r} is not a catalog reference: write "
+                          "\"@catalog.<ref>\" as a whole string (optionally ^boost, or a "
+                          "trailing .{{param}})", hint="see docs/ranking.md")
+    ref, boost, rest = match.group("ref"), match.group("boost"), match.group("rest") or ""
+    value = _lookup(ref, catalog, context, where)
+    if value is None or value == []:
+        return None
+    if boost is not None:
+        factor = float(boost)
+        suffix = "" if factor == 1.0 else f"^{factor:g}"
+        value = ([v.split("^")[0] + suffix for v in value] if isinstance(value, list)
+                 else value.split("^")[0] + suffix)
+    if rest:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: {text!r}: only a single field takes a suffix")
+        value += rest
+    return value
+
+
+def _lookup(ref: str, catalog: BoundCatalog, context: Mapping[str, Any],
+            where: str) -> str | list[str] | None:
+    role = _ROLE_REF.fullmatch(ref)
+    if role is not None:
+        names = [f.name for f in getattr(catalog.description, role.group("role"))]
+        start = int(role.group("start")) if role.group("start") else None
+        if role.group("colon"):
+            stop = int(role.group("stop")) if role.group("stop") else None
+            return [n for n in (_subfield(catalog, x, role.group("sub"))
+                                for x in names[start:stop]) if n]
+        if start is None or role.group("stop"):
+            raise ConfigError(f"{where}: @catalog.{ref}: write an index ([0], [-1]) or a "
+                              "slice ([1:])")
+        if not -len(names) <= start < len(names):
+            return None
+        return _subfield(catalog, names[start], role.group("sub"))
+    head, _, tail = ref.partition(".")
+    if head == "facets" and tail:
+        value = context["facets"].get(tail)
+    elif head in context and not tail and head != "facets":
+        value = context[head]
+    else:
+        known = sorted(k for k in context if k != "facets")
+        raise ConfigError(f"{where}: unknown catalog reference @catalog.{ref}",
+                          hint=f"use one of {', '.join(known)}, facets.<kind>, or a role "
+                               "position such as title[0].words (docs/ranking.md)")
+    if value is not None and not isinstance(value, (str, list)):
+        raise ConfigError(f"{where}: @catalog.{ref} is not a field or a list of fields")
+    return value
+
+
+def _subfield(catalog: BoundCatalog, name: str, sub: str | None) -> str | None:
+    """``name`` itself, or its words (falling back to the field), keyword or prefix form."""
+    if sub is None:
+        return name
+    if sub == "keyword":
+        return catalog.keyword_of(name)
+    mapped = catalog.fields.get(name)
+    kinds = {"words": ("text",), "prefix": ("text", "search_as_you_type")}[sub]
+    if mapped is not None and mapped.subfields.get(sub) in kinds:
+        return f"{name}.{sub}"
+    return name if sub == "words" else None
 
 
 def _read_feature(path: Path) -> FeatureTemplate:
