@@ -283,6 +283,35 @@ def test_every_feature_of_every_candidate_has_a_logged_value(chinook):
     assert candidates >= 200
 
 
+def test_a_set_bound_to_a_catalog_without_creators_logs_zero_for_them_and_the_rest_alike(
+        chinook):
+    """The films description bound to the Chinook index: the features of roles films lacks
+    are the constant 0 feature on every candidate; the others log what the music set logs."""
+    from ltrr_opensearch.catalog.description import bind, live_properties, load_description
+
+    client, index = chinook.client, chinook.indices[1]
+    films = load_feature_set(chinook.settings, catalog=bind(
+        load_description("films"), live_properties(client, index)))
+    chinook.store.sets.append(films.store_name)
+    setup.ensure_feature_set(client, films)
+    assert films.names == chinook.feature_set.names
+    text = "queen rock"
+    ranker = Ranker.logging_only(films.store_name, tuple(films.names), frozenset(films.params))
+    body = {**_logging_body(chinook, text, 60), "rescore": ranker.rescore(
+        _params(chinook, text), window=60)}
+    music = {h["_id"]: _logged(h) for h in client.search(
+        index=index, body=_logging_body(chinook, text, 60))["hits"]["hits"]}
+    hits = client.search(index=index, body=body)["hits"]["hits"]
+    assert len(hits) == 60
+    lacking = {"creator_bm25", "creator_exact", "creator_fuzzy", "album_bm25"}
+    for hit in hits:
+        logged = _logged(hit)
+        assert all(logged[name] == 0.0 for name in lacking), hit["_id"]
+        for name in ("title_bm25", "description_bm25", "popularity", "vector_similarity"):
+            assert abs(logged[name] - music[hit["_id"]][name]) <= TOLERANCE, name
+    assert any(music[h["_id"]]["creator_bm25"] > 0 for h in hits)  # music does score it
+
+
 # --- the search path with a deployed model ----------------------------------------------
 
 SEARCH_NOW = datetime(2025, 1, 1, tzinfo=timezone.utc)
@@ -680,6 +709,24 @@ def test_ltr_init_never_deploys_the_default_over_a_deployed_model(
     assert report.default_model == default_model.name
     assert default_model.name in {e.name for e in registry.list_entries(client, settings)}
     assert any(f"{ours.name} is deployed" in note for note in report.notes)
+
+
+def test_ltr_init_on_another_catalog_deploys_the_default_created_from_its_bound_set(
+        client, settings, store, default_model):
+    films = settings.with_overrides(sections={**settings.sections,
+                                              "catalog": {"description": "films"}})
+    report = setup.ltr_init(client, films)
+    store.sets.append(report.feature_set)
+    entry = registry.get_entry(client, films, report.deployed)
+    store.models.append(entry.name)
+    assert report.feature_set != load_feature_set(settings).store_name
+    assert entry.feature_set == report.feature_set and entry.name != default_model.name
+    assert entry.definition == default_model.definition
+    assert entry.feature_names == default_model.feature_names
+    stored = client.plugins.ltr.get_model(id=entry.name)["_source"]["model"]["feature_set"]
+    zero = [f["name"] for f in stored["features"] if f["params"] == []
+            and f["template"] == {"bool": {"filter": [{"match_all": {}}]}}]
+    assert {"creator_bm25", "album_bm25"} <= set(zero)
 
 
 # --- ltrr model train on simulated traffic ------------------------------------------------

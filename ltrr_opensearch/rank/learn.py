@@ -28,7 +28,7 @@ from ltrr_opensearch.errors import ValidationError
 from ltrr_opensearch.feedback.rewards import events_by_query
 from ltrr_opensearch.rank import registry
 from ltrr_opensearch.rank.clicks import PBM, SDBN
-from ltrr_opensearch.rank.features import load_feature_set
+from ltrr_opensearch.rank.features import feature_set_for
 from ltrr_opensearch.rank.judgments import DEFAULT_MIN_EVIDENCE, judgments
 from ltrr_opensearch.rank.train import TrainingResult, train_lambdamart, train_linear
 from ltrr_opensearch.rank.ubi import impression_from_events
@@ -111,7 +111,7 @@ def train_from_logs(client: OpenSearch, settings: Settings, *, trainer: str = "l
     searches = logged_searches(client, settings, since)
     rows, names = training_rows(client, settings, searches, click_model=click_model,
                                 min_evidence=min_evidence)
-    feature_set = _feature_set_for(settings, names, searches[-1].feature_set)
+    feature_set = _feature_set_for(client, settings, names, searches[-1].feature_set)
     result = TRAINERS[trainer](rows, list(names), seed=seed)
     heldout_ids = _heldout_queries(rows, seed)
     heldout = [r for r in rows if r["query_id"] in heldout_ids][:HELDOUT_ROWS_CAP]
@@ -141,10 +141,11 @@ def _heldout_queries(rows: list[dict[str, Any]], seed: int, fraction: float = 0.
     return set(valid.queries())
 
 
-def _feature_set_for(settings: Settings, names: tuple[str, ...], logged_set: str
-                     ) -> dict[str, Any]:
-    """The feature set body the logged vectors came from (from the templates, by version)."""
-    current = load_feature_set(settings)
+def _feature_set_for(client: OpenSearch, settings: Settings, names: tuple[str, ...],
+                     logged_set: str) -> dict[str, Any]:
+    """The feature set body the logged vectors came from (the templates bound to the catalog
+    in force, by version)."""
+    current = feature_set_for(client, settings)
     if tuple(current.names) != names or current.store_name != logged_set:
         raise ValidationError(f"the logged vectors come from feature set {logged_set!r}, but "
                               f"the templates now give {current.store_name!r}",

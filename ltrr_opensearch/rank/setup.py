@@ -1,15 +1,19 @@
 """``ltrr ltr init``: the LTR store, the current feature set, and a ranker from the first query.
 
-Idempotent: it creates what is missing and leaves the rest. The shipped default model
-(``default_ranker.json``, trained on simulated worlds with catalog-agnostic features, see
-``docs/ranking.md``) is registered and deployed only when no model is deployed yet, so a new
-catalog is ranked before any feedback and a team's own deployment is never overwritten.
+Idempotent: it creates what is missing and leaves the rest. The feature set is bound to the
+catalog in force (its description and live mapping), so its store name differs per catalog.
+The shipped default model (``default_ranker.json``, trained on simulated worlds with
+catalog-agnostic features, see ``docs/ranking.md``) refers to features by name: it is created
+from the bound set of whatever catalog this is (:func:`default_for`), registered, and deployed
+only when no model is deployed yet, so a new catalog is ranked before any feedback and a
+team's own deployment is never overwritten.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from opensearchpy import OpenSearch
@@ -18,7 +22,7 @@ from opensearchpy import exceptions as os_exc
 from ltrr_opensearch.config import Settings
 from ltrr_opensearch.errors import LtrrError, ValidationError
 from ltrr_opensearch.rank import registry
-from ltrr_opensearch.rank.features import DEFAULT_SET, FeatureSet, load_feature_set
+from ltrr_opensearch.rank.features import DEFAULT_SET, FeatureSet, feature_set_for
 
 DEFAULT_MODEL_FILE = Path(__file__).with_name("default_ranker.json")
 
@@ -74,22 +78,41 @@ def shipped_default() -> registry.ModelEntry | None:
     return registry.ModelEntry.from_doc(json.loads(DEFAULT_MODEL_FILE.read_text()))
 
 
+def default_for(shipped: registry.ModelEntry, feature_set: FeatureSet
+                ) -> registry.ModelEntry | None:
+    """The shipped default model created from ``feature_set`` (the default set bound to some
+    catalog): same definition and feature names, the set's store name and params, and a name
+    of its own per bound set (the store is cluster-wide, models are immutable). None when the
+    set does not have the model's features in the model's order."""
+    if tuple(feature_set.names) != tuple(shipped.feature_names):
+        return None
+    if shipped.feature_set == feature_set.store_name:
+        return shipped
+    definition = json.dumps(shipped.definition, sort_keys=True)
+    digest = hashlib.sha256(definition.encode()).hexdigest()[:8]
+    return replace(shipped, name=f"ltrr_default_{feature_set.version}_{digest}",
+                   feature_set=feature_set.store_name,
+                   params=tuple(sorted(feature_set.params)), created_at="")
+
+
 def ltr_init(client: OpenSearch, settings: Settings, *, feature_set_name: str = DEFAULT_SET,
              default_model: bool = True) -> InitReport:
     created = ensure_store(client)
-    feature_set = load_feature_set(settings, feature_set_name)
+    feature_set = feature_set_for(client, settings, feature_set_name)
     uploaded = ensure_feature_set(client, feature_set)
     notes: list[str] = []
     default_name = None
     current = registry.deployment(client, settings)
     if default_model:
-        entry = shipped_default()
-        if entry is None:
+        shipped = shipped_default()
+        entry = default_for(shipped, feature_set) if shipped is not None else None
+        if shipped is None:
             notes.append("no default model ships with this install: candidates are ordered by "
                          "fusion until a model is trained (`ltrr model train`)")
-        elif entry.feature_set != feature_set.store_name and feature_set_name == DEFAULT_SET:
-            notes.append(f"the shipped default model was trained on {entry.feature_set}, but the "
-                         f"templates now give {feature_set.store_name}: not deployed")
+        elif entry is None:
+            notes.append(f"the shipped default model uses the features of {DEFAULT_SET} "
+                         f"({len(shipped.feature_names)}), but feature set {feature_set_name} "
+                         "has others: not deployed")
         else:
             default_name = entry.name
             known = {e.name for e in registry.list_entries(client, settings)}

@@ -46,7 +46,7 @@ from ltrr_opensearch.evaluate.metrics import ndcg, reciprocal_rank
 from ltrr_opensearch.pipeline import Pipeline
 from ltrr_opensearch.rank.bootstrap import logging_pipeline
 from ltrr_opensearch.rank.clicks import PBM, SDBN
-from ltrr_opensearch.rank.features import load_feature_set
+from ltrr_opensearch.rank.features import feature_set_for
 from ltrr_opensearch.rank.gate import predict
 from ltrr_opensearch.rank.judgments import judgments
 from ltrr_opensearch.rank.registry import ModelEntry
@@ -269,7 +269,7 @@ def collect(client: OpenSearch, base: Settings, sim: Any, seed: int, config: Stu
     try:
         data = embed_world(list(world.rows()), config.embedder, folder)
         prepare_policy_indices(client, settings, data)
-        feature_set = load_feature_set(settings)
+        feature_set = feature_set_for(client, settings)
         ensure_store(client)
         ensure_feature_set(client, feature_set)
         pipeline = replace(logging_pipeline(Pipeline.from_cluster(client, settings), feature_set),
