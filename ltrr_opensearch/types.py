@@ -51,6 +51,13 @@ class Understanding:
     intent_confidence: float
     context: ContextVector
 
+    @property
+    def match_text(self) -> str:
+        """What strategies search with: the tokens as the catalog spells them ("titan ae"
+        -> "titan a.e"), falling back to ``normalized``. Memory keys and logs use
+        ``normalized``, which does not depend on the catalog."""
+        return " ".join(self.tokens) or self.normalized
+
 
 @dataclass(frozen=True)
 class ArmChoice:

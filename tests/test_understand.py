@@ -36,6 +36,8 @@ ROWS = [
     {"id": "t3", "entity_type": "track", "title": "Old", "artist": None, "genres": [],
      "decade": "1920s"},
     {"id": "p1", "entity_type": "playlist", "title": "Beyoncé hits", "artist": "Beyoncé"},
+    {"id": "l1", "entity_type": "album", "title": "Red", "artist": "Taylor Swift"},
+    {"id": "c1", "entity_type": "podcast", "title": "Daily"},
 ]
 
 
@@ -70,6 +72,31 @@ def slots_of(query: str, gazetteer: Gazetteer) -> list[tuple[str, str]]:
     ],
 )
 def test_normalize_query_folds_case_accents_and_punctuation(raw, expected):
+    assert normalize_query(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Titan A.E.", "titan a.e"),
+        ("L.A. Story", "l.a story"),
+        ("E.T. the Extra-Terrestrial", "e.t the extra terrestrial"),
+        ("S.W.A.T.", "s.w.a.t"),
+        ("É.T.", "e.t"),
+        ("version 1.5", "version 1.5"),
+        ("1,000 ways", "1,000 ways"),
+        ("Re:Zero", "re:zero"),
+        ("Dr. Dre", "dr dre"),
+        ("a..e", "a e"),
+        ("a.1", "a 1"),
+        ("Star Wars: Episode", "star wars episode"),
+        ("red, white", "red white"),
+    ],
+)
+def test_normalize_query_keeps_punctuation_the_standard_tokenizer_keeps_inside_words(
+        raw, expected):
+    # The catalog analyzers' standard tokenizer indexes "A.E." as the one token "a.e":
+    # a dot between letters or digits, a colon between letters, a comma between digits.
     assert normalize_query(raw) == expected
 
 
@@ -140,6 +167,13 @@ def test_q2e_key_of_long_query_is_truncated_and_hashed():
 def test_q2e_key_never_contains_dots(query):
     key = q2e_key(normalize_query(query))
     assert key and "." not in key
+
+
+def test_q2e_key_of_an_initialism_is_dot_free_and_not_that_of_the_spaced_letters():
+    dotted, spaced = q2e_key(normalize_query("Titan A.E.")), q2e_key(normalize_query("titan a e"))
+    assert dotted.startswith("titan_ae__") and "." not in dotted
+    assert dotted != spaced == "titan_a_e"
+    assert q2e_key(normalize_query("titan a.e")) == dotted
 
 
 def test_q2e_key_of_dots_only_is_refused_rather_than_empty_or_dotted():
@@ -284,7 +318,7 @@ def test_gazetteer_exposes_canonical_values(gazetteer):
 @pytest.mark.parametrize(
     ("row", "message"),
     [
-        ({"id": "x", "entity_type": "track", "title": "t", "genres": "rock"}, "'genres'"),
+        ({"id": "x", "entity_type": "track", "title": "t", "genres": {"rock": 1}}, "'genres'"),
         ({"id": "x", "entity_type": "track", "title": "t", "artist": 7}, "'artist'"),
         ({"id": "x", "entity_type": "track", "title": "t", "moods": [1]}, "'moods'"),
     ],
@@ -300,8 +334,160 @@ def test_from_rows_rejects_a_row_that_is_not_an_object():
         Gazetteer.from_rows([["not", "a", "row"]])
 
 
-def test_empty_catalog_still_knows_entity_type_words():
-    assert slots_of("songs", Gazetteer.from_rows([])) == [("entity_type", "track")]
+def test_entity_type_words_are_those_of_the_types_the_catalog_has():
+    tracks_only = Gazetteer.from_rows([{"id": "t", "entity_type": "track", "title": "x"}])
+    assert slots_of("songs", tracks_only) == [("entity_type", "track")]
+    assert slots_of("albums", tracks_only) == []
+    assert slots_of("songs", Gazetteer.from_rows([])) == []
+
+
+# -- the catalog's spelling of punctuated words ----------------------------------------
+
+PUNCTUATED = [
+    {"id": "m1", "entity_type": "track", "title": "Titan A.E.", "artist": "AC/DC",
+     "genres": ["R&B", "hip-hop"]},
+    {"id": "m2", "entity_type": "track", "title": "L.A. Story", "artist": "B.B. King"},
+    {"id": "m3", "entity_type": "track", "title": "M*A*S*H", "artist": "Someone"},
+    {"id": "m4", "entity_type": "track", "title": "La Bamba", "artist": "Los Lobos"},
+]
+
+
+@pytest.fixture(scope="module")
+def punctuated() -> Gazetteer:
+    return Gazetteer.from_rows(PUNCTUATED)
+
+
+@pytest.mark.parametrize(
+    ("query", "searched"),
+    [
+        ("Titan A.E.", "titan a.e"),
+        ("titan a.e", "titan a.e"),
+        ("titan ae", "titan a.e"),
+        ("titan a e", "titan a.e"),
+        ("l a story", "l.a story"),
+        ("acdc", "ac dc"),
+        ("ac dc", "ac dc"),
+        ("rnb", "r b"),
+        ("r and b", "r b"),
+        ("r n b", "r b"),
+        ("mash", "m a s h"),
+        ("hiphop", "hip hop"),
+        ("bb king", "b.b king"),
+    ],
+)
+def test_typed_forms_of_punctuated_catalog_words_are_searched_as_the_catalog_spells_them(
+        punctuated, query, searched):
+    assert understand(query, punctuated, now=NOON_SATURDAY).match_text == searched
+
+
+def test_a_typed_form_that_is_a_catalog_word_is_kept_as_typed(punctuated):
+    # "La Bamba" makes "la" a word of the catalog, so it is not read as "L.A.".
+    assert understand("la story", punctuated, now=NOON_SATURDAY).match_text == "la story"
+
+
+def test_rewritten_forms_are_recognised_as_the_catalog_values(punctuated):
+    assert slots_of("acdc", punctuated) == [("artist", "AC/DC")]
+    assert slots_of("r and b", punctuated) == [("genre", "R&B")]
+    assert slots_of("bb king", punctuated) == [("artist", "B.B. King")]
+
+
+def test_the_memory_key_does_not_depend_on_the_catalog_spelling(punctuated):
+    u = understand("titan ae", punctuated, now=NOON_SATURDAY)
+    assert u.normalized == "titan ae" and u.match_text == "titan a.e"
+
+
+def test_a_dotted_initialism_the_catalog_writes_plain_is_searched_plain():
+    gazetteer = Gazetteer.from_rows([{"id": "1", "entity_type": "track", "title": "Titan AE"}])
+    assert understand("titan a.e", gazetteer, now=NOON_SATURDAY).match_text == "titan ae"
+
+
+# -- vocabularies from the catalog description -----------------------------------------
+
+FILMS = [
+    {"id": "f1", "entity_type": "movie", "title": "Toy Story", "genres": ["animation", "comedy"],
+     "decade": "1990s", "release_date": "1995-01-01"},
+    {"id": "f2", "entity_type": "movie", "title": "Airplane!", "genres": ["comedy"],
+     "decade": "1980s", "release_date": "1980-01-01"},
+]
+
+
+@pytest.fixture(scope="module")
+def films() -> Gazetteer:
+    from ltrr_opensearch.catalog.description import load_description
+
+    return Gazetteer.from_rows(FILMS, load_description("films"))
+
+
+def test_a_films_catalog_recognises_its_facets_and_its_type_by_name_and_plural(films):
+    assert slots_of("90s comedy", films) == [("decade", "1990s"), ("genre", "comedy")]
+    assert slots_of("animation movies", films) == [("genre", "animation"),
+                                                   ("entity_type", "movie")]
+    assert slots_of("a movie", films) == [("entity_type", "movie")]
+
+
+def test_a_films_catalog_knows_no_music_type_words(films):
+    assert slots_of("songs", films) == [] and films.values("entity_type") == ("movie",)
+
+
+def test_a_films_catalog_guesses_no_music_intent(films):
+    # Attributes alone would mean "playlist" in music; a films catalog has none.
+    assert understand("90s comedy", films, now=NOON_SATURDAY).intent is None
+    assert understand("animation movies", films, now=NOON_SATURDAY).intent == "movie"
+
+
+SHOP = {"fields": {"title": "name", "creator": "brand", "type": "kind", "date": "released"},
+        "facets": {"color": "color", "category": "category"}}
+SHOP_ROWS = [
+    {"name": "Runner", "brand": "Nike", "kind": "product", "color": "red", "category": "shoes",
+     "released": "2019-03-01"},
+    {"name": "Oxford", "brand": "Acme", "kind": "product", "color": ["blue", "navy"],
+     "category": "shirts", "released": 2021},
+]
+
+
+@pytest.fixture(scope="module")
+def shop() -> Gazetteer:
+    from ltrr_opensearch.catalog.description import parse_description
+
+    return Gazetteer.from_rows(SHOP_ROWS, parse_description(SHOP))
+
+
+def test_generic_facet_kinds_become_slots_of_that_kind(shop):
+    assert slots_of("navy shirts", shop) == [("color", "navy"), ("category", "shirts")]
+    assert [(s.kind, s.value) for s in understand("blu", shop).slots] == [("color", "blue")]
+
+
+def test_creators_are_artist_slots_and_any_type_is_known_by_name_and_plural(shop):
+    assert slots_of("nike products", shop) == [("artist", "Nike"), ("entity_type", "product")]
+
+
+def test_periods_come_from_the_date_field_without_a_decade_facet(shop):
+    assert shop.values("decade") == ("2010s", "2020s")
+    assert slots_of("2010s shoes", shop) == [("decade", "2010s"), ("category", "shoes")]
+    assert slots_of("twenties", shop) == [("decade", "2020s")]
+    assert slots_of("2019", shop) == [("year", "2019")]
+
+
+def test_a_films_catalog_with_a_decade_facet_reads_no_years(films):
+    assert films.values("decade") == ("1980s", "1990s")
+    with pytest.raises(ValueError, match="unknown kind 'year'"):
+        films.values("year")
+
+
+@pytest.mark.parametrize(("entity_type", "words"), [
+    ("movie", ("movie", "movies")), ("category", ("category", "categories")),
+    ("box", ("box", "boxes")), ("series", ("series",)), ("tv_show", ("tv show", "tv shows")),
+    ("track", ("track", "tracks", "song", "songs", "tune", "tunes")),
+])
+def test_type_words_are_music_synonyms_or_the_name_and_its_plural(entity_type, words):
+    from ltrr_opensearch.understand.gazetteer import type_words
+
+    assert type_words(entity_type) == words
+
+
+def test_a_malformed_kind_is_refused():
+    with pytest.raises(ValueError, match="lowercase identifiers"):
+        Gazetteer({"Bad Kind": {"x": 1.0}})
 
 
 # -- intent ----------------------------------------------------------------------------

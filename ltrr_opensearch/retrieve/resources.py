@@ -15,7 +15,7 @@ from opensearchpy import OpenSearch
 from ltrr_opensearch.config import Settings
 
 _lock = threading.Lock()
-_gazetteers: dict[tuple[tuple[str, ...], str], Any] = {}
+_gazetteers: dict[tuple[tuple[str, ...], str, str], Any] = {}
 _embedders: dict[tuple[tuple[str, ...], str], Any] = {}
 
 
@@ -24,11 +24,15 @@ def _key(settings: Settings) -> tuple[tuple[str, ...], str]:
 
 
 def gazetteer_for(client: OpenSearch, settings: Settings) -> Any:
-    """The catalog's :class:`~ltrr_opensearch.understand.Gazetteer`, built once per process."""
+    """The catalog's :class:`~ltrr_opensearch.understand.Gazetteer`, built once per process
+    and per catalog description (its vocabularies come from the described fields of the
+    index the description names)."""
+    from ltrr_opensearch.catalog.description import description_for
     from ltrr_opensearch.understand import Gazetteer
 
+    description = description_for(settings)
     with _lock:
-        key = _key(settings)
+        key = (settings.urls, description.target(settings), description.digest)
         if key not in _gazetteers:
             _gazetteers[key] = Gazetteer.from_index(client, settings)
         return _gazetteers[key]

@@ -47,14 +47,20 @@ def understand(
     ``now`` sets the time-of-day features (pass the user's local time if known; default:
     the current UTC time). ``user_features`` must use names declared in ``spec``.
     The result depends only on the arguments.
+
+    ``normalized`` is the catalog-independent form (:func:`normalize_query`: what memory
+    keys and logs use); ``tokens`` are its words with the catalog's spelling restored
+    (:meth:`Gazetteer.rewrite`: "titan ae" -> titan, a.e), and slots, keywords and
+    :attr:`Understanding.match_text` (what strategies search with) come from them.
     """
     normalized = normalize_query(query)
-    tokens = tuple(normalized.split())
+    tokens = gazetteer.rewrite(normalized.split())
     matches = gazetteer.match(tokens)
     covered = {i for m in matches for i in range(m.start, m.end)}
     keywords = tuple(t for i, t in enumerate(tokens) if i not in covered)
     slots = tuple(m.slot for m in matches)
-    intent, intent_confidence = detect_intent(slots, keywords)
+    intent, intent_confidence = detect_intent(slots, keywords,
+                                              types=gazetteer.values("entity_type"))
     context = build_context(
         normalized,
         tokens,

@@ -1,5 +1,18 @@
-"""Catalog vocabularies (artists, genres, moods, decades, languages, entity types) and
-the matcher that finds them in a normalised query.
+"""Catalog vocabularies and the matcher that finds them in a normalised query.
+
+The vocabularies come from the catalog description (``docs/catalog-description.md``):
+creators (slot kind ``artist``, whatever the catalog calls them: artist, director,
+brand) from the creator fields, one vocabulary per facet kind from its keyword field
+(``genre``, ``mood``, ``decade``, ``language`` have aliases of their own; any other kind
+is matched on its values), entity types from the type field's values, and periods
+(decades and years) from the date field when no decade facet is described. Nothing here
+is specific to music except the synonyms of the music entity types ("songs" -> track),
+used only for the types a catalog has.
+
+Before matching, :meth:`Gazetteer.rewrite` restores the catalog's spelling of words
+whose punctuation the user left out or typed differently ("titan ae" / "titan a e" ->
+"titan a.e", "acdc" -> "ac dc", "r and b" / "rnb" -> "r b"), learnt from the catalog's
+own titles and values (see :func:`compound_forms`).
 
 Matching walks the query tokens left to right. At each position it tries the longest
 span first (up to :data:`MAX_SPAN_TOKENS` tokens); for each span length it tries an
@@ -30,6 +43,7 @@ short word would hit something; artist typos need 4 characters ("tayler" -> Tayl
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,13 +58,19 @@ from ltrr_opensearch.understand.normalize import normalize_query
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
 
+    from ltrr_opensearch.catalog.description import BoundCatalog, CatalogDescription
     from ltrr_opensearch.config import Settings
 
-KIND_PRIORITY = ("entity_type", "decade", "genre", "mood", "language", "artist")
-"""Which kind a phrase is when it is several at once, most preferred first."""
+KIND_PRIORITY = ("entity_type", "decade", "year", "genre", "mood", "language", "artist")
+"""Which kind a phrase is when it is several at once, most preferred first; any other
+(generic) facet kind ranks after language and before artist, alphabetically."""
 
 CATALOG_KINDS = ("artist", "genre", "mood", "decade", "language")
-"""Kinds whose values come from the catalog (entity types are a fixed vocabulary)."""
+"""The kinds the music catalog describes (every kind's values come from the catalog)."""
+
+CREATOR_KIND = "artist"  # the slot kind of creators in every catalog (ctx-v2 counts it)
+PERIOD_KINDS = ("decade", "year")  # from the date field when no decade facet is described
+_KIND_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 MAX_SPAN_TOKENS = 5
 MIN_FUZZY_SIMILARITY = 0.7
@@ -58,7 +78,8 @@ MIN_FUZZY_CHARS = 4  # typo tolerance for any kind from this span length on
 MIN_FUZZY_CHARS_CURATED = 3  # ... and for every kind but artist from this length on
 LONG_SPAN_CHARS = 9  # spans this long may be 2 edits away, shorter ones 1
 
-# Words that mean "I want this type of entity"; singular and plural.
+# Words that mean "I want this type of entity", for the music types; singular and plural.
+# A catalog type not listed here is recognised by its own name and plural ("movies").
 ENTITY_TYPE_WORDS: Mapping[str, tuple[str, ...]] = {
     "track": ("track", "tracks", "song", "songs", "tune", "tunes"),
     "album": ("album", "albums", "lp", "lps", "record", "records", "ep", "eps"),
@@ -102,6 +123,38 @@ STOPWORDS = frozenset({
 })
 
 _RANK = {kind: i for i, kind in enumerate(KIND_PRIORITY)}
+_GENERIC_RANK = _RANK["language"]  # generic facets sit between language and artist
+
+
+def kind_rank(kind: str) -> tuple[int, str]:
+    """Sort key of a slot kind for :data:`KIND_PRIORITY` (generic kinds included)."""
+    if kind in _RANK:
+        return (2 * _RANK[kind], "")
+    return (2 * _GENERIC_RANK + 1, kind)
+
+
+def type_words(entity_type: str) -> tuple[str, ...]:
+    """What users type to ask for one entity type: the music synonyms for a music type,
+    else the type's name and its plural ("movie" -> movie, movies; "tv_series" -> tv
+    series; "category" -> category, categories)."""
+    if entity_type in ENTITY_TYPE_WORDS:
+        return ENTITY_TYPE_WORDS[entity_type]
+    name = normalize_query(entity_type.replace("_", " ").replace("-", " "))
+    if not name:
+        return ()
+    head, _, last = name.rpartition(" ")
+    plural = f"{head} {_plural(last)}" if head else _plural(last)
+    return (name, plural) if plural != name else (name,)
+
+
+def _plural(word: str) -> str:
+    if word.endswith("s"):  # "series", "news", "glass": kept as typed
+        return word
+    if word.endswith(("x", "z", "ch", "sh")):
+        return word + "es"
+    if word.endswith("y") and len(word) > 1 and word[-2] not in "aeiou":
+        return word[:-1] + "ies"
+    return word + "s"
 
 
 @dataclass(frozen=True)
@@ -123,45 +176,59 @@ class _Entry:
     value: str
     weight: float  # how often the catalog uses the value; breaks ties
 
-    def sort_key(self) -> tuple[int, float, str]:
-        return (_RANK[self.kind], -self.weight, self.value)
+    def sort_key(self) -> tuple[tuple[int, str], float, str]:
+        return (kind_rank(self.kind), -self.weight, self.value)
 
 
 class Gazetteer:
     """Canonical catalog values by kind, indexed for exact and typo-tolerant lookup.
 
-    ``vocab`` maps a catalog kind (:data:`CATALOG_KINDS`) to ``{canonical value:
-    weight}``; the weight (usually how many entities use the value) breaks ties.
-    Entity-type words are always included. ``known_words`` are words users type on
-    purpose (catalog title words); together with the words of every value they are never
-    typo-corrected on their own. Build one with :meth:`from_rows` or :meth:`from_index`;
-    it is read-only afterwards and safe to share between threads.
+    ``vocab`` maps a kind (the creator kind ``artist``, a facet kind such as ``genre``
+    or ``brand``, or a period kind) to ``{canonical value: weight}``; the weight
+    (usually how many entities use the value) breaks ties. ``entity_types`` are the
+    catalog's types, recognised by :func:`type_words`. ``known_words`` are texts whose
+    words users type on purpose (catalog titles); together with the words of every value
+    they are never typo-corrected on their own, and their punctuated words teach
+    :meth:`rewrite` the catalog's spelling. Build one with :meth:`from_rows` or
+    :meth:`from_index`; it is read-only afterwards and safe to share between threads.
     """
 
     def __init__(
-        self, vocab: Mapping[str, Mapping[str, float]], known_words: Iterable[str] = ()
+        self,
+        vocab: Mapping[str, Mapping[str, float]],
+        known_words: Iterable[str] = (),
+        *,
+        entity_types: Iterable[str] = (),
     ) -> None:
-        unknown = set(vocab) - set(CATALOG_KINDS)
-        if unknown:
-            raise ValueError(f"unknown gazetteer kind(s): {', '.join(sorted(unknown))}")
+        bad = sorted(k for k in vocab if not _KIND_NAME.match(k) or k == "entity_type")
+        if bad:
+            raise ValueError(f"gazetteer kind(s) {', '.join(map(repr, bad))} must be lowercase "
+                             "identifiers other than entity_type")
         self._values: dict[str, tuple[str, ...]] = {}
         self._exact: dict[str, _Entry] = {}
-        for kind in CATALOG_KINDS:
-            values = vocab.get(kind, {})
+        for kind in sorted(vocab, key=kind_rank):
+            values = vocab[kind]
             self._values[kind] = tuple(sorted(values))
             for value, weight in values.items():
                 for alias in _aliases(kind, value, values):
                     self._add(alias, _Entry(kind, value, float(weight)))
-        self._values["entity_type"] = tuple(sorted(ENTITY_TYPE_WORDS))
-        for entity_type, words in ENTITY_TYPE_WORDS.items():
-            for word in words:
+        for kind in CATALOG_KINDS:
+            self._values.setdefault(kind, ())
+        types = tuple(sorted(set(entity_types)))
+        self._values["entity_type"] = types
+        for entity_type in types:
+            for word in type_words(entity_type):
                 self._add(word, _Entry("entity_type", entity_type, 0.0))
-        known = {word for text in known_words for word in normalize_query(text).split()}
+        texts = list(known_words)
+        known = {word for text in texts for word in normalize_query(text).split()}
         known.update(word for phrase in self._exact for word in phrase.split())
         self._known_words = frozenset(known | STOPWORDS)
         self._max_tokens = max((p.count(" ") + 1 for p in self._exact), default=1)
         self._max_chars = max((len(p) for p in self._exact), default=0)
         self._deletions = _deletion_index(self._exact)
+        every_value = (v for values in vocab.values() for v in values)
+        self._compounds = self._compound_index([*texts, *every_value])
+        self._compound_tokens = max((p.count(" ") + 1 for p in self._compounds), default=0)
 
     def known_word_fraction(self, tokens: Sequence[str]) -> float:
         """Share of the non-stopword tokens that are catalog words or numbers. Slang and
@@ -179,42 +246,78 @@ class Gazetteer:
         if current is None or entry.sort_key() < current.sort_key():
             self._exact[phrase] = entry
 
+    def _compound_index(self, texts: Iterable[str]) -> dict[str, str]:
+        """typed form -> the catalog's form, for the punctuated words of ``texts``.
+
+        A typed form that is itself a word or phrase of the catalog is left out (it is
+        meant as typed); one typed form of several catalog forms goes to the most
+        frequent, then the alphabetically first."""
+        seen: dict[str, Counter[str]] = {}
+        for text in texts:
+            for typed, canonical in compound_forms(text):
+                seen.setdefault(typed, Counter())[canonical] += 1
+        out: dict[str, str] = {}
+        for typed, counts in seen.items():
+            if typed in self._exact or (" " not in typed and typed in self._known_words):
+                continue
+            out[typed] = min(counts, key=lambda c: (-counts[c], c))
+        return out
+
     # -- construction ------------------------------------------------------------------
 
     @classmethod
-    def from_rows(cls, rows: Iterable[Mapping[str, Any]]) -> Gazetteer:
-        """Collect the vocabularies from catalog rows (dicts in the catalog schema).
+    def from_rows(
+        cls, rows: Iterable[Mapping[str, Any]], description: CatalogDescription | None = None
+    ) -> Gazetteer:
+        """Collect the vocabularies from catalog rows, read through ``description``
+        (default: the built-in music description).
 
-        Artists are ``row["artist"]`` of every entity plus the titles of
-        ``entity_type == "artist"`` rows; the words of all titles are known words.
-        Missing or null fields are skipped; a field of the wrong type raises
+        Creators are the values of the creator fields plus the titles of the entities
+        whose type is named like a creator field (``artist`` rows in music); facets come
+        from their fields (a string or a list of strings); entity types from the type
+        field (and the description's declared types); decades and years from the date
+        field when no decade facet is described. The words of all other titles are known
+        words. Missing or null fields are skipped; a field of the wrong type raises
         :class:`ValidationError` naming the row.
         """
-        vocab: dict[str, Counter[str]] = {kind: Counter() for kind in CATALOG_KINDS}
+        d = description or _default_description()
+        vocab: dict[str, Mapping[str, float]] = {}
+        counts: dict[str, Counter[str]] = {CREATOR_KIND: Counter()}
+        counts.update({kind: Counter() for kind in d.facets})
+        types: Counter[str] = Counter()
+        years: Counter[int] = Counter()
         titles: set[str] = set()
+        creator_types = _creator_types(d)
+        periods = _period_field(d)
         for position, row in enumerate(rows):
             if not isinstance(row, Mapping):
                 raise ValidationError(
                     f"catalog row {position} is a {type(row).__name__}, not an object",
                     hint="each row must be a JSON object in the catalog schema",
                 )
-            where = f"catalog row {position} (id={row.get('id')!r})"
-            artist = _optional_str(row, "artist", where)
-            if artist:
-                vocab["artist"][artist] += 1
-            title = _optional_str(row, "title", where)
-            if title and row.get("entity_type") == "artist":
-                vocab["artist"][title] += 1
-            elif title:
-                titles.add(title)
-            for kind, field in (("genre", "genres"), ("mood", "moods")):
-                for value in _optional_str_list(row, field, where):
-                    vocab[kind][value] += 1
-            for kind in ("decade", "language"):
-                found = _optional_str(row, kind, where)
-                if found:
-                    vocab[kind][found] += 1
-        return cls(vocab, titles)
+            where = f"catalog row {position} (id={_field(row, d.id)!r})"
+            entity_type = _optional_str(row, d.type, where) if d.type else None
+            if entity_type:
+                types[entity_type] += 1
+            for creator in d.creator:
+                for value in _str_values(row, creator.name, where):
+                    counts[CREATOR_KIND][value] += 1
+            for position_in_title, title_field in enumerate(d.title):
+                title = _optional_str(row, title_field.name, where)
+                if title and position_in_title == 0 and entity_type in creator_types:
+                    counts[CREATOR_KIND][title] += 1
+                elif title:
+                    titles.add(title)
+            for kind, field in d.facets.items():
+                for value in _str_values(row, field, where):
+                    counts[kind][value] += 1
+            if periods:
+                year = _year_of(_field(row, periods))
+                if year is not None:
+                    years[year] += 1
+        vocab.update(counts)
+        vocab.update(_period_vocab(years))
+        return cls(vocab, titles, entity_types=set(types) | set(d.entity_types or ()))
 
     @classmethod
     def from_index(
@@ -223,19 +326,41 @@ class Gazetteer:
         settings: Settings,
         page_size: int = 5000,
         title_entities: int = 10_000,
+        catalog: BoundCatalog | None = None,
     ) -> Gazetteer:
-        """Collect the vocabularies from the catalog alias with composite aggregations.
+        """Collect the vocabularies from the catalog the description names (the user's own
+        index, or the managed alias), with paged composite aggregations over the
+        described keyword fields and a ``date_histogram`` over the date field.
 
-        Values come back as the index stores keywords (lower-cased, accents folded by
-        the mapping's ``folded`` normalizer), which is what the keyword fields match.
-        Aggregations are paged, so catalogs with many artists need no large buckets.
-        Known words come from the titles of the ``title_entities`` most popular
-        entities (one search), not of every entity as in :meth:`from_rows`.
+        Values come back as the index stores keywords (the managed mapping lower-cases
+        and folds accents), which is what the keyword fields match. Known words come
+        from the titles of the ``title_entities`` most popular entities (one search).
+        ``catalog`` defaults to the description in force bound to the live mapping.
         """
-        counts, titles = _read_index(client, settings, page_size, title_entities)
-        artists = Counter(counts.pop("artist"))
-        artists.update(counts.pop("artist_title"))
-        return cls({"artist": artists, **counts}, titles)
+        if catalog is None:
+            from opensearchpy import exceptions as os_exc
+
+            from ltrr_opensearch.catalog.description import bound_catalog
+
+            try:
+                catalog = bound_catalog(client, settings)
+            except os_exc.ConnectionError:
+                from ltrr_opensearch.engine.client import unreachable
+
+                raise unreachable(settings, "reading the catalog description's mapping") \
+                    from None
+        read = _read_index(client, settings, catalog, page_size, title_entities)
+        vocab: dict[str, Mapping[str, float]] = {}
+        for name, values in read.counts.items():
+            kind = _SOURCE_KIND.get(name.split(":")[0], name.partition(":")[2])
+            merged = dict(vocab.get(kind, {}))
+            for value, count in values.items():
+                merged[value] = merged.get(value, 0.0) + count
+            vocab[kind] = merged
+        vocab.setdefault(CREATOR_KIND, {})
+        types = set(vocab.pop("entity_type", {})) | set(catalog.description.entity_types or ())
+        vocab.update(_period_vocab(read.years))
+        return cls(vocab, read.titles, entity_types=types)
 
     # -- lookup ------------------------------------------------------------------------
 
@@ -271,6 +396,32 @@ class Gazetteer:
                 start += 1
         return tuple(found)
 
+    def rewrite(self, tokens: Sequence[str]) -> tuple[str, ...]:
+        """The tokens with the catalog's spelling restored where the user left out or
+        changed the punctuation of a catalog word: "titan ae" and "titan a e" -> "titan
+        a.e", "acdc" -> "ac dc", "rnb" and "r and b" -> "r b" (when the catalog writes
+        "Titan A.E.", "AC/DC", "R&B"). A single token that is a catalog word is kept as
+        typed; longer typed spans are tried first. An initialism the catalog writes
+        without dots ("AE") is found from its dotted form ("a.e" -> "ae")."""
+        out: list[str] = []
+        start, count = 0, len(tokens)
+        while start < count:
+            longest = min(self._compound_tokens, count - start)
+            for length in range(longest, 0, -1):
+                canonical = self._compounds.get(" ".join(tokens[start : start + length]))
+                if canonical is not None:
+                    out.extend(canonical.split())
+                    start += length
+                    break
+            else:
+                token = tokens[start]
+                if token not in self._known_words and _INITIALISM.fullmatch(token):
+                    plain = token.replace(".", "")
+                    token = plain if plain in self._known_words else token
+                out.append(token)
+                start += 1
+        return tuple(out)
+
     def _fuzzy(self, phrase: str, span: tuple[str, ...] | list[str]) -> tuple[_Entry | None, float]:
         size = len(phrase)
         if size < MIN_FUZZY_CHARS_CURATED or size > self._max_chars + 2:
@@ -283,7 +434,7 @@ class Gazetteer:
         candidates: set[str] = set()
         for key in _deletions_of(phrase):
             candidates.update(self._deletions.get(key, ()))
-        best: tuple[tuple[float, int, float, str], _Entry, float] | None = None
+        best: tuple[tuple[float, tuple[int, str], float, str], _Entry, float] | None = None
         for candidate in candidates:
             entry = self._exact[candidate]
             if size < MIN_FUZZY_CHARS and entry.kind == "artist":
@@ -294,12 +445,45 @@ class Gazetteer:
             similarity = 1.0 - distance / max(size, len(candidate))
             if similarity < MIN_FUZZY_SIMILARITY:
                 continue
-            rank_key = (-similarity, _RANK[entry.kind], -entry.weight, entry.value)
+            rank_key = (-similarity, kind_rank(entry.kind), -entry.weight, entry.value)
             if best is None or rank_key < best[0]:
                 best = (rank_key, entry, similarity)
         if best is None:
             return None, 0.0
         return best[1], best[2]
+
+
+# -- the catalog's spelling of punctuated words ----------------------------------------
+
+_INITIALISM = re.compile(r"[^\W\d_](?:\.[^\W\d_])+")
+_INNER_MARKS = re.compile(r"[.:,]")
+
+
+def compound_forms(text: str) -> list[tuple[str, str]]:
+    """``(typed form, catalog form)`` pairs for the words of a catalog text written with
+    punctuation inside them, both normalised.
+
+    A word is a whitespace-separated chunk of the raw text. Its catalog form is its
+    normalised text ("A.E." -> "a.e", "AC/DC" -> "ac dc", "R&B" -> "r b"); the typed
+    forms are the same letters run together ("ae", "acdc", "rb") or spaced ("a e"), and
+    for "&" the spoken joiners ("r and b", "r n b", "rnb"). Plain words give nothing.
+    """
+    pairs: list[tuple[str, str]] = []
+    for chunk in text.split():
+        canonical = normalize_query(chunk)
+        tokens = canonical.split()
+        if not tokens or len(tokens) > MAX_SPAN_TOKENS:
+            continue
+        if len(tokens) == 1 and not _INNER_MARKS.search(canonical):
+            continue
+        pieces = [p for p in _INNER_MARKS.sub(" ", canonical).split()]
+        typed = {"".join(pieces), " ".join(pieces)}
+        if "&" in chunk:
+            typed.update(normalize_query(chunk.replace("&", joiner))
+                         for joiner in (" and ", " n ", "n"))
+        pairs.extend((form, canonical) for form in sorted(typed)
+                     if form != canonical and len(form) > 1)
+    return pairs
 
 
 # -- aliases and the deletion index ----------------------------------------------------
@@ -351,11 +535,40 @@ def _deletion_index(phrases: Iterable[str]) -> dict[str, tuple[str, ...]]:
     return {key: tuple(values) for key, values in index.items()}
 
 
-# -- row validation --------------------------------------------------------------------
+# -- reading rows through the description ------------------------------------------------
+
+
+def _default_description() -> CatalogDescription:
+    from ltrr_opensearch.catalog.description import DEFAULT_DESCRIPTION, load_description
+
+    return load_description(DEFAULT_DESCRIPTION)
+
+
+def _creator_types(d: CatalogDescription) -> frozenset[str]:
+    """Entity types whose titles are creators: those named like a creator field (the
+    ``artist`` entities of a catalog whose creator field is ``artist``)."""
+    return frozenset(f.name.rsplit(".", 1)[-1] for f in d.creator)
+
+
+def _period_field(d: CatalogDescription) -> str | None:
+    """The date field periods are read from: only when no decade facet is described."""
+    return d.date if d.date and "decade" not in d.facets else None
+
+
+def _field(row: Mapping[str, Any], path: str) -> Any:
+    """A (possibly dotted) field of a row: ``"a.b"`` is ``row["a.b"]`` or ``row["a"]["b"]``."""
+    if path in row:
+        return row[path]
+    value: Any = row
+    for part in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
 
 
 def _optional_str(row: Mapping[str, Any], field: str, where: str) -> str | None:
-    value = row.get(field)
+    value = _field(row, field)
     if value is None or isinstance(value, str):
         return value
     raise ValidationError(
@@ -364,55 +577,120 @@ def _optional_str(row: Mapping[str, Any], field: str, where: str) -> str | None:
     )
 
 
-def _optional_str_list(row: Mapping[str, Any], field: str, where: str) -> list[str]:
-    value = row.get(field)
+def _str_values(row: Mapping[str, Any], field: str, where: str) -> list[str]:
+    """A keyword field's values: a string, a list of strings, or nothing."""
+    value = _field(row, field)
     if value is None:
         return []
+    if isinstance(value, str):
+        return [value] if value else []
     if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
         return [v for v in value if v]
     raise ValidationError(
-        f"{where}: {field!r} must be a list of strings, got {value!r:.60}",
+        f"{where}: {field!r} must be a string or a list of strings, got {value!r:.60}",
         hint="fix the row to follow the catalog schema",
     )
 
 
+_YEAR = re.compile(r"^\s*(-?\d{4})")
+
+
+def _year_of(value: Any) -> int | None:
+    """The year of a date value as rows carry it ("1994-05-01", "1994", 1994)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 1000 <= value <= 9999 else None
+    if isinstance(value, str):
+        found = _YEAR.match(value)
+        return int(found.group(1)) if found and 1000 <= int(found.group(1)) <= 9999 else None
+    return None
+
+
+def _period_vocab(years: Mapping[int, float]) -> dict[str, dict[str, float]]:
+    """Decades ("1990s", with the aliases "90s" and "nineties") and years ("1994") of the
+    catalog's dates; nothing when there are none."""
+    if not years:
+        return {}
+    decades: dict[str, float] = {}
+    for year, count in years.items():
+        decade = f"{year // 10 * 10}s"
+        decades[decade] = decades.get(decade, 0.0) + count
+    return {"decade": decades, "year": {str(y): float(c) for y, c in years.items()}}
+
+
 # -- reading the vocabularies from the catalog index -----------------------------------
 
-# aggregation name -> (keyword field, query restricting the documents or None). A
-# composite aggregation cannot sit under a filter aggregation (OpenSearch silently drops
-# the filter), so a restricted source gets its own search, sent in the same _msearch.
-_INDEX_SOURCES: Mapping[str, tuple[str, dict[str, Any] | None]] = {
-    "artist": ("artist.keyword", None),
-    "artist_title": ("title.keyword", {"term": {"entity_type": "artist"}}),
-    "genre": ("genres", None),
-    "mood": ("moods", None),
-    "decade": ("decade", None),
-    "language": ("language", None),
-}
+# Source name prefix -> slot kind ("facet:<kind>" sources are their own kind).
+_SOURCE_KIND = {"creator": CREATOR_KIND, "creator_title": CREATOR_KIND, "type": "entity_type"}
+
+
+@dataclass
+class _IndexRead:
+    counts: dict[str, dict[str, float]]
+    titles: list[str]
+    years: dict[int, float]
+
+
+def _index_sources(catalog: BoundCatalog) -> dict[str, tuple[str, dict[str, Any] | None]]:
+    """Source name -> (keyword field, query restricting the documents or None). A
+    composite aggregation cannot sit under a filter aggregation (OpenSearch silently drops
+    the filter), so a restricted source gets its own search, sent in the same _msearch."""
+    d = catalog.description
+    sources: dict[str, tuple[str, dict[str, Any] | None]] = {}
+    for position, creator in enumerate(d.creator):
+        keyword = catalog.keyword_of(creator.name)
+        if keyword:
+            sources[f"creator:{position}"] = (keyword, None)
+    title_keyword = catalog.keyword_of(d.title[0].name)
+    if d.type and title_keyword and d.creator:
+        sources["creator_title"] = (title_keyword,
+                                    {"terms": {d.type: sorted(_creator_types(d))}})
+    for kind, field in d.facets.items():
+        sources[f"facet:{kind}"] = (field, None)
+    if d.type:
+        sources["type"] = (d.type, None)
+    return sources
 
 
 def _read_index(
-    client: OpenSearch, settings: Settings, page_size: int, title_entities: int
-) -> tuple[dict[str, dict[str, float]], list[str]]:
+    client: OpenSearch, settings: Settings, catalog: BoundCatalog, page_size: int,
+    title_entities: int
+) -> _IndexRead:
     """Page every field's composite aggregation, one ``_msearch`` round trip per page,
     dropping each field from the requests once its last page has arrived. The first
-    round trip also fetches the titles of the most popular entities."""
-    index = settings.catalog_alias
-    counts: dict[str, dict[str, float]] = {name: {} for name in _INDEX_SOURCES}
-    titles: list[str] = []
+    round trip also fetches the titles of the most popular entities and, when periods
+    come from the date field, the catalog's years."""
+    d = catalog.description
+    index = d.target(settings)
+    sources = _index_sources(catalog)
+    read = _IndexRead({name: {} for name in sources}, [], {})
     after: dict[str, Any] = {}
-    pending = list(_INDEX_SOURCES)
+    pending = list(sources)
     first_page = True
-    while pending:
-        groups: dict[str, list[str]] = {}  # the query (as JSON) -> aggregation names
+    title_fields = [f.name for f in d.title]
+    while first_page or pending:
+        groups: dict[str, list[str]] = {}  # the query (as JSON) -> source names
         for name in pending:
-            groups.setdefault(json.dumps(_INDEX_SOURCES[name][1]), []).append(name)
+            groups.setdefault(json.dumps(sources[name][1]), []).append(name)
         lines: list[dict[str, Any]] = []
+        extra = 0
         if first_page:
+            sort: list[Any] = ["_doc"]
+            popularity = catalog.fields.get(d.popularity) if d.popularity else None
+            if popularity is not None and popularity.type != "rank_feature":
+                sort.insert(0, {d.popularity: {"order": "desc", "missing": "_last"}})
             lines.extend(({"index": index}, {
-                "size": title_entities, "_source": ["title"], "track_total_hits": False,
-                "sort": [{"popularity": {"order": "desc", "missing": "_last"}}, "_doc"],
-            }))
+                "size": title_entities, "_source": title_fields, "track_total_hits": False,
+                "sort": sort}))
+            extra = 1
+            period = _period_field(d)
+            if period:
+                lines.extend(({"index": index}, {
+                    "size": 0, "track_total_hits": False, "aggs": {"years": {"date_histogram": {
+                        "field": period, "calendar_interval": "year", "min_doc_count": 1,
+                        "format": "yyyy"}}}}))
+                extra = 2
         for query_json, names in groups.items():
             body: dict[str, Any] = {"size": 0, "track_total_hits": False, "aggs": {}}
             if query_json != "null":
@@ -420,29 +698,43 @@ def _read_index(
             for name in names:
                 composite: dict[str, Any] = {
                     "size": page_size,
-                    "sources": [{"value": {"terms": {"field": _INDEX_SOURCES[name][0]}}}],
+                    "sources": [{"value": {"terms": {"field": sources[name][0]}}}],
                 }
                 if name in after:
                     composite["after"] = after[name]
-                body["aggs"][name] = {"composite": composite}
+                body["aggs"][_agg_name(name)] = {"composite": composite}
             lines.extend(({"index": index}, body))
         responses = _msearch(client, settings, index, lines)
         if first_page:
             first_page = False
-            hits = responses.pop(0)["hits"]["hits"]
-            titles = [h["_source"]["title"] for h in hits if h["_source"].get("title")]
+            for hit in responses[0]["hits"]["hits"]:
+                for field in title_fields:
+                    title = _field(hit.get("_source") or {}, field)
+                    if isinstance(title, str) and title:
+                        read.titles.append(title)
+            if extra == 2:
+                for bucket in responses[1]["aggregations"]["years"]["buckets"]:
+                    year = _year_of(bucket.get("key_as_string"))
+                    if year is not None:
+                        read.years[year] = read.years.get(year, 0.0) + bucket["doc_count"]
+            responses = responses[extra:]
         still_pending = []
         for names, response in zip(groups.values(), responses, strict=True):
             for name in names:
-                result = response["aggregations"][name]
+                result = response["aggregations"][_agg_name(name)]
                 buckets = result["buckets"]
                 for bucket in buckets:
-                    counts[name][bucket["key"]["value"]] = float(bucket["doc_count"])
+                    value = bucket["key"]["value"]
+                    read.counts[name][str(value)] = float(bucket["doc_count"])
                 if len(buckets) == page_size and "after_key" in result:
                     after[name] = result["after_key"]
                     still_pending.append(name)
         pending = still_pending
-    return counts, titles
+    return read
+
+
+def _agg_name(source: str) -> str:
+    return source.replace(":", "_")  # aggregation names cannot hold ':' in every version
 
 
 def _msearch(
@@ -473,6 +765,6 @@ def _msearch(
         detail = error.get("reason", "") if isinstance(error, dict) else ""
         raise LtrrError(
             f"reading the vocabulary from {index!r} failed: {reason} {detail}".strip(),
-            hint="check that the index uses mappings/catalog.v1.json",
+            hint="check the catalog description's fields against the index (ltrr doctor)",
         )
     return responses

@@ -27,8 +27,13 @@ _LETTER_FOLDS = {
     "\u00fe": "th", "\u0142": "l", "\u0131": "i", "\u0127": "h", "\u0167": "t",
     "\u0140": "l", "\u0138": "k",
 }
+# Punctuation that the standard tokenizer (Unicode word boundaries, UAX #29) keeps inside a
+# word, and so the catalog's indexed tokens keep: a dot between letters or between digits
+# ("a.e", "u.s.a", "1.5"), a colon between letters ("re:zero"), a comma between digits
+# ("1,000"). Elsewhere these are separators like any other punctuation.
+_INNER = ".:,"
 _ASCII_TABLE = str.maketrans(
-    {c: ("" if c in _APOSTROPHES else " ") for c in string.punctuation}
+    {c: ("" if c in _APOSTROPHES else " ") for c in string.punctuation if c not in _INNER}
     | {chr(c): " " for c in (*range(32), 127)}  # control characters separate words
 )
 # Combining marks are dropped only after Latin, Greek and Cyrillic letters (accents); in
@@ -43,7 +48,10 @@ def normalize_query(text: str) -> str:
 
     Lower-cased (``casefold``: "ß" -> "ss"), accents removed ("Beyoncé" -> "beyonce"),
     compatibility forms unified (NFKD: full-width letters, ligatures), apostrophes
-    dropped, any other punctuation or symbol turned into a space, whitespace collapsed.
+    dropped, punctuation that carries meaning inside a word kept as the catalog's
+    analyzers keep it (the dots of "Titan A.E." -> "titan a.e", "1.5", "1,000"; see
+    :data:`_INNER`), any other punctuation or symbol turned into a space, whitespace
+    collapsed.
     Letters and digits of every script are kept. Deterministic and idempotent. Input
     longer than :data:`MAX_QUERY_CHARS` is cut rather than rejected.
     """
@@ -51,7 +59,7 @@ def normalize_query(text: str) -> str:
         raise TypeError(f"query must be a str, got {type(text).__name__}")
     text = text[: MAX_QUERY_CHARS * 4]  # bound the work before NFKD can expand it
     folded = text.lower().translate(_ASCII_TABLE) if text.isascii() else _fold_unicode(text)
-    out = " ".join(folded.split())
+    out = " ".join(_inner_punctuation(folded).split())
     if len(out) > MAX_QUERY_CHARS:
         cut = out[: MAX_QUERY_CHARS + 1]
         space = cut.rfind(" ")
@@ -77,13 +85,33 @@ def _fold_unicode(text: str) -> str:
             base_is_latinish = True
             continue
         category = unicodedata.category(ch)
-        if category[0] in "LNM":
+        if category[0] in "LNM" or ch in _INNER:
             chars.append(ch)
             base_is_latinish = ord(ch) < _STRIP_MARKS_BELOW
         else:
             chars.append(" ")
             base_is_latinish = False
     return unicodedata.normalize("NFC", "".join(chars))
+
+
+def _inner_punctuation(folded: str) -> str:
+    """Keep each of :data:`_INNER` only where a word-boundary tokenizer keeps it: a dot
+    between two letters or two digits, a colon between letters, a comma between digits."""
+    if not any(c in folded for c in _INNER):
+        return folded
+    chars = list(folded)
+    last = len(chars) - 1
+    for i, ch in enumerate(chars):
+        if ch not in _INNER:
+            continue
+        before = chars[i - 1] if i > 0 else " "
+        after = folded[i + 1] if i < last else " "
+        letters = before.isalpha() and after.isalpha()
+        digits = before.isdigit() and after.isdigit()
+        keep = (letters or digits) if ch == "." else letters if ch == ":" else digits
+        if not keep:
+            chars[i] = " "
+    return "".join(chars)
 
 
 def q2e_key(normalized: str) -> str:
