@@ -424,7 +424,7 @@ def sltr_params(understanding: Understanding, *, q2e_key: str | None,
     when = now or datetime.now(timezone.utc)
     params: dict[str, Any] = {
         "query": understanding.raw,
-        "keywords": understanding.normalized or understanding.raw,
+        "keywords": understanding.match_text or understanding.raw,
         "now": (when.date() if isinstance(when, datetime) else when).isoformat(),
         "q2e_key": q2e_key or NO_MEMORY_KEY,
         "intent": understanding.intent or "",

@@ -357,7 +357,7 @@ def build_context(
         catalog = offline_catalog()
     return {
         "query": understanding.raw,
-        "normalized": understanding.normalized,
+        "normalized": understanding.match_text,  # the catalog's spelling: "titan a.e"
         "keywords": list(understanding.keywords),
         "slots": [{"kind": s.kind, "value": s.value, "text": s.text, "confidence": s.confidence}
                   for s in understanding.slots],
