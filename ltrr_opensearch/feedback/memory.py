@@ -242,13 +242,16 @@ _memory_cache_lock = threading.Lock()
 
 
 def memory_for_key(client: OpenSearch, settings: Settings, key: str | None, size: int,
-                   *, cache_seconds: float = MEMORY_CACHE_SECONDS) -> list[tuple[str, float]]:
+                   *, cache_seconds: float | None = None) -> list[tuple[str, float]]:
     """The remembered ``(entity id, weight)`` pairs of one query key, strongest first, read
     from the memory index (``[memory] store = "outside"``): the same rule as the catalog
     field (an eligible observed value replaces the predicted one). Cached per key for
-    ``cache_seconds`` (0: always read), so repeated searches cost no extra request."""
+    ``cache_seconds`` (default :data:`MEMORY_CACHE_SECONDS`; 0: always read), so repeated
+    searches of a key cost no extra request."""
     if not key:
         return []
+    if cache_seconds is None:
+        cache_seconds = MEMORY_CACHE_SECONDS
     index = memory_index(settings)
     cache_key = (index, key, int(size))
     now = time.monotonic()
