@@ -68,6 +68,63 @@ def test_titles_from_index_are_known_words_not_typos(client, settings, catalog):
     assert [s.value for s in understand("roen", gazetteer).slots] == ["roan"]
 
 
+# A catalog described without a decade facet, with a type, a generic facet and punctuated
+# titles: the vocabularies come from the fields the description names.
+OWN_ROWS = [
+    {"id": "f1", "entity_type": "movie", "title": "Titan A.E.", "genres": ["animation"],
+     "moods": ["epic"], "release_date": "2000-06-16", "popularity": 5.0},
+    {"id": "f2", "entity_type": "movie", "title": "Toy Story", "genres": ["animation", "comedy"],
+     "moods": ["happy"], "release_date": "1995-11-22", "popularity": 9.0},
+    {"id": "f3", "entity_type": "movie", "title": "Airplane!", "genres": ["comedy"],
+     "release_date": "1980-07-02", "popularity": 7.0},
+    {"id": "s1", "entity_type": "series", "title": "M*A*S*H", "genres": ["comedy"],
+     "release_date": "1972-09-17", "popularity": 8.0},
+]
+
+
+@pytest.fixture()
+def described(client, settings):
+    from ltrr_opensearch.catalog.description import bind, live_properties, parse_description
+
+    mapping = json.loads((settings.mappings_dir / "catalog.v1.json").read_text())
+    mapping.pop("_comment", None)
+    client.indices.create(index=settings.catalog_alias, body=mapping)
+    for row in OWN_ROWS:
+        client.index(index=settings.catalog_alias, id=row["id"], body=row)
+    client.indices.refresh(index=settings.catalog_alias)
+    description = parse_description({
+        "fields": {"id": "id", "type": "entity_type", "title": ["title^3"],
+                   "popularity": "popularity", "date": "release_date"},
+        "facets": {"genre": "genres", "tone": "moods"}})
+    return bind(description, live_properties(client, settings.catalog_alias))
+
+
+def test_from_index_reads_the_described_fields_and_periods_from_the_dates(client, settings,
+                                                                          described):
+    gazetteer = Gazetteer.from_index(client, settings, catalog=described)
+    assert gazetteer.values("entity_type") == ("movie", "series")
+    assert gazetteer.values("genre") == ("animation", "comedy")
+    assert gazetteer.values("tone") == ("epic", "happy")
+    assert gazetteer.values("decade") == ("1970s", "1980s", "1990s", "2000s")
+    assert gazetteer.values("year") == ("1972", "1980", "1995", "2000")
+    assert gazetteer.values("artist") == ()
+
+
+def test_a_described_catalog_is_understood_in_its_own_terms(client, settings, described):
+    gazetteer = Gazetteer.from_index(client, settings, catalog=described)
+    u = understand("nineties epic animation movies", gazetteer)
+    assert [(s.kind, s.value) for s in u.slots] == [
+        ("decade", "1990s"), ("tone", "epic"), ("genre", "animation"), ("entity_type", "movie")]
+    assert u.intent == "movie"
+    assert understand("songs", gazetteer).slots == ()
+
+
+def test_punctuated_titles_from_the_index_teach_the_catalog_spelling(client, settings, described):
+    gazetteer = Gazetteer.from_index(client, settings, catalog=described)
+    assert understand("titan ae", gazetteer).match_text == "titan a.e"
+    assert understand("mash", gazetteer).match_text == "m a s h"
+
+
 def test_from_index_without_a_catalog_says_what_to_do(client, settings):
     with pytest.raises(LtrrError, match="does not exist") as info:
         Gazetteer.from_index(client, settings)
