@@ -38,3 +38,9 @@ class EngineError(LtrrError):
 
 class ValidationError(LtrrError):
     """Input data (catalog rows, events, templates, models) failed validation."""
+
+
+class EngineBusy(LtrrError):
+    """OpenSearch refused a request for now (429: overloaded, a breaker, or an index blocked
+    read-only by the disk watermark; or 5xx). Nothing was acknowledged that is not stored;
+    the same request can be sent again later."""

@@ -23,6 +23,13 @@ def register(commands: Any, parent: argparse.ArgumentParser) -> None:
                        help="flag file (flagd JSON): behaviour flags and experiments per request, "
                             "hot-reloaded (default: the config's [experiments] provider, "
                             "a flag file or any OpenFeature provider); see README 'Experiments'")
+    serve.add_argument("--breaker-failures", type=int, default=5, metavar="N",
+                       help="consecutive engine failures that open the circuit breaker: then "
+                            "503 with Retry-After at once, without calling the engine "
+                            "(default %(default)s)")
+    serve.add_argument("--breaker-cooldown", type=float, default=10.0, metavar="S",
+                       help="seconds the breaker stays open before one probe request "
+                            "(default %(default)s)")
     serve.set_defaults(func=_serve)
 
     worker = commands.add_parser("worker", parents=[parent],
@@ -56,6 +63,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     _positive("--resync", args.resync)
     _positive("--flush", args.flush)
+    _positive("--breaker-failures", args.breaker_failures)
+    _positive("--breaker-cooldown", args.breaker_cooldown)
     if not 0 < args.port < 65536:
         raise ConfigError(f"--port must be 1-65535, got {args.port}")
     try:
@@ -69,7 +78,8 @@ def _serve(args: argparse.Namespace) -> int:
     logs.configure()
     app = create_app(settings, policy_file=args.policy, use_bandit=not args.no_bandit,
                      resync_seconds=args.resync, flush_seconds=args.flush,
-                     flags_file=args.flags)
+                     flags_file=args.flags, breaker_failures=args.breaker_failures,
+                     breaker_cooldown=args.breaker_cooldown)
     uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False,
                 timeout_graceful_shutdown=10)
     return 0

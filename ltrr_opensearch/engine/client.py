@@ -13,6 +13,7 @@ from opensearchpy import OpenSearch
 from opensearchpy import exceptions as os_exc
 
 from ltrr_opensearch.config import Settings
+from ltrr_opensearch.engine.serializer import OrjsonSerializer
 from ltrr_opensearch.errors import ClusterUnreachable, LtrrError
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ def make_client(settings: Settings, **options: Any) -> OpenSearch:
         "max_retries": settings.max_retries,
         "retry_on_timeout": True,
         "http_compress": False,
+        "serializer": OrjsonSerializer(),  # the stdlib json encoder was on the search path
     }
     if user:
         kwargs["http_auth"] = (user, password or "")
@@ -66,6 +68,8 @@ def cluster_info(client: OpenSearch, settings: Settings) -> dict[str, Any]:
     """``GET /`` or a :class:`ClusterUnreachable` that names the (redacted) URL and the fix."""
     try:
         return client.info()
+    except os_exc.SSLError as exc:
+        raise unreachable(settings, reason=tls_reason(exc, settings), hint=TLS_HINT) from None
     except os_exc.ConnectionError as exc:
         raise unreachable(settings, reason=_short_reason(exc)) from None
     except os_exc.AuthenticationException:
@@ -82,6 +86,22 @@ def cluster_info(client: OpenSearch, settings: Settings) -> dict[str, Any]:
         raise LtrrError(
             f"OpenSearch at {settings.display_urls} answered with an error: {exc.status_code}"
         ) from None
+
+
+TLS_HINT = ("set LTRR_OPENSEARCH_CA_CERTS (or [opensearch] ca_certs) to the CA bundle that "
+            "signed the cluster's certificate")
+
+
+def tls_reason(exc: Exception, settings: Settings) -> str:
+    """Why the TLS handshake failed, naming the CA bundle that did not verify the server."""
+    text = str(getattr(exc, "info", None) or exc)
+    bundle = f"the CA bundle {settings.ca_certs}" if settings.ca_certs else "the system CAs"
+    if "certificate verify failed" in text.lower():
+        detail = text.lower().split("certificate verify failed", 1)[1].split(" (_ssl", 1)[0]
+        detail = detail.split(")", 1)[0].strip(" :()'\"") or "not trusted"
+        return (f"TLS certificate verification failed ({detail}): the server's certificate "
+                f"is not signed by {bundle}")
+    return f"TLS handshake failed ({type(getattr(exc, 'info', exc)).__name__})"
 
 
 def _short_reason(exc: Exception) -> str:

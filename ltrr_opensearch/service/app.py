@@ -37,7 +37,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ltrr_opensearch import __version__
 from ltrr_opensearch.config import Settings
 from ltrr_opensearch.engine.client import make_client
-from ltrr_opensearch.errors import ClusterUnreachable, LtrrError
+from ltrr_opensearch.errors import ClusterUnreachable, EngineBusy, LtrrError
+from ltrr_opensearch.service.breaker import CircuitBreaker
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +119,7 @@ class ServiceState:
     search_log: Any = None
     problem: str | None = "starting"  # why the pipeline is not built yet
     flags: Any = None  # experiment.FlagSource (``--flags FILE``): per-request behaviour flags
+    breaker: CircuitBreaker = field(default_factory=CircuitBreaker)  # see service/breaker.py
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
 
@@ -170,7 +172,12 @@ class ServiceState:
         self.stop.set()
         for thread in self.threads:
             thread.join(timeout=10)
-        self._flush_job()  # what was served before shutdown is logged
+        try:
+            self._flush_job()  # what was served before shutdown is logged
+        except Exception as exc:  # the engine is gone: say what is lost, exit cleanly
+            pending = len(self.search_log.pending) if self.search_log is not None else 0
+            logger.error("search log not written at shutdown", extra={"fields": {
+                "event": "shutdown_flush", "records_lost": pending, "error": _reason(exc)}})
 
     def _every(self, interval: float, job: Callable[[], None]) -> None:
         while not self.stop.wait(interval):
@@ -228,11 +235,13 @@ def _error(status: int, request_id: str, message: str, **extra: Any) -> JSONResp
 
 def create_app(settings: Settings, *, policy_file: str | None = None, use_bandit: bool = True,
                resync_seconds: float = 5.0, flush_seconds: float = 1.0,
-               flags_file: str | None = None) -> FastAPI:
+               flags_file: str | None = None, breaker_failures: int = 5,
+               breaker_cooldown: float = 10.0) -> FastAPI:
     # One connection per request thread (anyio's pool has 40) plus the background jobs.
     state = ServiceState(settings, make_client(settings, pool_maxsize=48), policy_file=policy_file,
                          use_bandit=use_bandit, resync_seconds=resync_seconds,
-                         flush_seconds=flush_seconds)
+                         flush_seconds=flush_seconds,
+                         breaker=CircuitBreaker(breaker_failures, breaker_cooldown))
     # Flags: ``--flags FILE``, else the provider of the config's [experiments] section (a
     # flag file or any OpenFeature provider class). A bad file or a provider that cannot be
     # imported or built fails here, at start, with the reason.
@@ -308,15 +317,40 @@ def create_app(settings: Settings, *, policy_file: str | None = None, use_bandit
         return _error(exc.status_code, getattr(request.state, "request_id", uuid.uuid4().hex),
                       str(exc.detail))
 
+    breaker = state.breaker
+
     def unavailable(request: Request, endpoint: str, exc: BaseException) -> JSONResponse:
         timeout = isinstance(exc, os_exc.ConnectionTimeout) or "timed out" in _reason(exc)
-        kind = "engine_timeout" if timeout else "engine_unavailable"
+        busy = isinstance(exc, EngineBusy) or getattr(exc, "status_code", None) == 429
+        kind = "engine_timeout" if timeout else "engine_busy" if busy else "engine_unavailable"
         metrics.errors.labels(endpoint, kind).inc()
         logger.warning(kind, extra={"fields": {"request_id": request.state.request_id,
                                                "path": endpoint, "error": _reason(exc)}})
-        return _error(504 if timeout else 503, request.state.request_id,
-                      ("the search engine did not answer in time" if timeout
-                       else "the search engine is unavailable") + f": {_reason(exc)}")
+        breaker.failed(_reason(exc))
+        response = _error(504 if timeout else 503, request.state.request_id,
+                          ("the search engine did not answer in time" if timeout
+                           else "the search engine refused the request for now" if busy
+                           else "the search engine is unavailable") + f": {_reason(exc)}")
+        response.headers["Retry-After"] = "1" if timeout else "2"
+        return response
+
+    def engine_error(exc: os_exc.TransportError) -> bool:
+        """An engine-side refusal the client can retry (429, 5xx), not a bad request."""
+        status = exc.status_code
+        return isinstance(status, int) and (status == 429 or status >= 500) or \
+            not isinstance(status, int)
+
+    def circuit_open(request: Request, endpoint: str) -> JSONResponse | None:
+        wait = breaker.admit()
+        if wait is None:
+            return None
+        metrics.errors.labels(endpoint, "circuit_open").inc()
+        response = _error(503, request.state.request_id,
+                          f"the search engine is failing ({breaker.consecutive} engine failures "
+                          f"in a row, last: {breaker.reason}); not calling it for "
+                          f"{wait:.0f}s more", circuit="open")
+        response.headers["Retry-After"] = breaker.retry_after(wait)
+        return response
 
     @app.post("/search", summary="search the catalog",
               responses={422: {"description": "invalid request"},
@@ -326,6 +360,8 @@ def create_app(settings: Settings, *, policy_file: str | None = None, use_bandit
         if state.pipeline is None:
             metrics.errors.labels("/search", "not_ready").inc()
             return _error(503, request.state.request_id, f"not ready: {state.problem}")
+        if (refused := circuit_open(request, "/search")) is not None:
+            return refused
         try:
             response = state.pipeline.search(
                 body.query, k=body.k, request_id=request.state.request_id,
@@ -333,12 +369,19 @@ def create_app(settings: Settings, *, policy_file: str | None = None, use_bandit
                 user_features=body.context)
         except ClusterUnreachable as exc:
             return unavailable(request, "/search", exc)
-        except (os_exc.ConnectionError, os_exc.ConnectionTimeout) as exc:
+        except (os_exc.ConnectionError, os_exc.ConnectionTimeout, EngineBusy) as exc:
+            return unavailable(request, "/search", exc)
+        except os_exc.TransportError as exc:
+            if not engine_error(exc):
+                breaker.released()
+                raise
             return unavailable(request, "/search", exc)
         except LtrrError as exc:  # bad input the pipeline refused
+            breaker.released()
             metrics.errors.labels("/search", "refused").inc()
             return _error(400, request.state.request_id, exc.message)
         except ValueError as exc:
+            breaker.released()
             if not body.context:
                 raise
             metrics.errors.labels("/search", "refused").inc()  # an undeclared context feature
@@ -362,8 +405,13 @@ def create_app(settings: Settings, *, policy_file: str | None = None, use_bandit
             reason = "; ".join(sorted({r.error or "" for r in failed}))
             timeout = "timed out" in reason
             metrics.errors.labels("/search", "engine_timeout" if timeout else "all_failed").inc()
-            return _error(504 if timeout else 503, request.state.request_id,
-                          f"every strategy failed: {reason}")
+            breaker.failed(f"every strategy failed: {reason}")
+            answer = _error(504 if timeout else 503, request.state.request_id,
+                            ("the search engine did not answer in time: " if timeout else "")
+                            + f"every strategy failed: {reason}")
+            answer.headers["Retry-After"] = "1"
+            return answer
+        breaker.succeeded()
         return JSONResponse(response.to_dict(explain=body.explain),
                             headers={"X-Request-ID": request.state.request_id})
 
@@ -374,15 +422,24 @@ def create_app(settings: Settings, *, policy_file: str | None = None, use_bandit
         from ltrr_opensearch.feedback.ingest import ingest_events
 
         batch = body if isinstance(body, list) else [body]
+        if (refused := circuit_open(request, "/events")) is not None:
+            return refused
         try:
             report = ingest_events(state.client, settings, batch, source="api")
-        except ClusterUnreachable as exc:
+        except (ClusterUnreachable, EngineBusy) as exc:
             return unavailable(request, "/events", exc)
         except (os_exc.ConnectionError, os_exc.ConnectionTimeout) as exc:
             return unavailable(request, "/events", exc)
+        except os_exc.TransportError as exc:  # a read before the write (join, indices)
+            if not engine_error(exc):
+                breaker.released()
+                raise
+            return unavailable(request, "/events", exc)
         except LtrrError as exc:
+            breaker.released()
             metrics.errors.labels("/events", "refused").inc()
             return _error(503, request.state.request_id, exc.message)
+        breaker.succeeded()
         for outcome in ("accepted", "duplicates", "dead_lettered"):
             metrics.events.labels(outcome).inc(getattr(report, outcome))
         answer = {"request_id": request.state.request_id, "received": report.received,
@@ -416,7 +473,7 @@ def create_app(settings: Settings, *, policy_file: str | None = None, use_bandit
 def readiness(state: ServiceState) -> tuple[list[str], dict[str, Any]]:
     """(reasons it is not ready, what was checked)."""
     client, settings = state.client, state.settings
-    checks: dict[str, Any] = {}
+    checks: dict[str, Any] = {"circuit": state.breaker.state}  # open: engine failures
     try:
         info = client.info(request_timeout=2)
         checks["cluster"] = info.get("version", {}).get("number")

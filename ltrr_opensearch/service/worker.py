@@ -14,6 +14,8 @@ import threading
 import time
 from typing import Any
 
+from opensearchpy.exceptions import TransportError
+
 from ltrr_opensearch.errors import LtrrError
 
 logger = logging.getLogger(__name__)
@@ -29,7 +31,9 @@ def run_worker(loop: Any, *, interval: float, once: bool,
         started = time.perf_counter()
         try:
             summary = loop.cycle()
-        except (LtrrError, OSError, ConnectionError) as exc:
+        except (LtrrError, OSError, ConnectionError, TransportError) as exc:
+            # TransportError: an engine refusal (429 breaker, 5xx, node lost mid-cycle) or
+            # opensearch-py's own ConnectionError; the next cycle resumes from checkpoints.
             failures += 1
             logger.error("feedback cycle failed", extra={"fields": {
                 "event": "cycle", "cycle": cycle, "ok": False,
