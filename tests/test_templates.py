@@ -65,7 +65,7 @@ def test_header_gives_description_params_with_docs_and_needs():
     assert bm25.param_docs["popularity_boost"]
     assert bm25.description
     assert registry.get("knn_vector").needs == {"vector"}
-    assert registry.needs(["bm25_popularity", "q2e_memory"]) == frozenset()
+    assert registry.needs(["bm25_popularity", "q2e_memory"]) == frozenset({"memory"})
     assert registry.needs(["bm25_popularity", "knn_vector"]) == {"vector"}
 
 

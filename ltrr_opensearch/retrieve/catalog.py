@@ -73,9 +73,19 @@ def _offline(description: CatalogDescription, mappings_dir: Path | None) -> dict
     key = (repr(description), mappings_dir)  # a description's facets dict is unhashable
     with _offline_lock:
         if key not in _offline_cache:
-            _offline_cache[key] = template_context(
-                bind(description, managed_properties(mappings_dir)))
+            _offline_cache[key] = template_context(bind(description, _managed(description,
+                                                                               mappings_dir)))
         return _offline_cache[key]
+
+
+def _managed(description: CatalogDescription, mappings_dir: Path | None) -> dict[str, Any]:
+    """The mapping a managed catalog of this description gets: generated from the
+    description by the catalog package when it can, else the managed mapping file."""
+    try:
+        from ltrr_opensearch.catalog.index import managed_properties as generated
+    except ImportError:
+        return managed_properties(mappings_dir)
+    return dict(generated(description, 384))  # the width does not change any role
 
 
 def offline_catalog(settings: Settings | None = None) -> dict[str, Any]:
