@@ -4,9 +4,11 @@
 
 1. loads a seeded synthetic catalog (TF-IDF vectors) under a throw-away index prefix and
    starts ``ltrr serve`` (the packaged LinUCB policy) as a subprocess on a free port;
-2. sequential phase: ``--sequential`` searches one at a time, then the raw opensearch-py
-   ``_msearch`` of the very bodies the service rendered for them (same strategies and
-   budgets), one at a time: p50/p95/p99 of each, and the service's own share;
+2. sequential phase: ``--sequential`` searches one at a time, each followed at once by the
+   raw opensearch-py ``_msearch`` of the very bodies the service rendered for it (same
+   strategies, budgets and filter_path) and by an empty endpoint (``GET /health``):
+   p50/p95/p99 of each, the stages the service reports in ``Server-Timing``, and the
+   service's own share (minus the query embedding, as the goal is stated);
 3. load phase: ``--concurrency`` asyncio httpx clients for ``--duration`` seconds:
    throughput, p50/p95/p99, errors;
 4. events: ``--events`` play events for served searches through ``POST /events`` (batches
@@ -80,41 +82,66 @@ def start_server(settings: Settings) -> tuple[subprocess.Popen, str]:
     raise SystemExit("the service did not become ready")
 
 
+def server_timing(header: str) -> dict[str, float]:
+    """``Server-Timing: understand;dur=0.1, ...`` -> {stage: ms}."""
+    out: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in header.split(","))):
+        name, _, dur = part.partition(";dur=")
+        out[name] = float(dur or 0)
+    return out
+
+
 def sequential(base: str, client, settings: Settings, texts: list[str]) -> None:
+    """Side by side, one request at a time, so load spikes hit both alike: each search
+    through the service, then at once the raw _msearch of the very bodies it rendered (same
+    plan, templates and embedder; same filter_path), then an empty endpoint (GET /health:
+    the HTTP hop alone)."""
     from ltrr_opensearch.pipeline import Pipeline
-    from ltrr_opensearch.retrieve.msearch import prepare_searches, subsearch_timeout
+    from ltrr_opensearch.retrieve.msearch import FILTER_PATH, prepare_searches, subsearch_timeout
     from ltrr_opensearch.understand import understand
 
-    service_ms, embed_ms, plans = [], [], []
+    pipeline = Pipeline.from_cluster(client, settings)
+    timeout = subsearch_timeout(settings)
+    service_ms: list[float] = []
+    raw_ms: list[float] = []
+    empty_ms: list[float] = []
+    stages: dict[str, list[float]] = {}
     with httpx.Client(base_url=base, timeout=30) as http:
         for text in texts:
             started = time.perf_counter()
-            answer = http.post("/search", json={"query": text, "explain": True})
+            answer = http.post("/search", json={"query": text})
             service_ms.append((time.perf_counter() - started) * 1000)
-            body = answer.json()
-            embed_ms.append(body.get("timings_ms", {}).get("embed", 0.0))
-            plans.append((text, [(s["arm"], s["k"]) for s in body["strategies"]]))
-    # The same bodies, rendered here as the service rendered them (same templates, plan and
-    # embedder), sent as one raw _msearch each.
-    pipeline = Pipeline.from_cluster(client, settings)
-    timeout = subsearch_timeout(settings)
-    raw_ms = []
-    for text, plan in plans:
-        prepared = prepare_searches(pipeline.registry, understand(text, pipeline.gazetteer),
-                                    plan, embed_query=pipeline.embed_query, timeout=timeout)
-        lines: list[dict] = []
-        for p in prepared:
-            if p.body is not None:
-                lines += [{}, p.body]
-        started = time.perf_counter()
-        client.msearch(body=lines, index=settings.catalog_alias)
-        raw_ms.append((time.perf_counter() - started) * 1000)
+            answer.raise_for_status()
+            for stage, ms in server_timing(answer.headers.get("server-timing", "")).items():
+                stages.setdefault(stage, []).append(ms)
+            stages.setdefault("embed", []).extend([] if "embed" in answer.headers.get(
+                "server-timing", "") else [0.0])
+            plan = [(s["arm"], s["k"]) for s in answer.json()["strategies"]]
+            prepared = prepare_searches(pipeline.registry, understand(text, pipeline.gazetteer),
+                                        plan, embed_query=pipeline.embed_query, timeout=timeout)
+            lines: list[dict] = []
+            for p in prepared:
+                if p.body is not None:
+                    lines += [{}, p.body]
+            started = time.perf_counter()
+            client.msearch(body=lines, index=settings.catalog_alias,
+                           params={"filter_path": FILTER_PATH})
+            raw_ms.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            http.get("/health").raise_for_status()
+            empty_ms.append((time.perf_counter() - started) * 1000)
     print(line("service POST /search (sequential)", service_ms))
     print(line("raw _msearch, same bodies", raw_ms))
-    print(line("  query embedding inside service", embed_ms))
-    own = pct(service_ms, 50) - pct(embed_ms, 50) - pct(raw_ms, 50)
+    print(line("empty endpoint GET /health", empty_ms))
+    print("  stages inside the service, p50 ms: " + ", ".join(
+        f"{stage} {pct(ms, 50):.3f}" for stage, ms in stages.items()))
+    embed = pct(stages.get("embed", [0.0]), 50)
+    own = pct(service_ms, 50) - embed - pct(raw_ms, 50)
+    hop = pct(empty_ms, 50)
     print(f"service's own work at p50 (excl. embedding): {own:.2f} ms = "
-          f"{100 * own / pct(raw_ms, 50):.0f}% of the raw _msearch p50")
+          f"{100 * own / pct(raw_ms, 50):.0f}% of the raw _msearch p50; of it the HTTP hop "
+          f"(empty endpoint) {hop:.2f} ms, the rest {own - hop:.2f} ms = "
+          f"{100 * (own - hop) / pct(raw_ms, 50):.0f}%")
 
 
 async def load(base: str, texts: list[str], duration: float, concurrency: int
@@ -209,12 +236,12 @@ def main() -> None:
             body: list[dict] = []
             for doc in batch:
                 body += [{"create": {"_index": scratch}}, doc]
-            client.bulk(body=body, refresh="wait_for")
+            client.bulk(body=body)  # acknowledged once stored, as POST /events is
 
         started = time.perf_counter()
         with ThreadPoolExecutor(4) as pool:  # 4 in flight, as through the service
             list(pool.map(bulk, batches))
-        print(f"plain _bulk of the same docs (refresh=wait_for, 4 in flight): "
+        print(f"plain _bulk of the same docs (4 in flight): "
               f"{len(docs) / (time.perf_counter() - started):,.0f} events/s")
     finally:
         if proc is not None:

@@ -37,6 +37,9 @@ def _create(client: OpenSearch, settings: Settings, index: str, mapping: str) ->
 
 def ensure_log_indices(client: OpenSearch, settings: Settings) -> None:
     """The UBI query/event logs and the dead-letter index (what ingestion writes)."""
+    names = (settings.ubi_queries_index, settings.ubi_events_index, settings.deadletter_index)
+    if client.indices.exists(index=",".join(names)):  # one round trip on every ingest call
+        return
     _create(client, settings, settings.ubi_queries_index, "ubi_queries")
     _create(client, settings, settings.ubi_events_index, "ubi_events")
     _create(client, settings, settings.deadletter_index, "deadletter")

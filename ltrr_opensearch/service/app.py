@@ -17,9 +17,7 @@ trace: 4xx name the problem, 503/504 say the engine is unavailable or slow.
 from __future__ import annotations
 
 import logging
-import re
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from contextlib import asynccontextmanager
@@ -38,13 +36,13 @@ from ltrr_opensearch import __version__
 from ltrr_opensearch.config import Settings
 from ltrr_opensearch.engine.client import make_client
 from ltrr_opensearch.errors import ClusterUnreachable, EngineBusy, LtrrError
+from ltrr_opensearch.service.asgi import FastJSONResponse, RequestObserver, server_timing
 from ltrr_opensearch.service.breaker import CircuitBreaker
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_EVENTS = 1000
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0,
                     2.5, 5.0, 10.0)
 
@@ -229,8 +227,8 @@ def _reason(exc: BaseException) -> str:
 
 
 def _error(status: int, request_id: str, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": message, "request_id": request_id, **extra}, status_code=status,
-                        headers={"X-Request-ID": request_id})
+    return FastJSONResponse({"error": message, "request_id": request_id, **extra},
+                            status_code=status, headers={"X-Request-ID": request_id})
 
 
 def create_app(settings: Settings, *, policy_file: str | None = None, use_bandit: bool = True,
@@ -272,36 +270,9 @@ def create_app(settings: Settings, *, policy_file: str | None = None, use_bandit
     app.state.ltrr = state
     metrics = state.metrics
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Callable[[Request], Any]) -> Response:
-        given = request.headers.get("x-request-id")
-        request_id = given if given and _REQUEST_ID.match(given) else uuid.uuid4().hex
-        request.state.request_id = request_id
-        started = time.perf_counter()
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            response: Response = _error(413, request_id,
-                                        f"request body larger than {MAX_BODY_BYTES} bytes")
-        else:
-            try:
-                response = await call_next(request)
-            except Exception as exc:  # no stack trace leaves the process
-                logger.error("unhandled error", exc_info=exc, extra={"fields": {
-                    "request_id": request_id, "path": request.url.path}})
-                metrics.errors.labels(request.url.path, "internal").inc()
-                response = _error(500, request_id, "internal error; see the service log "
-                                                   "for this request id")
-        elapsed = time.perf_counter() - started
-        route = request.scope.get("route")
-        endpoint = getattr(route, "path", "unmatched")
-        metrics.requests.labels(endpoint, request.method, str(response.status_code)).observe(elapsed)
-        response.headers["X-Request-ID"] = request_id
-        if endpoint != "/metrics":
-            logger.info("request", extra={"fields": {
-                "request_id": request_id, "method": request.method, "path": endpoint,
-                "status": response.status_code, "ms": round(elapsed * 1000, 2),
-                **getattr(request.state, "log_fields", {})}})
-        return response
+    # Request id, body bound, no stack traces, latency metrics, one log line per request:
+    # a plain ASGI middleware (service/asgi.py), not @app.middleware("http").
+    app.add_middleware(RequestObserver, metrics=metrics, max_body_bytes=MAX_BODY_BYTES)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -412,8 +383,9 @@ def create_app(settings: Settings, *, policy_file: str | None = None, use_bandit
             answer.headers["Retry-After"] = "1"
             return answer
         breaker.succeeded()
-        return JSONResponse(response.to_dict(explain=body.explain),
-                            headers={"X-Request-ID": request.state.request_id})
+        return FastJSONResponse(response.to_dict(explain=body.explain),
+                                headers={"X-Request-ID": request.state.request_id,
+                                         "Server-Timing": server_timing(response.timings)})
 
     @app.post("/events", summary="ingest UBI events (acknowledged once durable)",
               responses={422: {"description": "some events were refused (dead-lettered)"},
