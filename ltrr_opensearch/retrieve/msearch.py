@@ -285,12 +285,13 @@ def run_strategies(
         except ValidationError as exc:
             return [StrategyResult(name, (), None, exc.message)
                     for name, _ in _normalize_choices(choices)]
-    memory = None
-    if "memory" in registry.needs([name for name, _ in _normalize_choices(choices)]):
+    memory, pairs = None, _normalize_choices(choices)
+    if "memory" in registry.needs([name for name, _ in pairs]):  # kept outside the catalog
         from ltrr_opensearch.feedback.memory import template_memory
 
         memory = template_memory(client, settings, catalog, q2e_key if q2e_key is not None
-                                 else default_q2e_key(understanding.normalized), choices)
+                                 else default_q2e_key(understanding.normalized),
+                                 max(k for _, k in pairs))
     prepared = prepare_searches(registry, understanding, choices, embed_query=embed_query,
                                 q2e_key=q2e_key, timeout=subsearch_timeout(settings), now=now,
                                 ranker=ranker, rescore_window=rescore_window, catalog=catalog,

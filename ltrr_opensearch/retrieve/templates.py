@@ -368,4 +368,6 @@ def build_context(
         "now": (now or datetime.now(timezone.utc)).date().isoformat(),
         # A copy per render: a template appending to a catalog list changes nothing shared.
         "catalog": copy.deepcopy(dict(catalog)),
+        # The key's remembered entities when the memory is kept outside the catalog.
+        "memory": [{"id": e, "weight": float(w)} for e, w in memory or ()],
     }
