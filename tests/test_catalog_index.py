@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import threading
 
 import pytest
@@ -145,12 +144,16 @@ def test_cli_rebuild_keeps_the_old_index_when_asked_and_info_shows_the_swap(
     assert "track" in out and "tfidf" in out
 
 
-def test_a_missing_field_type_plugin_points_at_ltrr_doctor(client, settings, tmp_path):
-    mappings = tmp_path / "mappings"
-    shutil.copytree(settings.mappings_dir, mappings)
-    path = mappings / "catalog.v1.json"
-    path.write_text(path.read_text().replace('"rank_features"', '"rank_features_gone"'))
-    broken = settings.with_overrides(mappings_dir=mappings)
+def test_a_missing_field_type_plugin_points_at_ltrr_doctor(client, settings, monkeypatch):
+    from ltrr_opensearch.catalog import index as catalog_index
+
+    generated = catalog_index.managed_properties
+
+    def without_plugin(description, dimension):  # as if the node lacked rank_features
+        return {**generated(description, dimension), "q2e": {"type": "rank_features_gone"}}
+
+    monkeypatch.setattr(catalog_index, "managed_properties", without_plugin)
+    broken = settings
     with pytest.raises(LtrrError, match=r"No handler for type \[rank_features_gone\]") as caught:
         create_catalog_index(client, broken, fitted_tfidf())
     assert "ltrr doctor" in caught.value.hint

@@ -204,7 +204,7 @@ def test_csv_field_map_from_the_toml_config(client, settings, tmp_path, monkeypa
     config = tmp_path / "ltrr.toml"
     config.write_text(f'[indices]\nprefix = "{settings.index_prefix}"\n'
                       '[catalog]\nembedder = "tfidf"\n'
-                      '[catalog.fields]\ntitle = "name"\n', encoding="utf-8")
+                      '[catalog.map]\ntitle = "name"\n', encoding="utf-8")
     path = tmp_path / "c.csv"
     path.write_text("id,entity_type,name\nx1,album,Parachutes\nx2,album,\nx3,album,X&Y\n",
                     encoding="utf-8")

@@ -5,16 +5,21 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import re
 
 import pytest
 
+from ltrr_opensearch.catalog.description import load_description, parse_description
+from ltrr_opensearch.catalog.index import managed_properties
 from ltrr_opensearch.catalog.loader import iter_rows
 from ltrr_opensearch.catalog.schema import (
     apply_field_map,
     parse_field_map,
     popularity_feature,
+    row_schema,
     validate_row,
 )
+from ltrr_opensearch.config import PACKAGE_ROOT
 from ltrr_opensearch.errors import ConfigError, ValidationError
 
 GOOD = {"id": "t1", "entity_type": "track", "title": "Wonderwall", "artist": "Oasis",
@@ -133,3 +138,108 @@ def test_an_unknown_extension_or_a_missing_file_is_a_clear_error(tmp_path):
         list(iter_rows(tmp_path / "c.xml"))
     with pytest.raises(ValidationError, match="does not exist"):
         list(iter_rows(tmp_path / "missing.jsonl"))
+
+
+# --- driven by the catalog description ---------------------------------------------------
+
+FILMS_LIKE = {
+    "name": "films", "fields": {"id": "id", "type": "entity_type", "title": ["title^3"],
+                                "creator": ["director^2"], "text": ["description^0.5"],
+                                "popularity": "votes", "date": "release_date"},
+    "facets": {"genre": "genres", "decade": "decade"},
+    "types": {"values": ["movie", "short"]},
+    "extra": {"rating": "float", "runtime": "integer", "mpaa": "keyword", "colour": "boolean"},
+}
+FILM = {"id": "f1", "entity_type": "movie", "title": "Titan A.E.", "director": "Don Bluth",
+        "genres": ["animation"], "decade": "2000s", "votes": 120, "release_date": "2000-06-16",
+        "rating": 6.6, "runtime": 94, "mpaa": "PG", "colour": True}
+
+
+def films_schema():
+    return row_schema(parse_description(FILMS_LIKE))
+
+
+def test_the_managed_mapping_generated_from_music_equals_the_mapping_file():
+    reference = json.loads((PACKAGE_ROOT / "mappings" / "catalog.v1.json").read_text())
+    generated = managed_properties(load_description("music"), 384)
+    assert generated == reference["mappings"]["properties"]
+
+
+def test_the_managed_mapping_of_another_catalog_follows_its_roles_and_extra_types():
+    props = managed_properties(parse_description(FILMS_LIKE), 8)
+    assert set(props["director"]["fields"]) == {"keyword", "words", "prefix"}
+    assert props["description"] == {"type": "text", "analyzer": "english_folded"}
+    assert props["genres"] == {"type": "keyword", "normalizer": "folded"}
+    assert (props["votes"], props["votes_feature"]) == ({"type": "float"},
+                                                        {"type": "rank_feature"})
+    assert [props[f]["type"] for f in ("rating", "runtime", "mpaa", "colour")] == [
+        "float", "integer", "keyword", "boolean"]
+    assert props["q2e"] == {"type": "rank_features"} and "embedding" not in props
+
+
+def test_a_row_of_a_described_catalog_keeps_its_own_and_extra_fields():
+    doc, error = validate_row(FILM, 1, schema=films_schema())
+    assert error is None
+    assert doc["director"] == "Don Bluth" and doc["runtime"] == 94 and doc["mpaa"] == "PG"
+    assert doc["votes_feature"] == pytest.approx(math.log1p(120) + 1e-3)
+
+
+def test_every_problem_of_a_row_is_reported_not_only_the_first():
+    bad = {**FILM, "id": None, "entity_type": "track", "rating": "good", "runtime": 94.5,
+           "colour": "yes", "release_date": "16/06/2000"}
+    doc, error = validate_row(bad, 4, schema=films_schema())
+    assert doc is None
+    reasons = error.reason.split("; ")
+    assert reasons == [
+        "missing required field 'id'",
+        "entity_type 'track' is not one of the catalog's types (movie, short: [types] values "
+        "of its description)",
+        "release_date must be YYYY-MM-DD, got '16/06/2000'",
+        "rating must be a finite number (float), got 'good'",
+        "runtime must be a whole number (integer), got 94.5",
+        "colour must be true or false, got 'yes'",
+    ]
+
+
+def test_field_map_conversions_year_number_constant_and_split():
+    spec = ("release_date=year:year_to_date,votes=num_votes:number,entity_type=const:movie,"
+            "genres=genre_list:split(|),runtime=length:integer,title=name")
+    field_map = parse_field_map(spec, films_schema())
+    row = apply_field_map({"name": "Alien", "year": "1979", "num_votes": "12045",
+                           "genre_list": "Horror| Sci-Fi", "length": "117", "id": "f2"},
+                          field_map)
+    assert row == {"id": "f2", "title": "Alien", "release_date": "1979-01-01",
+                   "votes": 12045.0, "entity_type": "movie", "genres": ["Horror", "Sci-Fi"],
+                   "runtime": 117}
+    doc, error = validate_row(row, 1, schema=films_schema())
+    assert error is None and doc["release_date"] == "1979-01-01"
+
+
+def test_a_split_separator_may_be_a_comma_inside_the_parentheses():
+    field_map = parse_field_map("genres=g:split(,),title=name", films_schema())
+    assert apply_field_map({"g": "a, b", "name": "X"}, field_map)["genres"] == ["a", "b"]
+
+
+@pytest.mark.parametrize(("spec", "reason"), [
+    ("release_date=year:to_date", "unknown conversion 'to_date'"),
+    ("release_date=:year_to_date", "unknown conversion"),
+    ("genres=g:split()", "unknown conversion 'split()'"),
+    ("rating=", "needs a source column name"),
+    ("ratng=score:number", "unknown catalog field 'ratng'"),
+])
+def test_bad_map_specs_are_refused_with_the_reason(spec, reason):
+    with pytest.raises(ConfigError, match=re.escape(reason)):
+        parse_field_map(spec, films_schema())
+
+
+def test_a_value_a_conversion_refuses_is_reported_with_the_rows_other_problems():
+    field_map = parse_field_map("release_date=year:year_to_date,votes=v:number",
+                                films_schema())
+    row = apply_field_map({**FILM, "year": "MCMLXXIX", "v": "many", "title": None},
+                          field_map)
+    _, error = validate_row(row, 9, schema=films_schema())
+    assert error.reason.split("; ") == [
+        "missing required field 'title'",
+        "votes: cannot convert v='many' with number: not a number",
+        "release_date: cannot convert year='MCMLXXIX' with year_to_date: not a 4-digit year",
+    ]

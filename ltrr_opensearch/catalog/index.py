@@ -19,6 +19,7 @@ from typing import Any
 from opensearchpy import OpenSearch
 from opensearchpy import exceptions as os_exc
 
+from ltrr_opensearch.catalog.description import CatalogDescription
 from ltrr_opensearch.config import Settings
 from ltrr_opensearch.engine.client import unreachable
 from ltrr_opensearch.errors import ClusterUnreachable, LtrrError
@@ -76,14 +77,95 @@ def error_reason(exc: os_exc.TransportError) -> str:
 
 
 def catalog_body(settings: Settings, dimension: int, meta: dict[str, Any],
-                 client: OpenSearch | None = None) -> dict[str, Any]:
-    """The index body from ``mappings/catalog.v1.json`` with the vector width and ``_meta`` set
-    (replicas for ``client``'s cluster, see :func:`ltrr_opensearch.mappings.load_mapping`)."""
+                 client: OpenSearch | None = None,
+                 description: CatalogDescription | None = None) -> dict[str, Any]:
+    """The body of a managed catalog index: the analysis settings of
+    ``mappings/catalog.v1.json`` and the properties generated from the catalog description
+    in force (:func:`managed_properties`; for music they equal the file's), with the vector
+    width and ``_meta`` set (replicas for ``client``'s cluster, see
+    :func:`ltrr_opensearch.mappings.load_mapping`)."""
+    from ltrr_opensearch.catalog.description import description_for
+
+    description = description or description_for(settings)
     body = load_mapping(settings, "catalog", MAPPING_VERSION, client=client)
     mappings = body["mappings"]
-    mappings["properties"]["embedding"]["dimension"] = int(dimension)
-    mappings["_meta"] = {**mappings.get("_meta", {}), **meta, "mapping_version": MAPPING_VERSION}
+    mappings["properties"] = managed_properties(description, dimension)
+    mappings["_meta"] = {**mappings.get("_meta", {}), **meta, "mapping_version": MAPPING_VERSION,
+                         "description": description.name}
     return body
+
+
+# --- the managed mapping, generated from the description --------------------------------
+# Searched names (the first title and creator field, and text fields boosted >= 1, such as an
+# album) get the stemmed analyzer and exact, unstemmed-words and as-you-type sub-fields as
+# the search path expects; further title/creator fields are lists of names (word match and
+# exact); weaker text fields (< 1: a description) are prose, stemmed only.
+_NAME_KEYWORD = {"type": "keyword", "normalizer": "folded", "ignore_above": 512}
+_WORDS = {"type": "text", "analyzer": "folded_words"}
+_PREFIX = {"type": "text", "analyzer": "partial_words", "search_analyzer": "folded_words"}
+_EXTRA_MAPPINGS: dict[str, dict[str, Any]] = {
+    "keyword": {"type": "keyword"}, "text": {"type": "text", "analyzer": "english_folded"},
+    "integer": {"type": "integer"}, "long": {"type": "long"}, "float": {"type": "float"},
+    "double": {"type": "double"},
+    "date": {"type": "date", "format": "strict_date||strict_date_time||epoch_millis"},
+    "boolean": {"type": "boolean"},
+}
+DATE_FORMAT = "strict_date||strict_date_time||epoch_millis"
+
+
+def field_shapes(description: CatalogDescription) -> dict[str, str]:
+    """Searched field -> ``name`` (one name: full sub-fields), ``names`` (a list of names)
+    or ``prose``: how the managed mapping and the row schema treat it."""
+    shapes: dict[str, str] = {}
+    for role in (description.title, description.creator):
+        for i, f in enumerate(role):
+            shapes[f.name] = "name" if i == 0 else "names"
+    for f in description.text:
+        shapes[f.name] = "name" if f.boost >= 1.0 else "prose"
+    return shapes
+
+
+def managed_properties(description: CatalogDescription, dimension: int) -> dict[str, Any]:
+    """The ``properties`` of a managed catalog index for ``description`` (field order: id,
+    type, title, creator, text, facets, popularity, date, extra, vector, memory)."""
+    from ltrr_opensearch.catalog.description import ID_FROM_DOCUMENT
+
+    d = description
+    props: dict[str, Any] = {}
+    if d.id != ID_FROM_DOCUMENT:
+        props[d.id] = {"type": "keyword"}
+    if d.type:
+        props[d.type] = {"type": "keyword"}
+    shapes = field_shapes(d)
+    for f in d.searched_fields:
+        shape = shapes[f.name]
+        if shape == "prose":
+            props[f.name] = {"type": "text", "analyzer": "english_folded"}
+        elif shape == "names":
+            props[f.name] = {"type": "text", "analyzer": "folded_words",
+                             "fields": {"keyword": dict(_NAME_KEYWORD)}}
+        else:
+            subs: dict[str, Any] = {"keyword": dict(_NAME_KEYWORD)}
+            if f in d.title or f in d.creator:
+                subs["words"] = dict(_WORDS)
+            subs["prefix"] = dict(_PREFIX)
+            props[f.name] = {"type": "text", "analyzer": "english_folded", "fields": subs}
+    for name in d.facets.values():
+        props[name] = {"type": "keyword", "normalizer": "folded"}
+    if d.popularity:
+        props[d.popularity] = {"type": "float"}
+        props[f"{d.popularity}_feature"] = {"type": "rank_feature"}
+    if d.date:
+        props[d.date] = {"type": "date", "format": DATE_FORMAT}
+    for name, kind in d.extra.items():
+        props[name] = dict(_EXTRA_MAPPINGS[kind])
+    if d.vector:
+        props[d.vector] = {
+            "type": "knn_vector", "dimension": int(dimension),
+            "method": {"name": "hnsw", "engine": "lucene", "space_type": "cosinesimil",
+                       "parameters": {"m": 16, "ef_construction": 128}}}
+    props[d.memory_field] = {"type": "rank_features"}
+    return props
 
 
 def new_index_name(settings: Settings) -> str:

@@ -25,10 +25,12 @@ from opensearchpy.helpers import streaming_bulk
 
 from ltrr_opensearch.catalog import index as catalog_index
 from ltrr_opensearch.catalog.schema import (
-    FIELDS,
-    LIST_FIELDS,
     RowError,
+    RowSchema,
     apply_field_map,
+    converted_columns,
+    renamed_columns,
+    row_schema,
     validate_row,
 )
 from ltrr_opensearch.config import Settings
@@ -116,7 +118,8 @@ def _open_text(path: Path) -> IO[str]:
 
 
 def iter_rows(
-    path: str | Path, field_map: Mapping[str, str] | None = None, *, fmt: str | None = None
+    path: str | Path, field_map: Mapping[str, str] | None = None, *, fmt: str | None = None,
+    schema: RowSchema | None = None,
 ) -> Iterator[RawRow]:
     """Stream the records of a JSONL or CSV catalog file with catalog field names.
 
@@ -127,8 +130,10 @@ def iter_rows(
     path = Path(path)
     fmt = fmt or detect_format(path)
     field_map = field_map or {}
+    schema = schema or row_schema()
     with _open_text(path) as handle:
-        records = _jsonl_records(handle) if fmt == "jsonl" else _csv_records(handle, field_map)
+        records = (_jsonl_records(handle) if fmt == "jsonl"
+                   else _csv_records(handle, field_map, schema))
         try:
             for line, data, error in records:
                 if data is not None:
@@ -159,13 +164,16 @@ def _jsonl_records(handle: IO[str]) -> Iterator[RawRow]:
 _EXTRA = "\0extra"  # DictReader's key for cells beyond the header
 
 
-def _csv_records(handle: IO[str], field_map: Mapping[str, str]) -> Iterator[RawRow]:
+def _csv_records(handle: IO[str], field_map: Mapping[str, str],
+                 schema: RowSchema) -> Iterator[RawRow]:
     reader = csv.DictReader(handle, restkey=_EXTRA)
     if reader.fieldnames is None:
         return
     # Columns named after a catalog field (directly or through the map) get its decoding.
     decode_as = {name: name for name in reader.fieldnames}
-    decode_as.update({source: target for target, source in field_map.items()})
+    decode_as.update(renamed_columns(field_map))
+    for column in converted_columns(field_map):  # a conversion gets the cell's text
+        decode_as[column] = ""
     start = reader.line_num + 1
     try:
         for record in reader:
@@ -174,22 +182,30 @@ def _csv_records(handle: IO[str], field_map: Mapping[str, str]) -> Iterator[RawR
             elif None in record.values():
                 yield RawRow(start, None, "has fewer cells than the header")
             elif any(v.strip() for v in record.values()):
-                yield RawRow(start, {k: _csv_cell(decode_as.get(k, k), v)
+                yield RawRow(start, {k: _csv_cell(decode_as.get(k, k), v, schema)
                                      for k, v in record.items()})
             start = reader.line_num + 1
     except csv.Error as exc:
         yield RawRow(start, None, f"malformed CSV: {exc}")
 
 
-def _csv_cell(name: str, value: str) -> Any:
+def _csv_cell(name: str, value: str, schema: RowSchema) -> Any:
     text = value.strip()
-    if name in LIST_FIELDS:
+    if name in schema.list_fields:
+        if name in schema.extra and CSV_LIST_SEPARATOR not in text:
+            return text or None  # a keyword [extra] field: one value unless |-separated
         return [part for part in (p.strip() for p in text.split(CSV_LIST_SEPARATOR)) if part]
     if not text:
         return None
-    if name == "popularity":
-        return _maybe_float(text)
-    if name == "embedding":
+    kind = schema.number_kind(name)
+    if kind is not None:
+        number = _maybe_float(text)
+        if kind in ("integer", "long") and isinstance(number, float) and number.is_integer():
+            return int(number)
+        return number
+    if schema.extra.get(name) == "boolean":
+        return {"true": True, "false": False}.get(text.lower(), text)
+    if name == schema.vector:
         parts = [_maybe_float(p) for p in text.split(CSV_LIST_SEPARATOR)]
         return parts
     return text
@@ -257,6 +273,7 @@ def load_rows(
     the embedder fitted (so a new index can be created with the right vector width)."""
     if on_error not in ON_ERROR:
         raise ValidationError(f"on_error must be one of {', '.join(ON_ERROR)}, got {on_error!r}")
+    schema = managed_schema(settings)
     started = time.monotonic()
     path = Path(path)
     fmt = fmt or detect_format(path)
@@ -266,11 +283,12 @@ def load_rows(
 
     total: int | None = None
     if on_error == "abort" or _needs_fit(embedder):
-        total, texts = _first_pass(path, field_map, fmt, embedder, on_error, rejects, quiet)
+        total, texts = _first_pass(path, field_map, fmt, embedder, on_error, rejects, quiet,
+                                   schema)
         if texts is not None:
             _fit(embedder, texts, path)
             del texts
-    rules = _Rules(embedder)
+    rules = _Rules(embedder, schema)
     report.index = target(embedder)
 
     pending: dict[str, tuple[int, dict[str, Any] | None]] = {}
@@ -279,10 +297,10 @@ def load_rows(
     def actions() -> Iterator[dict[str, Any]]:
         seen: dict[str, int] = {}
         batch: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
-        for row in iter_rows(path, field_map, fmt=fmt):
+        for row in iter_rows(path, field_map, fmt=fmt, schema=schema):
             report.read += 1
             if row.data is not None:
-                ignored.update(k for k in row.data if k not in FIELDS)
+                ignored.update(k for k in row.data if k not in schema.fields)
             result = rules.check(row, seen)
             if isinstance(result, RowError):
                 _reject(report, rejects, result, row.data)
@@ -290,10 +308,10 @@ def load_rows(
             assert row.data is not None  # check() refuses unreadable rows
             batch.append((row.line, row.data, result))
             if len(batch) >= EMBED_BATCH:
-                yield from _batch_actions(batch, report.index, embedder, pending)
+                yield from _batch_actions(batch, report.index, embedder, pending, schema)
                 batch = []
         if batch:
-            yield from _batch_actions(batch, report.index, embedder, pending)
+            yield from _batch_actions(batch, report.index, embedder, pending, schema)
 
     try:
         with Progress(f"loading {path.name}", total=total, quiet=quiet) as bar, \
@@ -380,6 +398,21 @@ def _default_rejects(path: Path) -> Path:
     return path.with_name(path.name + ".rejects.jsonl")
 
 
+def managed_schema(settings: Settings) -> RowSchema:
+    """The row schema of the catalog description in force; refuses a description of the
+    user's own index (ltrr loads rows only into catalogs it manages)."""
+    from ltrr_opensearch.catalog.description import description_for
+
+    description = description_for(settings)
+    if not description.managed:
+        raise ValidationError(
+            f"the catalog description {description.source} names your own index "
+            f"{description.index!r}: ltrr loads rows only into catalogs it manages",
+            hint="index your documents with your own tools; `ltrr catalog adopt` shows what "
+                 "ltrr adds to your index")
+    return row_schema(description)
+
+
 def _needs_fit(embedder: Any) -> bool:
     return embedder is not None and hasattr(embedder, "fit") and not getattr(
         embedder, "fitted", True)
@@ -388,7 +421,8 @@ def _needs_fit(embedder: Any) -> bool:
 class _Rules:
     """Row checks that depend on the embedder, plus duplicate ids within the file."""
 
-    def __init__(self, embedder: Any) -> None:
+    def __init__(self, embedder: Any, schema: RowSchema | None = None) -> None:
+        self.schema = schema or row_schema()
         self.kind = catalog_index.embedder_kind(embedder) if embedder is not None else None
         self.precomputed = self.kind == "precomputed"
         self.dimension = int(embedder.dimension) if self.precomputed else None
@@ -397,39 +431,41 @@ class _Rules:
         """The clean document, or the RowError (unreadable, invalid or duplicate id)."""
         if row.data is None:
             return RowError(row.line, row.error or "unreadable record")
-        doc, error = validate_row(row.data, row.line, dimension=self.dimension)
+        doc, error = validate_row(row.data, row.line, dimension=self.dimension,
+                                  schema=self.schema)
         if error is not None:
             return error
         assert doc is not None
-        has_vector = "embedding" in doc
+        doc_id = doc[self.schema.id_field]
+        has_vector = self.schema.vector is not None and self.schema.vector in doc
         if self.precomputed and not has_vector:
             return RowError(row.line, "no embedding, but the catalog is loaded with "
-                                      "precomputed vectors", doc["id"])
+                                      "precomputed vectors", doc_id)
         if has_vector and not self.precomputed:
             using = f"the {self.kind} embedder" if self.kind else "no embedder"
             return RowError(row.line, f"carries its own embedding, but the load uses {using} "
                                       "(use --embedder precomputed, or drop the column)",
-                            doc["id"])
-        first = seen.setdefault(doc["id"], row.line)
+                            doc_id)
+        first = seen.setdefault(doc_id, row.line)
         if first != row.line:
-            return RowError(row.line, f"duplicate id (first seen on line {first})", doc["id"])
+            return RowError(row.line, f"duplicate id (first seen on line {first})", doc_id)
         return doc
 
 
 def _first_pass(
     path: Path, field_map: dict[str, str], fmt: str, embedder: Any, on_error: str,
-    rejects: _Rejects, quiet: bool,
+    rejects: _Rejects, quiet: bool, schema: RowSchema | None = None,
 ) -> tuple[int, list[str] | None]:
     """Validate every row (abort mode) and collect the texts to fit an embedder on."""
     from ltrr_opensearch.catalog.embed import document_text
 
-    rules = _Rules(embedder)
+    rules = _Rules(embedder, schema)
     texts: list[str] | None = [] if _needs_fit(embedder) else None
     errors: list[RowError] = []
     seen: dict[str, int] = {}
     count = 0
     with Progress(f"checking {path.name}", quiet=quiet) as bar:
-        for row in iter_rows(path, field_map, fmt=fmt):
+        for row in iter_rows(path, field_map, fmt=fmt, schema=rules.schema):
             count += 1
             bar.advance()
             result = rules.check(row, seen)
@@ -457,20 +493,22 @@ def _first_pass(
 
 def _batch_actions(
     batch: list[tuple[int, dict[str, Any], dict[str, Any]]], target: str, embedder: Any,
-    pending: dict[str, tuple[int, dict[str, Any] | None]],
+    pending: dict[str, tuple[int, dict[str, Any] | None]], schema: RowSchema | None = None,
 ) -> Iterator[dict[str, Any]]:
+    schema = schema or row_schema()
     docs = [doc for _, _, doc in batch]
-    if embedder is not None:
+    if embedder is not None and schema.vector is not None:
         from ltrr_opensearch.catalog.embed import embed_rows
 
         for doc, vector in embed_rows(docs, embedder, batch_size=len(docs), quiet=True):
-            doc["embedding"] = _vector(vector)  # type: ignore[index]
+            doc[schema.vector] = _vector(vector)  # type: ignore[index]
     for line, raw, doc in batch:
-        pending[doc["id"]] = (line, raw)
+        doc_id = doc[schema.id_field]
+        pending[doc_id] = (line, raw)
         # A partial update: fields absent from doc (q2e) keep their stored values, and an
         # unchanged doc is a no-op. A concurrent q2e write by the memory updater is a
         # version conflict, retried rather than reported as a bad row.
-        yield {"_op_type": "update", "_index": target, "_id": doc["id"], "doc": doc,
+        yield {"_op_type": "update", "_index": target, "_id": doc_id, "doc": doc,
                "doc_as_upsert": True, "retry_on_conflict": 3}
 
 

@@ -25,9 +25,12 @@ def register(commands: argparse._SubParsersAction, parent: argparse.ArgumentPars
     rows.add_argument("--on-error", choices=("abort", "skip"), default="abort",
                       help="abort (default): check the whole file first and load nothing if a "
                            "row is bad; skip: load good rows, write bad ones to the rejects file")
-    rows.add_argument("--map", dest="field_map", metavar="FIELD=COLUMN,...",
-                      help="take catalog fields from other column names, e.g. "
-                           "title=name,artist=creator (default: [catalog.fields] in the config)")
+    rows.add_argument("--map", dest="field_map", metavar="FIELD=SOURCE,...",
+                      help="take catalog fields from other columns, converted if asked: "
+                           "title=name,release_date=year:year_to_date,entity_type=const:movie,"
+                           "genres=genre_list:split(|) (conversions: year_to_date, number, "
+                           "integer, split(SEP); default: [catalog.map] in the config; "
+                           "docs/catalog-schema.md)")
     rows.add_argument("--rejects", help="rejects file (default FILE.rejects.jsonl)")
 
     load = actions.add_parser("load", parents=[parent, rows],
@@ -63,12 +66,13 @@ def register(commands: argparse._SubParsersAction, parent: argparse.ArgumentPars
 
 
 def _common(args: argparse.Namespace) -> tuple[Any, Any, dict[str, str]]:
+    from ltrr_opensearch.catalog.loader import managed_schema
     from ltrr_opensearch.catalog.schema import parse_field_map
     from ltrr_opensearch.cli import connect
 
     client, settings = connect(args)
     section = settings.section("catalog")
-    field_map = parse_field_map(args.field_map or section.get("fields"))
+    field_map = parse_field_map(args.field_map or section.get("map"), managed_schema(settings))
     return settings, client, field_map
 
 
