@@ -30,6 +30,10 @@ def register(commands: Any, parent: argparse.ArgumentParser) -> None:
     serve.add_argument("--breaker-cooldown", type=float, default=10.0, metavar="S",
                        help="seconds the breaker stays open before one probe request "
                             "(default %(default)s)")
+    serve.add_argument("--rate-limit", type=float, default=0.0, metavar="R",
+                       help="requests per second per client address on /search and /events "
+                            "(429 with Retry-After beyond; bursts of 2R); 0: no limit "
+                            "(default)")
     serve.set_defaults(func=_serve)
 
     worker = commands.add_parser("worker", parents=[parent],
@@ -65,6 +69,8 @@ def _serve(args: argparse.Namespace) -> int:
     _positive("--flush", args.flush)
     _positive("--breaker-failures", args.breaker_failures)
     _positive("--breaker-cooldown", args.breaker_cooldown)
+    if args.rate_limit < 0:
+        raise ConfigError(f"--rate-limit must be 0 (off) or positive, got {args.rate_limit}")
     if not 0 < args.port < 65536:
         raise ConfigError(f"--port must be 1-65535, got {args.port}")
     try:
@@ -79,7 +85,7 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(settings, policy_file=args.policy, use_bandit=not args.no_bandit,
                      resync_seconds=args.resync, flush_seconds=args.flush,
                      flags_file=args.flags, breaker_failures=args.breaker_failures,
-                     breaker_cooldown=args.breaker_cooldown)
+                     breaker_cooldown=args.breaker_cooldown, rate_limit=args.rate_limit)
     uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False,
                 timeout_graceful_shutdown=10)
     return 0

@@ -234,7 +234,8 @@ def _error(status: int, request_id: str, message: str, **extra: Any) -> JSONResp
 def create_app(settings: Settings, *, policy_file: str | None = None, use_bandit: bool = True,
                resync_seconds: float = 5.0, flush_seconds: float = 1.0,
                flags_file: str | None = None, breaker_failures: int = 5,
-               breaker_cooldown: float = 10.0) -> FastAPI:
+               breaker_cooldown: float = 10.0, rate_limit: float = 0.0,
+               rate_burst: float | None = None) -> FastAPI:
     # One connection per request thread (anyio's pool has 40) plus the background jobs.
     state = ServiceState(settings, make_client(settings, pool_maxsize=48), policy_file=policy_file,
                          use_bandit=use_bandit, resync_seconds=resync_seconds,
@@ -269,6 +270,12 @@ def create_app(settings: Settings, *, policy_file: str | None = None, use_bandit
                   description="Learning to rank and retrieve on OpenSearch: search and feedback.")
     app.state.ltrr = state
     metrics = state.metrics
+    # Body size of any framing and a per-client rate (service/limits.py); added first, so
+    # the request observer wraps it and logs and counts what it refuses.
+    from ltrr_opensearch.service.limits import RequestLimits
+
+    app.add_middleware(RequestLimits, max_body_bytes=MAX_BODY_BYTES, rate=rate_limit,
+                       burst=rate_burst, metrics=metrics)
 
     # Request id, body bound, no stack traces, latency metrics, one log line per request:
     # a plain ASGI middleware (service/asgi.py), not @app.middleware("http").
