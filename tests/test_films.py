@@ -32,8 +32,21 @@ def test_a_film_becomes_a_movie_row_described_by_its_attributes():
         "film-46268", "movie", "The Shawshank Redemption")
     assert (row["genres"], row["decade"], row["release_date"]) == (
         ["drama"], "1990s", "1994-01-01")
-    assert row["popularity"] == 149494.0 and row["artist"] is None
+    assert row["popularity"] == 149494.0 and "artist" not in row
+    assert (row["rating"], row["runtime"], row["mpaa"]) == (9.1, 142, "R")
     assert row["description"] == "1994 drama film, 142 minutes, rated R, IMDb 9.1"
+
+
+def test_a_film_row_fits_the_films_description_extra_fields_included():
+    from ltrr_opensearch.catalog.description import load_description
+    from ltrr_opensearch.catalog.schema import row_schema, validate_row
+
+    schema = row_schema(load_description("films"))
+    doc, error = validate_row(film_row(MOVIE), 1, schema=schema)
+    assert error is None and set(film_row(MOVIE)) <= set(schema.fields)
+    assert (doc["rating"], doc["runtime"], doc["mpaa"]) == (9.1, 142, "R")
+    unknown = film_row({**MOVIE, "length": float("nan"), "mpaa": None, "rating": None})
+    assert validate_row(unknown, 1, schema=schema)[1] is None
 
 
 def test_a_description_leaves_out_what_is_unknown():

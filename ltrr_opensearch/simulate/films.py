@@ -10,8 +10,10 @@ title with IMDb's trailing article moved to the front ("Matrix, The" -> "The Mat
 ``genres`` from the flags (lower-cased), ``decade`` and ``release_date`` (January 1st: only
 the year is known) from the year, ``popularity`` = the number of IMDb votes (the index's
 ``popularity_feature`` is ``log1p`` of it, so ranking sees it log-scaled), and a
-description written from those attributes ("1994 drama, 142 minutes, rated R, IMDb 9.1").
-Films have no artist, album or contributors here.
+description written from those attributes ("1994 drama, 142 minutes, rated R, IMDb 9.1"),
+and the ``[extra]`` fields of the films description (``catalogs/films.toml``): ``rating``
+(IMDb average, float), ``runtime`` (minutes, integer) and ``mpaa`` (keyword). The rows
+carry only the fields that description names: films have no artist, album or contributors.
 
 Only films with at least ``min_votes`` votes are kept (obscure titles with a handful of
 votes are noise), the ``limit`` most-voted of them, in source order.
@@ -97,15 +99,17 @@ def film_row(movie: Mapping[str, Any]) -> dict[str, Any]:
     year = int(movie["year"])
     genres = [flag.lower() for flag in GENRE_FLAGS if _present(movie.get(flag))
               and int(movie[flag]) == 1]
+    minutes, mpaa, rating = movie.get("length"), movie.get("mpaa"), movie.get("rating")
     return {
         "id": f"{ID_PREFIX}-{int(movie['rownames'])}", "entity_type": ENTITY_TYPE,
-        "title": display_title(movie["title"]), "artist": None, "album": None,
-        "contributors": [],
-        "description": describe(year, genres, movie.get("length"), movie.get("mpaa"),
-                                movie.get("rating")),
-        "genres": genres, "moods": [], "decade": f"{year // 10 * 10}s", "language": None,
+        "title": display_title(movie["title"]),
+        "description": describe(year, genres, minutes, mpaa, rating),
+        "genres": genres, "decade": f"{year // 10 * 10}s",
         "popularity": float(int(movie["votes"])), "release_date": f"{year:04d}-01-01",
-        "related_ids": [], "embedding": None,
+        # The films description's [extra] fields (films.toml), kept with their types.
+        "rating": round(float(rating), 1) if _present(rating) else None,
+        "runtime": int(minutes) if _present(minutes) and int(minutes) > 0 else None,
+        "mpaa": str(mpaa).strip() if _present(mpaa) else None,
     }
 
 
