@@ -396,9 +396,14 @@ def test_the_memory_key_does_not_depend_on_the_catalog_spelling(punctuated):
     assert u.normalized == "titan ae" and u.match_text == "titan a.e"
 
 
-def test_a_dotted_initialism_the_catalog_writes_plain_is_searched_plain():
-    gazetteer = Gazetteer.from_rows([{"id": "1", "entity_type": "track", "title": "Titan AE"}])
-    assert understand("titan a.e", gazetteer, now=NOON_SATURDAY).match_text == "titan ae"
+def test_a_catalog_spelling_of_several_letters_is_not_split_into_another_one():
+    titles = ["B*A*P*S", "P.S.", "The D.I.", "Ladri di biciclette"]
+    gazetteer = Gazetteer.from_rows([{"id": t, "entity_type": "track", "title": t}
+                                     for t in titles])
+    assert understand("B*A*P*S", gazetteer, now=NOON_SATURDAY).match_text == "b a p s"
+    assert understand("p s", gazetteer, now=NOON_SATURDAY).match_text == "p.s"
+    # The exact dotted form is searched as typed even where the plain letters are a word.
+    assert understand("The D.I.", gazetteer, now=NOON_SATURDAY).match_text == "the d.i"
 
 
 # -- vocabularies from the catalog description -----------------------------------------

@@ -39,7 +39,7 @@ def _understand(args: argparse.Namespace) -> int:
         u = understand(query, gazetteer, now=now)
         if args.json:
             print(json.dumps({
-                "query": u.raw, "normalized": u.normalized,
+                "query": u.raw, "normalized": u.normalized, "searched": u.match_text,
                 "slots": [{"kind": s.kind, "value": s.value, "text": s.text,
                            "confidence": round(s.confidence, 4)} for s in u.slots],
                 "keywords": list(u.keywords), "intent": u.intent,
@@ -51,6 +51,8 @@ def _understand(args: argparse.Namespace) -> int:
             continue
         slots = ", ".join(f"{s.kind}={s.value!r} ({s.confidence:.2f})" for s in u.slots)
         print(f"{u.raw!r} -> {u.normalized!r}")
+        if u.match_text != u.normalized:
+            print(f"  searched: {u.match_text!r} (the catalog's spelling)")
         print(f"  slots:    {slots or '-'}")
         print(f"  keywords: {' '.join(u.keywords) or '-'}")
         print(f"  intent:   {u.intent or '-'} ({u.intent_confidence:.2f})")

@@ -253,14 +253,19 @@ class Gazetteer:
         meant as typed); one typed form of several catalog forms goes to the most
         frequent, then the alphabetically first."""
         seen: dict[str, Counter[str]] = {}
+        spelled: set[str] = set()  # catalog spellings of several tokens ("b a p s")
         for text in texts:
             for typed, canonical in compound_forms(text):
                 seen.setdefault(typed, Counter())[canonical] += 1
+                if " " in canonical:
+                    spelled.add(canonical)
         out: dict[str, str] = {}
         for typed, counts in seen.items():
             if typed in self._exact or (" " not in typed and typed in self._known_words):
                 continue
             out[typed] = min(counts, key=lambda c: (-counts[c], c))
+        for canonical in spelled:
+            out.setdefault(canonical, canonical)
         return out
 
     # -- construction ------------------------------------------------------------------
@@ -401,8 +406,8 @@ class Gazetteer:
         changed the punctuation of a catalog word: "titan ae" and "titan a e" -> "titan
         a.e", "acdc" -> "ac dc", "rnb" and "r and b" -> "r b" (when the catalog writes
         "Titan A.E.", "AC/DC", "R&B"). A single token that is a catalog word is kept as
-        typed; longer typed spans are tried first. An initialism the catalog writes
-        without dots ("AE") is found from its dotted form ("a.e" -> "ae")."""
+        typed; longer spans are tried first, and a span that is already a catalog
+        spelling stays whole ("b a p s" of "B*A*P*S" is not read as "b a" + "P.S.")."""
         out: list[str] = []
         start, count = 0, len(tokens)
         while start < count:
@@ -414,11 +419,7 @@ class Gazetteer:
                     start += length
                     break
             else:
-                token = tokens[start]
-                if token not in self._known_words and _INITIALISM.fullmatch(token):
-                    plain = token.replace(".", "")
-                    token = plain if plain in self._known_words else token
-                out.append(token)
+                out.append(tokens[start])
                 start += 1
         return tuple(out)
 
@@ -455,7 +456,6 @@ class Gazetteer:
 
 # -- the catalog's spelling of punctuated words ----------------------------------------
 
-_INITIALISM = re.compile(r"[^\W\d_](?:\.[^\W\d_])+")
 _INNER_MARKS = re.compile(r"[.:,]")
 
 
