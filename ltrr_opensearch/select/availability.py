@@ -120,7 +120,7 @@ def missing_roles(registry: Any, catalog: Mapping[str, Any] | None) -> dict[str,
                 out[name] = (f"the catalog description {catalog.get('name', '')!r} has no "
                              f"{need} field")
                 break
-            if need == "date" and catalog.get("dated") is False:
+            if role and need == "date" and catalog.get("dated") is False:
                 out[name] = f"no document of the catalog has a {catalog[role]!r} date"
                 break
     return out
