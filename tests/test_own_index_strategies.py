@@ -124,3 +124,14 @@ def test_doctor_says_a_fitting_description_fits(books, capsys):
     main(["doctor", "--json"])
     [check] = [c for c in json.loads(capsys.readouterr().out)["checks"] if c["name"] == "catalog"]
     assert check["status"] == "ok" and "title=name" in check["detail"]
+
+
+def test_explain_says_fresh_releases_is_unavailable_without_a_date_field(books, capsys):
+    from ltrr_opensearch.config import PACKAGE_ROOT
+
+    books(description(books.index).replace('date = "published"\n', ""))
+    policy = str(PACKAGE_ROOT / "policies" / "linucb.toml")
+    assert main(["search", "dune", "--bandit", policy, "--explain", "--no-log"]) == 0
+    out = capsys.readouterr().out
+    assert ("fresh_releases     unavailable: the catalog description 'books' has no date field"
+            in out)

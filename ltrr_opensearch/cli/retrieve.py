@@ -199,6 +199,9 @@ def _print_selection(choices: Any, e: Any, explain: bool) -> None:
             if arm.killed:
                 print(f"  {arm.arm:<18} killed")
                 continue
+            if getattr(arm, "unavailable", None):
+                print(f"  {arm.arm:<18} unavailable: {arm.unavailable}")
+                continue
             expected = f"{arm.expected_reward:.3f}" if arm.expected_reward is not None else "-"
             bound = f"{arm.bound:.3f}" if arm.bound is not None else "-"
             print(f"  {arm.arm:<18} expected {expected}  bound {bound}  "
