@@ -242,14 +242,16 @@ def _list(args: argparse.Namespace) -> int:
             print(f"  {f.name:<22} params [{', '.join(f.params)}]  {f.description}")
         return 0
     _, registry = _registry(args)
-    for name in registry.names:
+    enabled = set(registry.names)
+    for name in registry.available:
         if name in registry.broken:
             print(f"{name:<18} BROKEN  {registry.broken[name].error}")
             continue
         t = registry.get(name)
         needs = f" [needs {', '.join(sorted(t.needs))}]" if t.needs else ""
+        off = "" if name in enabled else " [off: not enabled]"
         text = t.description if len(t.description) <= 90 else t.description[:87] + "..."
-        print(f"{name:<18} {text}{needs}")
+        print(f"{name:<18} {text}{needs}{off}")
     return 0
 
 
