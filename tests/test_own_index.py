@@ -214,3 +214,22 @@ def test_every_strategy_searches_the_own_index_and_the_memory_learns(client, set
     forget_memory_cache()
     memory = run(client, own, "Trail  Runner!", ["q2e_memory"])["q2e_memory"]
     assert [h.id for h in memory.hits] == ["SKU-2"] and memory.hits[0].score > 0
+
+
+@pytest.mark.parametrize("store", ["index", "outside"])
+def test_seeding_predicts_queries_from_the_described_fields_of_the_own_index(
+        client, settings, tmp_path, store):
+    from ltrr_opensearch.feedback import seed_memory
+
+    index, own = own_index(client, settings, tmp_path, store=store)
+    if store == "index":
+        apply_plan(client, own, plan_adoption(client, own, description_for(own)))
+    assert seed_memory(client, own) == len(PRODUCTS)
+    # "Summit Jacket" by Northwall: its name, and its name with its maker, are predicted.
+    for query in ("summit jacket", "summit jacket northwall"):
+        remembered = memory_for_key(client, own, key(query), 10, cache_seconds=0)
+        assert [entity for entity, _ in remembered] == ["SKU-3"], query
+    if store == "index":
+        body = {"query": {"rank_feature": {"field": f"q2e.{key('summit jacket')}"}}}
+        assert [h["_id"] for h in client.search(index=index, body=body)["hits"]["hits"]] == [
+            "doc-3"]

@@ -111,18 +111,27 @@ def predicted_docs(row: Mapping[str, Any], config: MemoryConfig, now: datetime
 
 def seed_memory(client: OpenSearch, settings: Settings, *, quiet: bool = True,
                 batch_size: int = 500, config: MemoryConfig | None = None) -> int:
-    """Predicted Q2E docs for every entity behind the catalog alias, then their ``q2e``
-    maps; returns how many entities were seeded. Safe to re-run (same ids, same values)."""
+    """Predicted Q2E docs for every entity of the catalog (the described index: the managed
+    alias or the user's own), then their memory maps; returns how many entities were
+    seeded. Safe to re-run (same ids, same values)."""
+    from ltrr_opensearch.catalog.description import ID_FROM_DOCUMENT, description_for
+
     config = config or MemoryConfig.from_settings(settings)
+    description = description_for(settings)
+    fields = seed_fields(description)
+    index = settings.catalog_index
     ensure_feedback_indices(client, settings)
     now = datetime.now(timezone.utc)
-    total = client.count(index=settings.catalog_alias)["count"]
+    total = client.count(index=index)["count"]
+    by_id = description.id == ID_FROM_DOCUMENT
     seeded = 0
     with Progress("seeding Q2E", total=total, quiet=quiet) as bar:
         batch: list[dict[str, Any]] = []
-        for hit in scan(client, settings.catalog_alias, {"match_all": {}}, ("id",),
-                        source=_SEED_FIELDS):
-            batch.append(hit["_source"])
+        for hit in scan(client, index, {"match_all": {}}, () if by_id else (description.id,),
+                        source=sorted({f for f in fields.values() if f})):
+            row = seed_row(hit, fields)
+            if row.get("id"):
+                batch.append(row)
             if len(batch) >= batch_size:
                 seeded += _seed_batch(client, settings, batch, config, now)
                 bar.advance(len(batch))
@@ -133,8 +142,44 @@ def seed_memory(client: OpenSearch, settings: Settings, *, quiet: bool = True,
     return seeded
 
 
-_SEED_FIELDS = ["id", "entity_type", "title", "artist", "album", "genres", "moods", "decade",
-                "description"]
+def seed_fields(description: Any) -> dict[str, str | None]:
+    """The row keys :func:`predicted_queries` reads -> the described field holding each
+    (``id`` None: the document ``_id``)."""
+    from ltrr_opensearch.catalog.description import ID_FROM_DOCUMENT
+    from ltrr_opensearch.catalog.index import field_shapes
+
+    shapes = field_shapes(description)
+    texts = [f.name for f in description.text]
+    return {
+        "id": None if description.id == ID_FROM_DOCUMENT else description.id,
+        "entity_type": description.type,
+        "title": description.title[0].name,
+        "artist": description.creator[0].name if description.creator else None,
+        "album": next((n for n in texts if shapes[n] == "name"), None),
+        "description": next((n for n in texts if shapes[n] == "prose"), None),
+        **{f"{kind}s" if kind != "decade" else kind: description.facets.get(kind)
+           for kind in ("genre", "mood", "decade")},
+    }
+
+
+def seed_row(hit: Mapping[str, Any], fields: Mapping[str, str | None]) -> dict[str, Any]:
+    """A catalog hit as the row :func:`predicted_queries` reads (music's key names)."""
+    source = hit.get("_source", {})
+
+    def value(path: str | None) -> Any:
+        current: Any = source
+        for part in (path or "").split("."):
+            current = current.get(part) if isinstance(current, Mapping) else None
+        return current
+
+    row = {key: value(path) for key, path in fields.items() if path}
+    row["id"] = str(row["id"]) if fields.get("id") and row.get("id") is not None \
+        else (hit["_id"] if not fields.get("id") else None)
+    if isinstance(row.get("title"), list):
+        row["title"] = row["title"][0] if row["title"] else None
+    if isinstance(row.get("artist"), list):
+        row["artist"] = row["artist"][0] if row["artist"] else None
+    return row
 
 
 def _seed_batch(client: OpenSearch, settings: Settings, rows: Iterable[dict[str, Any]],
