@@ -131,7 +131,7 @@ def _parse_flag(key: str, spec: Any, source: str, evaluators: Mapping[str, Any])
         raise FlagFileError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}",
                             hint="known: state, variants, defaultVariant, targeting, metadata")
     state = spec.get("state")
-    if state not in STATES:
+    if not isinstance(state, str) or state not in STATES:
         raise FlagFileError(f"{where}: state must be ENABLED or DISABLED, not {state!r}")
     variants = spec.get("variants")
     if not isinstance(variants, Mapping) or not variants:
@@ -140,7 +140,7 @@ def _parse_flag(key: str, spec: Any, source: str, evaluators: Mapping[str, Any])
     if len(kinds) > 1:
         raise FlagFileError(f"{where}: variants mix value types ({', '.join(sorted(kinds))})")
     default = spec.get("defaultVariant")
-    if default not in variants:
+    if not isinstance(default, str) or default not in variants:
         raise FlagFileError(f"{where}: defaultVariant {default!r} is not one of its variants "
                             f"({', '.join(map(str, variants))})")
     targeting = spec.get("targeting")
