@@ -179,19 +179,14 @@ def test_memory_kept_outside_never_writes_the_users_index_and_is_read_by_key(
 
 
 def run(client, settings, query, names):
-    """The strategies' sub-searches as the search path sends them (one _msearch), with the
-    description bound to the live mapping as the `catalog` variable."""
-    from ltrr_opensearch.retrieve.catalog import catalog_context
-    from ltrr_opensearch.retrieve.msearch import run_strategies
-    from ltrr_opensearch.retrieve.templates import TemplateRegistry
-    from ltrr_opensearch.understand import understand
-    from ltrr_opensearch.understand.gazetteer import Gazetteer
+    """One search through the product path (Pipeline.from_cluster: the description bound
+    to the live mapping, the gazetteer read from the described fields), each strategy's
+    result by name."""
+    from ltrr_opensearch.pipeline import Pipeline
 
-    registry = TemplateRegistry.from_settings(settings)
-    understanding = understand(query, Gazetteer({}))
-    results = run_strategies(client, settings, registry, understanding,
-                             [(n, 10) for n in names], catalog=catalog_context(client, settings))
-    return {r.strategy: r for r in results}
+    pipeline = Pipeline.from_cluster(client, settings)
+    response = pipeline.search(query, strategies=[(n, 10) for n in names], log=False)
+    return {r.strategy: r for r in response.results}
 
 
 # No vector field is described: knn_vector does not apply.
