@@ -85,6 +85,19 @@ def test_a_decade_without_a_decade_facet_filters_on_the_date_field():
     assert {"range": {"published": {"gte": "1990-01-01", "lte": "1999-12-31"}}} in body["filter"]
 
 
+def test_a_year_without_a_year_facet_filters_on_the_date_field():
+    u = understood("1994", [Slot("year", "1994", "1994", 1.0)])
+    body = render("structured_qu", books(), u)["query"]["bool"]
+    assert body["filter"] == [{"range": {"published": {"gte": "1994-01-01",
+                                                       "lte": "1994-12-31"}}}]
+
+
+def test_a_decade_facet_wins_over_the_date_range():
+    u = understood("90s", [Slot("decade", "1990s", "90s", 1.0)])
+    body = render("structured_qu", offline_catalog(), u)["query"]["bool"]
+    assert body["filter"] == [{"terms": {"decade": ["1990s"]}}]
+
+
 def test_a_decade_is_ignored_without_a_date_field_or_facet():
     u = understood("90s", [Slot("decade", "1990s", "90s", 1.0)])
     body = render("structured_qu", books(date=None), u)["query"]["bool"]
