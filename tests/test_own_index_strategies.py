@@ -135,3 +135,21 @@ def test_explain_says_fresh_releases_is_unavailable_without_a_date_field(books, 
     out = capsys.readouterr().out
     assert ("fresh_releases     unavailable: the catalog description 'books' has no date field"
             in out)
+
+
+def test_a_catalog_with_future_dates_measures_recency_from_today(client, settings):
+    from datetime import date
+
+    from ltrr_opensearch.retrieve.catalog import date_stats
+
+    index = f"{settings.index_prefix}-dated"
+    client.indices.create(index=index, body={"mappings": {"properties": {
+        "published": {"type": "date"}}}})
+    for n, day in enumerate(("2000-01-01", "2010-01-01", "2999-01-01")):
+        client.index(index=index, id=str(n), body={"published": day})
+    client.indices.refresh(index=index)
+    stats = date_stats(client, settings, index, "published", today=date(2020, 1, 1))
+    assert stats == {"latest": "2020-01-01", "median": "2010-01-01", "pivot": "3652d"}
+    client.indices.create(index=f"{index}-none", body={"mappings": {"properties": {
+        "published": {"type": "date"}}}})
+    assert date_stats(client, settings, f"{index}-none", "published") is None
