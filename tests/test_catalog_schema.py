@@ -243,3 +243,13 @@ def test_a_value_a_conversion_refuses_is_reported_with_the_rows_other_problems()
         "votes: cannot convert v='many' with number: not a number",
         "release_date: cannot convert year='MCMLXXIX' with year_to_date: not a 4-digit year",
     ]
+
+
+def test_a_described_catalog_is_embedded_from_its_own_fields():
+    from ltrr_opensearch.catalog.embed import document_text
+
+    doc, _ = validate_row(FILM, 1, schema=films_schema())
+    assert document_text(films_schema().text_row(doc)) == (
+        "Titan A.E.. by Don Bluth. animation. 2000s")
+    music_doc, _ = validate_row(GOOD, 1)
+    assert document_text(row_schema().text_row(music_doc)) == document_text(music_doc)

@@ -474,7 +474,7 @@ def _first_pass(
                 if on_error == "abort":
                     rejects.write(result, row.data)
             elif texts is not None:
-                texts.append(document_text(result))
+                texts.append(document_text(rules.schema.text_row(result)))
     rejects.close()
     if errors and on_error == "abort":
         shown = "; ".join(str(e) for e in errors[:MAX_ERRORS_SHOWN])
@@ -500,8 +500,10 @@ def _batch_actions(
     if embedder is not None and schema.vector is not None:
         from ltrr_opensearch.catalog.embed import embed_rows
 
-        for doc, vector in embed_rows(docs, embedder, batch_size=len(docs), quiet=True):
-            doc[schema.vector] = _vector(vector)  # type: ignore[index]
+        rows = [schema.text_row(doc) for doc in docs]  # the described fields, as embedded
+        embedded = embed_rows(rows, embedder, batch_size=len(rows), quiet=True)
+        for doc, (_, vector) in zip(docs, embedded, strict=True):
+            doc[schema.vector] = _vector(vector)
     for line, raw, doc in batch:
         doc_id = doc[schema.id_field]
         pending[doc_id] = (line, raw)

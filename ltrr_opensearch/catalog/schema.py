@@ -16,8 +16,9 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from types import MappingProxyType
 from typing import Any
 
 from ltrr_opensearch.catalog.description import (
@@ -56,6 +57,7 @@ _ENTITY_TYPE = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 _DECADE = re.compile(r"^\d{3}0s$")
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_LIST_PARTS = ("contributors", "genres", "moods")
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,24 @@ class RowSchema:
     vector: str | None
     extra: Mapping[str, str]  # field -> type
     reserved: tuple[str, ...]  # written by the product, never from a file
+    # The parts of the embedded text (catalog.embed.document_text's keys) -> the fields
+    # that fill each, so any described catalog is embedded from its own fields.
+    text_parts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def text_row(self, doc: Mapping[str, Any]) -> dict[str, Any]:
+        """``doc`` with the keys :func:`catalog.embed.document_text` reads (and the vector
+        as ``embedding``, for precomputed vectors); for music, the document's own fields."""
+        row: dict[str, Any] = {"id": doc.get(self.id_field)}
+        for part, names in self.text_parts.items():
+            values = [doc.get(n) for n in names if doc.get(n) not in (None, "", [])]
+            if part in _LIST_PARTS:
+                row[part] = [v for value in values
+                             for v in (value if isinstance(value, list) else [value])]
+            else:
+                row[part] = " ".join(str(v) for v in values) if values else None
+        if self.vector is not None and doc.get(self.vector) is not None:
+            row["embedding"] = doc[self.vector]
+        return row
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -165,13 +185,27 @@ def _row_schema(d: CatalogDescription) -> RowSchema:
         else:
             lists.append(name)
     reserved = [d.memory_field] + ([f"{d.popularity}_feature"] if d.popularity else [])
+    texts = [f.name for f in d.text]
+    others = tuple(n for kind, n in d.facets.items() if kind not in ("genre", "mood", "decade",
+                                                                         "language"))
+    parts = {
+        "title": (d.title[0].name,),
+        "artist": (d.creator[0].name,) if d.creator else (),
+        "contributors": tuple(f.name for f in (*d.title[1:], *d.creator[1:])),
+        "album": tuple(n for n in texts if shapes[n] == "name"),
+        "genres": tuple(n for n in (d.facets.get("genre"),) if n) + others,
+        "moods": tuple(n for n in (d.facets.get("mood"),) if n),
+        "decade": tuple(n for n in (d.facets.get("decade"),) if n),
+        "description": tuple(n for n in texts if shapes[n] == "prose"),
+    }
     return RowSchema(
         id_field="id" if d.id == ID_FROM_DOCUMENT else d.id, type_field=d.type,
         entity_types=d.entity_types, title=d.title[0].name, names=names,
         name_lists=tuple(f for f, shape in shapes.items() if shape == "names"),
         list_facets=tuple(lists), decade=special["decade"], language=special["language"],
         popularity=d.popularity, date=d.date, vector=d.vector, extra=dict(d.extra),
-        reserved=tuple(reserved))
+        reserved=tuple(reserved),
+        text_parts=MappingProxyType({k: v for k, v in parts.items() if v}))
 
 
 # --- validation ------------------------------------------------------------------------
