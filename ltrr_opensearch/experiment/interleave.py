@@ -18,6 +18,7 @@ interval (bootstrap over users) and a sign test.
 from __future__ import annotations
 
 import math
+import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -71,13 +72,38 @@ def winner(teams: Sequence[str], clicked: Sequence[int]) -> str | None:
     return "a" if credit["a"] > credit["b"] else "b"
 
 
+class _SlotFlags:
+    """The flags of one interleaved team: the service's flags without any experiment's
+    overrides (kill switches, modes and budgets still apply), and its ranker slot."""
+
+    def __init__(self, base: Any, slot: str, ranker: Any, pipeline: Any) -> None:
+        self.base, self.slot, self.fixed, self.pipeline = base, slot, ranker, pipeline
+
+    def resolve(self, client_id: str | None) -> Any:
+        from ltrr_opensearch.experiment.flags import Variant
+
+        variant = (self.base.resolve(client_id, experiments=False) if self.base is not None
+                   else Variant())
+        return replace(variant, ranker_model=self.slot)
+
+    def selector(self, variant: Any, default: Any, client: Any, settings: Any) -> Any:
+        return (self.base.selector(variant, default, client, settings)
+                if self.base is not None else default)
+
+    def ranker(self, variant: Any, deployed: Any, client: Any, settings: Any) -> Any:
+        # "deployed" follows the service's ranker, which a deploy or rollback replaces.
+        return self.pipeline.ranker if self.slot == "deployed" else self.fixed
+
+
 @dataclass
 class Interleaver:
     """Serves team-draft interleaved searches of two model slots through one pipeline.
 
     A slot is a registry model name, ``deployed`` or ``none`` (fusion), as in the
-    ``ranker-model`` flag. Each search runs the funnel once per slot (two ``_msearch``
-    calls) and logs one UBI record of the interleaved list."""
+    ``ranker-model`` flag. Each search plans once (the bandit chooses the strategies for
+    team a, and team b runs the same plan), runs the funnel once per slot (two
+    ``_msearch`` calls) and logs one UBI record of the interleaved list. Safe to share
+    between request threads: the draft's coin flips are seeded by the request id."""
 
     pipeline: Any
     name: str
@@ -94,23 +120,29 @@ class Interleaver:
                                           self.pipeline.settings)
             if problem:
                 raise LtrrError(f"interleaving {self.name!r}: {problem}")
-            self._pipelines[team] = replace(self.pipeline, flags=None, search_log=None,
+            flags = _SlotFlags(self.pipeline.flags, slot, ranker, self.pipeline)
+            self._pipelines[team] = replace(self.pipeline, flags=flags, search_log=None,
                                             ranker=ranker)
-        self._rng = np.random.default_rng(self.seed)
 
     def search(self, query: str, *, k: int = 10, client_id: str | None = None,
                session_id: str | None = None, request_id: str | None = None, now: Any = None,
-               seed: int | None = None) -> tuple[Any, list[str]]:
+               seed: int | None = None, user_features: Any = None) -> tuple[Any, list[str]]:
         """(the first slot's response with ``shown`` replaced by the interleaved list,
         the team of each shown result)."""
+        import zlib
+
         from ltrr_opensearch.pipeline import search_record
 
         ra = self._pipelines["a"].search(query, k=k, client_id=client_id, session_id=session_id,
-                                         request_id=request_id, now=now, seed=seed, log=False)
+                                         request_id=request_id, now=now, seed=seed, log=False,
+                                         user_features=user_features)
         rb = self._pipelines["b"].search(query, k=k, client_id=client_id, session_id=session_id,
-                                         request_id=request_id, now=now, seed=seed, log=False)
+                                         request_id=ra.request_id, now=now, seed=seed,
+                                         log=False, user_features=user_features,
+                                         strategies=[(c.arm, c.k) for c in ra.choices])
+        rng = np.random.default_rng([self.seed, zlib.crc32(ra.request_id.encode())])
         ids, teams = team_draft([c.id for c in ra.candidates], [c.id for c in rb.candidates],
-                                k, self._rng)
+                                k, rng)
         by_id = {c.id: c for c in (*rb.candidates, *ra.candidates)}
         response = replace(ra, shown=tuple(by_id[i] for i in ids),
                            candidates=tuple({**{c.id: c for c in rb.candidates},
@@ -123,6 +155,34 @@ class Interleaver:
                 "a": self.slot_a, "b": self.slot_b, "teams": teams}})
             self.pipeline.search_log(record)
         return response, teams
+
+
+class Interleavers:
+    """The service's interleaving experiments, by the ``interleave`` flag: one
+    :class:`Interleaver` per (name, a, b), built on first use. A slot that cannot be
+    served is counted as a flag problem and the user gets the ordinary search."""
+
+    def __init__(self, flags: Any) -> None:
+        self.flags = flags
+        self.built: dict[tuple[str, str, str], Interleaver | None] = {}
+        self._lock = threading.Lock()
+
+    def for_request(self, pipeline: Any, client_id: str | None) -> Interleaver | None:
+        spec = self.flags.interleaving(client_id)
+        if spec is None:
+            return None
+        with self._lock:
+            if spec in self.built:
+                found = self.built[spec]
+                return found if found is not None and found.pipeline is pipeline else None
+        try:
+            found = Interleaver(pipeline, *spec)
+        except LtrrError as exc:
+            self.flags._problem("interleave", exc.message)
+            found = None
+        with self._lock:
+            self.built[spec] = found
+        return found
 
 
 @dataclass(frozen=True)

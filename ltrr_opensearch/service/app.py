@@ -117,6 +117,7 @@ class ServiceState:
     search_log: Any = None
     problem: str | None = "starting"  # why the pipeline is not built yet
     flags: Any = None  # experiment.FlagSource (``--flags FILE``): per-request behaviour flags
+    interleavers: Any = None  # experiment.interleave.Interleavers: the ``interleave`` flag
     breaker: CircuitBreaker = field(default_factory=CircuitBreaker)  # see service/breaker.py
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
@@ -254,6 +255,10 @@ def create_app(settings: Settings, *, policy_file: str | None = None, use_bandit
         provider = provider_from_settings(settings)
         if provider is not None:
             state.flags = FlagSource(provider)
+    if state.flags is not None:
+        from ltrr_opensearch.experiment.interleave import Interleavers
+
+        state.interleavers = Interleavers(state.flags)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -341,10 +346,18 @@ def create_app(settings: Settings, *, policy_file: str | None = None, use_bandit
         if (refused := circuit_open(request, "/search")) is not None:
             return refused
         try:
-            response = state.pipeline.search(
-                body.query, k=body.k, request_id=request.state.request_id,
-                client_id=body.client_id, session_id=body.session_id,
-                user_features=body.context)
+            interleaver = (state.interleavers.for_request(state.pipeline, body.client_id)
+                           if state.interleavers is not None else None)
+            if interleaver is not None:  # the user is in an interleaving experiment
+                response, _teams = interleaver.search(
+                    body.query, k=body.k, request_id=request.state.request_id,
+                    client_id=body.client_id, session_id=body.session_id,
+                    user_features=body.context)
+            else:
+                response = state.pipeline.search(
+                    body.query, k=body.k, request_id=request.state.request_id,
+                    client_id=body.client_id, session_id=body.session_id,
+                    user_features=body.context)
         except ClusterUnreachable as exc:
             return unavailable(request, "/search", exc)
         except (os_exc.ConnectionError, os_exc.ConnectionTimeout, EngineBusy) as exc:
