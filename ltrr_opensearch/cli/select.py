@@ -28,6 +28,10 @@ def register(commands, parent: argparse.ArgumentParser) -> None:
     evaluate.add_argument("--policy", required=True, help="policy TOML to evaluate")
     evaluate.add_argument("--since", help="ISO time or 7d/24h: evaluate searches since then, "
                                           "training the policy on feedback before then")
+    evaluate.add_argument("--variant", metavar="EXPERIMENT/VARIANT",
+                          help="only the searches one experiment variant served (e.g. "
+                               "mix-test/control: the control's traffic), and train only on "
+                               "its feedback")
     evaluate.add_argument("--bootstrap", type=int, default=500)
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(func=_evaluate)
@@ -119,8 +123,17 @@ def _evaluate(args) -> int:
     target = config.bandit()
     if since is not None:  # train on what was known before the evaluation window
         training = BanditStore(client, settings).fetch(until_ms=since - 1)
+        if args.variant:  # the variant's searches' feedback, whatever bandit learned from it
+            ids = {d.request_id for d in read_logged_decisions(
+                client, settings, variant=args.variant, until_ms=since)}
+            training = [o for o in training if o.request_id in ids]
         target.fit(training, strict=False)
-    decisions = read_logged_decisions(client, settings, since)
+    decisions = read_logged_decisions(client, settings, since, variant=args.variant)
+    if not decisions and args.variant:
+        raise ConfigError(f"no logged search of variant {args.variant!r}"
+                          + (" since then" if since is not None else ""),
+                          hint="name it as logged: experiment/variant (ltrr experiment report "
+                               "lists the variants)")
     estimates = evaluate(decisions, lambda c: target.propensities(c, seed=0),
                          bootstrap=args.bootstrap)
     if args.json:

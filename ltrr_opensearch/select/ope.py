@@ -160,17 +160,25 @@ def _estimators(ran, p0, reward, pt, q, idx) -> dict[str, float]:
 
 
 def read_logged_decisions(client: Any, settings: Any, since_ms: int | None = None,
-                          limit: int = 100_000) -> list[LoggedDecision]:
+                          limit: int = 100_000, variant: str | None = None,
+                          until_ms: int | None = None) -> list[LoggedDecision]:
     """Logged searches from the UBI queries index (``query_attributes.arms`` with
-    propensities and ``query_attributes.context``) joined with the rewards log."""
+    propensities and ``query_attributes.context``) joined with the rewards log; only
+    those of one experiment variant (``"experiment/variant"``, e.g. the control's
+    traffic) when ``variant`` is given, and logged before ``until_ms`` if given."""
     from opensearchpy import exceptions as os_exc
 
     from ltrr_opensearch.select.store import BanditStore
 
     index = settings.ubi_queries_index
     filters: list[dict[str, Any]] = [{"exists": {"field": "query_attributes.arms.arm"}}]
-    if since_ms is not None:
-        filters.append({"range": {"timestamp": {"gte": since_ms, "format": "epoch_millis"}}})
+    if since_ms is not None or until_ms is not None:
+        bounds = {"gte": since_ms, "lt": until_ms}
+        filters.append({"range": {"timestamp": {**{k: v for k, v in bounds.items()
+                                                   if v is not None},
+                                                "format": "epoch_millis"}}})
+    if variant is not None:
+        filters.append({"term": {"query_attributes.variant": variant}})
     body: dict[str, Any] = {"size": 1000, "query": {"bool": {"filter": filters}},
                             "sort": [{"timestamp": "asc"}, {"query_id": "asc"}],
                             "_source": ["query_id", "query_attributes"]}
