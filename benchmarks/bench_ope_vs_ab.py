@@ -18,7 +18,8 @@ For each seed and candidate, on the small simulated world (its own index prefix)
 
 It prints one row per run and whether the directions agree; a direction whose interval
 includes 0 is "none" (no call). "agree" compares the A/B reward difference with the OPE
-estimate: the signs of the point estimates, and whether both calls are sure. Run (about 3 minutes a run on the shared 2-core machine):
+estimate: the signs of the point estimates, and whether both calls are sure. Run (about
+3 minutes a run on the shared 2-core machine):
 
     LTRR_OPENSEARCH_URL=http://127.0.0.1:9290 python benchmarks/bench_ope_vs_ab.py \
         --seeds 1,2 --candidates epsilon_greedy,fixed:fresh_releases+knn_vector
