@@ -94,3 +94,26 @@ def test_a_nan_reward_in_the_log_is_a_clear_error():
 def test_no_logged_decisions_is_a_clear_error():
     with pytest.raises(ValidationError, match="no logged decisions"):
         evaluate([], lambda c: {})
+
+
+@pytest.mark.integration
+def test_logged_decisions_of_one_variant_and_window(client, settings):
+    """``ltrr bandit evaluate --variant`` reads only that variant's searches (a search in
+    several experiments carries a list of labels) and ``until_ms`` bounds the window."""
+    from datetime import datetime, timezone
+
+    from ltrr_opensearch.feedback.querylog import ArmLog, SearchRecord, log_search
+    from ltrr_opensearch.select.ope import read_logged_decisions
+
+    context = ContextVector("v1", ("a", "b"), (1.0, 0.0))
+    day = [datetime(2025, 1, d, tzinfo=timezone.utc) for d in (1, 2, 3)]
+    records = [SearchRecord(f"q{i}", "x", ("e1",), arms=(ArmLog("bm25", 10, 0.5),),
+                            client_id="u", variant=variant, context=context, timestamp=day[i])
+               for i, variant in enumerate(["exp/control", "exp/treatment",
+                                            ["other/a", "exp/control"]])]
+    log_search(client, settings, records, refresh="wait_for")
+    ids = [d.request_id for d in read_logged_decisions(client, settings, variant="exp/control")]
+    assert sorted(ids) == ["q0", "q2"]
+    before = read_logged_decisions(client, settings, variant="exp/control",
+                                   until_ms=int(day[2].timestamp() * 1000))
+    assert [d.request_id for d in before] == ["q0"]
