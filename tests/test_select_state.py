@@ -70,7 +70,7 @@ def test_extending_arrays_equals_rebuilding_them():
     log = feedback(0, 300)
     head, tail = log[:250], log[250:]
 
-    def newest(arm, version):
+    def newest(arm, version, since):
         return [o for o in log if o.arm == arm][-cfg.window:]
 
     extended = bandit.extend_state(bandit.state_from(head, key), tail, newest)
@@ -86,7 +86,7 @@ def test_a_new_context_version_asks_for_a_rebuild():
     bandit = cfg.bandit()
     state = bandit.state_from(feedback(0, 20), model_key(cfg))
     newer = [replace(o, context_version="v2") for o in feedback(20, 22)]
-    assert bandit.extend_state(state, newer, lambda arm, v: []) is None
+    assert bandit.extend_state(state, newer, lambda arm, v, s: []) is None
 
 
 def test_a_state_of_another_format_is_not_used():

@@ -231,15 +231,18 @@ class Bandit:
         if width is None:
             return ModelState(key, version, None, dict(counts), {})
         row_width = width + (1 if self.fit_intercept else 0)
-        arms = {a: arm_stats([o for o in data if o.arm == a], row_width, self.fit_intercept)
+        arms = {a: arm_stats([o for o in data if o.arm == a], row_width, self.fit_intercept,
+                             bool(self.window))
                 for a in self.arms if counts.get(a)}
         return ModelState(key, version, row_width, dict(counts), arms)
 
     def extend_state(self, state: ModelState, new: Sequence[Observation],
-                     newest: Callable[[str, str], list[Observation]]) -> ModelState | None:
+                     newest: Callable[[str, str, int | None], list[Observation]]
+                     ) -> ModelState | None:
         """``state`` plus ``new`` observations (canonical order, all after the state's).
-        ``newest(arm, context_version)`` returns the arm's newest ``window`` observations
-        including the new ones (only called with a window). None: the newest observation
+        ``newest(arm, context_version, since_ms)`` returns the arm's newest ``window``
+        observations including the new ones, reading only those logged at or after
+        ``since_ms`` when given (only called with a window). None: the newest observation
         has another context version, so the model must be rebuilt from the log."""
         if not new:
             return state
@@ -262,7 +265,9 @@ class Bandit:
                 continue
             counts[arm] += len(mine)
             if self.window:
-                arms[arm] = arm_stats(newest(arm, version), state.width, self.fit_intercept)
+                since = arms[arm].since if arm in arms else None
+                arms[arm] = arm_stats(newest(arm, version, since), state.width,
+                                      self.fit_intercept, True)
             else:
                 arms[arm] = arms.get(arm, ArmStats.zeros(state.width)).plus(
                     arm_stats(mine, state.width, self.fit_intercept))

@@ -187,10 +187,10 @@ class Learner:
                         f"{_SYNC_ATTEMPTS} attempts (other workers keep winning)",
                         hint="retry; this resolves once concurrent syncs finish")
 
-    def _newest(self, upto: Watermark) -> Callable[[str, str], list[Observation]]:
-        def newest(arm: str, context_version: str) -> list[Observation]:
+    def _newest(self, upto: Watermark) -> Callable[[str, str, int | None], list[Observation]]:
+        def newest(arm: str, context_version: str, since: int | None) -> list[Observation]:
             return self.store.newest(arm, self.config.window, upto, self.config.variant,
-                                     context_version)
+                                     context_version, since_ms=since)
         return newest
 
     def _state_of(self, snap: Snapshot | None) -> ModelState | None:

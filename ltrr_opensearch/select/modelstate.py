@@ -39,21 +39,24 @@ class ArmStats:
     n: int
     xtx: np.ndarray
     xty: np.ndarray
+    # With a window: logged_at (ms) of the oldest observation in it, so the next sync reads
+    # only the arm's observations from there on (bounded, not the arm's whole history).
+    since: int | None = None
 
     @classmethod
     def zeros(cls, width: int) -> ArmStats:
         return cls(0, np.zeros((width, width)), np.zeros(width))
 
     @classmethod
-    def of(cls, rows: np.ndarray, rewards: np.ndarray) -> ArmStats:
-        return cls(int(rows.shape[0]), rows.T @ rows, rows.T @ rewards)
+    def of(cls, rows: np.ndarray, rewards: np.ndarray, since: int | None = None) -> ArmStats:
+        return cls(int(rows.shape[0]), rows.T @ rows, rows.T @ rewards, since)
 
     def plus(self, other: ArmStats) -> ArmStats:
         return ArmStats(self.n + other.n, self.xtx + other.xtx, self.xty + other.xty)
 
     def to_doc(self) -> dict[str, Any]:
         return {"n": self.n, "xtx": [float(v) for v in self.xtx.ravel()],
-                "xty": [float(v) for v in self.xty]}
+                "xty": [float(v) for v in self.xty], "since": self.since}
 
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any], width: int) -> ArmStats:
@@ -61,7 +64,9 @@ class ArmStats:
         xty = np.asarray(doc["xty"], dtype=float)
         if xtx.size != width * width or xty.size != width:
             raise ValueError(f"arm arrays do not match width {width}")
-        return cls(int(doc["n"]), xtx.reshape(width, width), xty)
+        since = doc.get("since")
+        return cls(int(doc["n"]), xtx.reshape(width, width), xty,
+                   None if since is None else int(since))
 
 
 @dataclass(frozen=True)
@@ -125,11 +130,12 @@ def rows_of(observations: Sequence[Any], fit_intercept: bool) -> tuple[np.ndarra
     return x, np.array([o.reward for o in observations], dtype=float)
 
 
-def arm_stats(observations: Sequence[Any], width: int, fit_intercept: bool) -> ArmStats:
+def arm_stats(observations: Sequence[Any], width: int, fit_intercept: bool,
+              windowed: bool = False) -> ArmStats:
     if not observations:
         return ArmStats.zeros(width)
     rows, rewards = rows_of(observations, fit_intercept)
-    return ArmStats.of(rows, rewards)
+    return ArmStats.of(rows, rewards, observations[0].logged_at if windowed else None)
 
 
 def newest_per_arm(data: Iterable[Any], window: int) -> list[Any]:

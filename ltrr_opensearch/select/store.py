@@ -159,6 +159,8 @@ class BanditStore:
             filters.append(_at_most(upto))
         if until_ms is not None:
             filters.append({"range": {"logged_at": {"lte": until_ms}}})
+        if after is not None:  # lets the engine skip the log before the watermark
+            filters.append({"range": {"logged_at": {"gte": after[0]}}})
         out: list[Observation] = []
         cursor = list(after) if after is not None else None
         while True:
@@ -176,13 +178,17 @@ class BanditStore:
             cursor = hits[-1]["sort"]
 
     def newest(self, arm: str, n: int, upto: Watermark, variant: str | None = None,
-               context_version: str | None = None) -> list[Observation]:
-        """``arm``'s newest ``n`` observations at or before ``upto``, in canonical order
-        (a windowed model's data: read in time independent of the log's length)."""
+               context_version: str | None = None, since_ms: int | None = None
+               ) -> list[Observation]:
+        """``arm``'s newest ``n`` observations at or before ``upto`` (and logged at or after
+        ``since_ms``: the window's start, so the engine reads a bounded range), in
+        canonical order: a windowed model's data."""
         if n <= 0 or not self._exists():
             return []
         filters: list[dict[str, Any]] = [{"term": {"kind": "observation"}},
                                          {"term": {"arm": arm}}, _at_most(upto)]
+        if since_ms is not None:
+            filters.append({"range": {"logged_at": {"gte": since_ms}}})
         if variant is not None:
             filters.append({"term": {"variant": variant}})
         if context_version is not None:
