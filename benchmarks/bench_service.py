@@ -142,6 +142,13 @@ def sequential(base: str, client, settings: Settings, texts: list[str]) -> None:
           f"{100 * own / pct(raw_ms, 50):.0f}% of the raw _msearch p50; of it the HTTP hop "
           f"(empty endpoint) {hop:.2f} ms, the rest {own - hop:.2f} ms = "
           f"{100 * (own - hop) / pct(raw_ms, 50):.0f}%")
+    # The same, paired per request (steadier when the shared machine's load moves): the
+    # median of (service - embedding - raw) and of that minus the request's empty hop.
+    paired = [s - e - r for s, e, r in zip(service_ms, stages.get("embed", []), raw_ms,
+                                           strict=True)]
+    print(f"paired per request: median own work {pct(paired, 50):.2f} ms = "
+          f"{100 * pct(paired, 50) / pct(raw_ms, 50):.0f}% of the raw p50; without the hop "
+          f"{pct([o - h for o, h in zip(paired, empty_ms, strict=True)], 50):.2f} ms")
 
 
 async def load(base: str, texts: list[str], duration: float, concurrency: int
