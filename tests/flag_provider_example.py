@@ -3,13 +3,15 @@
 any provider plugs in, not only the flag file.
 
 It runs one experiment: ``experiments`` is ``[experiment]``, and the experiment's variant
-is chosen by the parity of the sum of the targeting key's bytes (sorted variant names, so
-a test can predict each user's variant). Every other flag is not found (built-in
+is chosen by the sum of the targeting key's bytes modulo the number of variants (sorted
+variant names, ``order`` ascending or descending, so a test can predict each user's
+variant). Every other flag is not found (built-in
 behaviour)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from enum import Enum
 from typing import Any
 
 from openfeature.evaluation_context import EvaluationContext
@@ -18,16 +20,24 @@ from openfeature.flag_evaluation import FlagResolutionDetails, Reason
 from openfeature.provider import AbstractProvider, Metadata
 
 
-def variant_of(key: str, names: Sequence[str]) -> str:
-    return sorted(names)[sum(key.encode()) % len(names)]
+class Order(Enum):
+    ASCENDING = "ascending"
+    DESCENDING = "descending"
+
+
+def variant_of(key: str, names: Sequence[str], order: Order = Order.ASCENDING) -> str:
+    ordered = sorted(names, reverse=order is Order.DESCENDING)
+    return ordered[sum(key.encode()) % len(names)]
 
 
 class ParityProvider(AbstractProvider):
-    def __init__(self, experiment: str, variants: Mapping[str, Mapping[str, Any]]) -> None:
+    def __init__(self, experiment: str, variants: Mapping[str, Mapping[str, Any]],
+                 order: Order | None = None) -> None:
         super().__init__()
         if not variants:
             raise ValueError("variants must name at least one variant")
         self.experiment = experiment
+        self.order = order or Order.ASCENDING
         self.variants = {k: dict(v) for k, v in variants.items()}
 
     def get_metadata(self) -> Metadata:
@@ -66,7 +76,7 @@ class ParityProvider(AbstractProvider):
                                          reason=Reason.STATIC)
         if flag_key == self.experiment:
             key = (evaluation_context.targeting_key if evaluation_context else None) or ""
-            name = variant_of(key, list(self.variants))
+            name = variant_of(key, list(self.variants), self.order)
             return FlagResolutionDetails(self.variants[name], variant=name,
                                          reason=Reason.TARGETING_MATCH)
         return self._missing(flag_key, default_value)

@@ -21,11 +21,17 @@ PARITY = "tests.flag_provider_example:ParityProvider"
 ARGS = """
 [experiments.provider_args]
 experiment = "ranker-test"
+{extra}
 [experiments.provider_args.variants.control]
 ranker-model = "none"
 [experiments.provider_args.variants.treatment]
 ranker-model = "deployed"
 """
+
+
+def parity(extra: str = "") -> str:
+    """A config naming the in-repo provider, ``extra`` lines among its arguments."""
+    return f'[experiments]\nprovider = "{PARITY}"\n' + ARGS.format(extra=extra)
 
 
 def settings_with(tmp_path, text: str) -> Settings:
@@ -46,11 +52,23 @@ def test_no_experiments_section_means_no_flags(tmp_path):
 
 def test_a_provider_class_path_is_built_with_its_args_and_resolves_variants(tmp_path):
     provider = provider_from_settings(settings_with(
-        tmp_path, f'[experiments]\nprovider = "{PARITY}"\n{ARGS}'))
+        tmp_path, parity()))
     variant = FlagSource(provider).resolve("alice")
     expected = variant_of("alice", ["control", "treatment"])
     assert variant.assignments == (("ranker-test", expected),)
     assert variant.ranker_model == ("none" if expected == "control" else "deployed")
+
+
+def test_a_string_for_an_enum_parameter_becomes_the_enum_member(tmp_path):
+    """TOML has no enums (flagd's resolver_type is one): the value or name is accepted."""
+    from tests.flag_provider_example import Order
+
+    for given in ("descending", "DESCENDING"):
+        provider = provider_from_settings(settings_with(
+            tmp_path, parity(f'order = "{given}"')))
+        assert provider.order is Order.DESCENDING
+    assert "order must be one of 'ascending', 'descending', got 'sideways'" in problem(
+        tmp_path, parity('order = "sideways"'))
 
 
 def test_the_file_provider_is_the_default(tmp_path):
@@ -99,7 +117,7 @@ def test_unknown_keys_are_refused(tmp_path):
 @pytest.mark.integration
 def test_serve_with_a_configured_provider_logs_its_variants(catalog, client, policy, tmp_path):  # noqa: F811
     config = tmp_path / "ltrr.toml"
-    config.write_text(f'[experiments]\nprovider = "{PARITY}"\n{ARGS}')
+    config.write_text(parity())
     users = ["ann", "bob", "cy", "dee"]
     with serving(catalog, "--policy", policy, "--config", str(config)) as api:
         for user in users:

@@ -236,7 +236,7 @@ def load_provider(spec: str, kwargs: Mapping[str, Any] | None = None) -> Any:
     if not callable(target):
         raise ConfigError(f"{what}: {attr!r} is not a class")
     try:
-        provider = target(**dict(kwargs or {}))
+        provider = target(**_enum_args(target, dict(kwargs or {})))
     except Exception as exc:
         given = ", ".join(sorted(kwargs or {})) or "none"
         raise ConfigError(f"{what} could not be built with provider_args ({given}): "
@@ -247,3 +247,31 @@ def load_provider(spec: str, kwargs: Mapping[str, Any] | None = None) -> Any:
                           f"{', '.join(missing)}",
                           hint="subclass openfeature.provider.AbstractProvider")
     return provider
+
+
+def _enum_args(target: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """TOML has no enums: a string given for a parameter typed as an Enum (or an optional
+    one, as flagd's ``resolver_type``) becomes that Enum's member of that value or name."""
+    import enum
+    import inspect
+    import typing
+
+    try:
+        hints = typing.get_type_hints(target.__init__ if inspect.isclass(target) else target)
+    except Exception:  # unresolvable annotations: pass the arguments as given
+        return kwargs
+    out = dict(kwargs)
+    for name, value in kwargs.items():
+        if not isinstance(value, str):
+            continue
+        hint = hints.get(name)
+        options = typing.get_args(hint) or (hint,)
+        for option in options:
+            if inspect.isclass(option) and issubclass(option, enum.Enum):
+                member = next((m for m in option if m.value == value or m.name == value), None)
+                if member is None:
+                    raise ValueError(f"{name} must be one of "
+                                     f"{', '.join(repr(m.value) for m in option)}, got {value!r}")
+                out[name] = member
+                break
+    return out
