@@ -120,7 +120,9 @@ def test_a_described_catalog_is_understood_in_its_own_terms(client, settings, de
 
 
 def test_punctuated_titles_from_the_index_teach_the_catalog_spelling(client, settings, described):
-    gazetteer = Gazetteer.from_index(client, settings, catalog=described)
+    # Only the most popular title (Toy Story) is read as a known word: the punctuated ones
+    # come from their own search.
+    gazetteer = Gazetteer.from_index(client, settings, catalog=described, title_entities=1)
     assert understand("titan ae", gazetteer).match_text == "titan a.e"
     assert understand("mash", gazetteer).match_text == "m a s h"
 

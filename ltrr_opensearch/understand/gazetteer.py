@@ -659,7 +659,8 @@ def _read_index(
 ) -> _IndexRead:
     """Page every field's composite aggregation, one ``_msearch`` round trip per page,
     dropping each field from the requests once its last page has arrived. The first
-    round trip also fetches the titles of the most popular entities and, when periods
+    round trip also fetches the titles of the most popular entities, the titles with
+    punctuation inside a word (a ``regexp`` on the title's keyword field) and, when periods
     come from the date field, the catalog's years."""
     d = catalog.description
     index = d.target(settings)
@@ -674,23 +675,31 @@ def _read_index(
         for name in pending:
             groups.setdefault(json.dumps(sources[name][1]), []).append(name)
         lines: list[dict[str, Any]] = []
-        extra = 0
+        extras: list[str] = []  # the first page's other searches, in order
         if first_page:
             sort: list[Any] = ["_doc"]
             popularity = catalog.fields.get(d.popularity) if d.popularity else None
             if popularity is not None and popularity.type != "rank_feature":
                 sort.insert(0, {d.popularity: {"order": "desc", "missing": "_last"}})
-            lines.extend(({"index": index}, {
-                "size": title_entities, "_source": title_fields, "track_total_hits": False,
-                "sort": sort}))
-            extra = 1
+            title_search = {"size": title_entities, "_source": title_fields,
+                            "track_total_hits": False, "sort": sort}
+            lines.extend(({"index": index}, title_search))
+            extras.append("titles")
+            title_keyword = catalog.keyword_of(d.title[0].name)
+            if title_keyword:
+                # Titles with punctuation inside a word teach the catalog's spelling even
+                # when they are not among the most popular ("A.P.E.X.", "Face/Off").
+                lines.extend(({"index": index}, {**title_search, "size": PUNCTUATED_TITLES,
+                                                 "query": {"regexp": {
+                    title_keyword: {"value": _PUNCTUATED_TITLE, "case_insensitive": True}}}}))
+                extras.append("titles")
             period = _period_field(d)
             if period:
                 lines.extend(({"index": index}, {
                     "size": 0, "track_total_hits": False, "aggs": {"years": {"date_histogram": {
                         "field": period, "calendar_interval": "year", "min_doc_count": 1,
                         "format": "yyyy"}}}}))
-                extra = 2
+                extras.append("years")
         for query_json, names in groups.items():
             body: dict[str, Any] = {"size": 0, "track_total_hits": False, "aggs": {}}
             if query_json != "null":
@@ -707,17 +716,21 @@ def _read_index(
         responses = _msearch(client, settings, index, lines)
         if first_page:
             first_page = False
-            for hit in responses[0]["hits"]["hits"]:
-                for field in title_fields:
-                    title = _field(hit.get("_source") or {}, field)
-                    if isinstance(title, str) and title:
-                        read.titles.append(title)
-            if extra == 2:
-                for bucket in responses[1]["aggregations"]["years"]["buckets"]:
-                    year = _year_of(bucket.get("key_as_string"))
-                    if year is not None:
-                        read.years[year] = read.years.get(year, 0.0) + bucket["doc_count"]
-            responses = responses[extra:]
+            seen_titles: set[str] = set()
+            for what, response in zip(extras, responses, strict=False):
+                if what == "titles":
+                    for hit in response["hits"]["hits"]:
+                        for field in title_fields:
+                            title = _field(hit.get("_source") or {}, field)
+                            if isinstance(title, str) and title and title not in seen_titles:
+                                seen_titles.add(title)
+                                read.titles.append(title)
+                else:
+                    for bucket in response["aggregations"]["years"]["buckets"]:
+                        year = _year_of(bucket.get("key_as_string"))
+                        if year is not None:
+                            read.years[year] = read.years.get(year, 0.0) + bucket["doc_count"]
+            responses = responses[len(extras):]
         still_pending = []
         for names, response in zip(groups.values(), responses, strict=True):
             for name in names:
@@ -731,6 +744,13 @@ def _read_index(
                     still_pending.append(name)
         pending = still_pending
     return read
+
+
+PUNCTUATED_TITLES = 10_000  # titles with punctuation read at most (the most popular first)
+
+# A letter or digit, a mark the standard tokenizer may keep or split on, a letter or digit
+# (Lucene regular expression over the whole keyword value).
+_PUNCTUATED_TITLE = ".*[a-z0-9][.&/*:,+][a-z0-9].*"
 
 
 def _agg_name(source: str) -> str:
