@@ -256,6 +256,52 @@ def table(summary: dict[str, dict[str, dict[str, float]]], kinds: list[str]) -> 
     return "\n".join(lines)
 
 
+EARNS = 0.005  # a drop of the default search's MRR@10 or recall@10 that counts as a loss
+
+
+def contributions(summary: dict[str, dict[str, dict[str, float]]], default_on: list[str],
+                  kinds: list[str]) -> str:
+    """What each default-on strategy adds to the default search: the default's MRR@10 and
+    recall@10 minus those of the default without it, per kind and overall. It earns its
+    place on this catalog when leaving it out costs at least EARNS on some kind."""
+    if "default" not in summary:
+        return ""
+    cols = [*kinds, "all"]
+    lines = ["| left out | " + " | ".join(f"{k} dR@10 | {k} dMRR" for k in cols)
+             + " | earns its place |", "|---|" + "---:|" * (2 * len(cols)) + "---|"]
+    for name in default_on:
+        without = summary.get(f"default-{name}")
+        if without is None:
+            continue
+        cells, earns = [], False
+        for k in cols:
+            d, w = summary["default"].get(k), without.get(k)
+            if d is None or w is None:
+                cells += ["-", "-"]
+                continue
+            gains = (d["recall@10"] - w["recall@10"], d["mrr@10"] - w["mrr@10"])
+            earns = earns or max(gains) >= EARNS
+            cells += [f"{g:+.3f}" for g in gains]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {'yes' if earns else 'no'} |")
+    return "\n".join(lines)
+
+
+def print_reports(paths: list[str]) -> int:
+    """Print the tables of saved runs (``--report out/bench_catalogs/*.json``)."""
+    for path in paths:
+        data = json.loads(Path(path).read_text())
+        summary = data["summary"]
+        kinds = [k for k in KINDS if k in summary.get("default", next(iter(summary.values())))]
+        print(f"\n{data['catalog']} (description {data.get('description', '?')}), "
+              f"{data['rows']} rows, {data['queries']} queries, seed {data['seed']}, embedder "
+              f"{data['embedder']}, {data['date']}\n")
+        print(table(summary, kinds))
+        ablation = contributions(summary, data.get("default_on", []), kinds)
+        if ablation:
+            print("\n" + ablation)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--catalog", default="films",
@@ -277,10 +323,14 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=5, help="unmeasured queries per system")
     parser.add_argument("--out", default=str(ROOT / "out" / "bench_catalogs"))
     parser.add_argument("--keep", action="store_true", help="keep the loaded index prefix")
+    parser.add_argument("--report", nargs="+", metavar="JSON",
+                        help="print the tables of saved runs instead of running")
     parser.add_argument("--ltr", action="store_true",
                         help="run `ltrr ltr init` on the fresh prefix first, so `default` is "
                              "reranked by the shipped default model (needs an LTR API)")
     args = parser.parse_args()
+    if args.report:
+        return print_reports(args.report)
 
     path = catalog_path(args.catalog, args.films_limit)
     label = args.catalog if args.catalog in CATALOGS else path.stem
@@ -336,6 +386,9 @@ def main() -> int:
           f"({', '.join(f'{k} {sum(q.kind == k for q in queries)}' for k in kinds)}), "
           f"seed {args.seed}, embedder {args.embedder}, {when}\n")
     print(table(summary, kinds))
+    ablation = contributions(summary, default_on, kinds)
+    if ablation:
+        print("\n" + ablation)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     target = out / f"{label}-seed{args.seed}-{args.embedder}.json"
