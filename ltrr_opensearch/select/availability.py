@@ -86,7 +86,9 @@ class Availability:
         from ltrr_opensearch.retrieve.msearch import default_q2e_key
 
         out: dict[str, str] = {}
-        for name in self.registry.names:
+        # Every template, enabled or not: a bandit's arms may include one that is off by
+        # default in the plain plan (the policy names its arms).
+        for name in _templates(self.registry):
             template = self.registry.get(name)
             if "vector" in template.needs and not self.has_vector:
                 out[name] = f"no query vector ({self.vector_problem or 'no query embedder'})"
@@ -111,7 +113,7 @@ def missing_roles(registry: Any, catalog: Mapping[str, Any] | None) -> dict[str,
     if catalog is None:
         return {}  # the description does not fit: every strategy fails alike, with the reason
     out: dict[str, str] = {}
-    for name in registry.names:
+    for name in _templates(registry):
         if name in registry.broken:
             continue
         for need in sorted(registry.get(name).needs):
@@ -124,6 +126,10 @@ def missing_roles(registry: Any, catalog: Mapping[str, Any] | None) -> dict[str,
                 out[name] = f"no document of the catalog has a {catalog[role]!r} date"
                 break
     return out
+
+
+def _templates(registry: Any) -> list[str]:
+    return list(getattr(registry, "available", registry.names))
 
 
 def _catalog(client: Any, settings: Any,
