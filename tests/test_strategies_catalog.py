@@ -172,3 +172,16 @@ def test_fresh_releases_is_unavailable_when_no_document_has_a_date():
     missing = missing_roles(REGISTRY, {**books(), "dated": False})
     assert missing == {"fresh_releases": "no document of the catalog has a 'published' date"}
     assert missing_roles(REGISTRY, {**books(), "dated": None}) == {}  # offline: not known
+
+
+def test_offline_render_binds_the_managed_description_in_force(tmp_path, monkeypatch, capsys):
+    from ltrr_opensearch.cli import main
+
+    config = tmp_path / "ltrr.toml"
+    config.write_text('[catalog]\ndescription = "films"\n')
+    monkeypatch.setenv("LTRR_CONFIG", str(config))
+    assert main(["templates", "render", "bm25_popularity", "--query", "matrix",
+                 "--offline"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    fields = body["query"]["bool"]["must"][0]["bool"]["should"][0]["multi_match"]["fields"]
+    assert fields == ["title^3", "title.words^3", "description^0.5"]  # no artist, no album
