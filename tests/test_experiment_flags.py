@@ -182,3 +182,40 @@ def test_srm_check_flags_a_lopsided_split_and_passes_an_even_one():
 
 def test_sample_size_grows_as_the_effect_shrinks():
     assert sample_size(0.4, 0.01) > 3 * sample_size(0.4, 0.02) > 0
+
+
+# Assignments flagd's own Python provider (openfeature-provider-flagd 0.6.1) gives these
+# users: the same flag file must put a user in the same variant whichever provider serves.
+FLAGD_ASSIGNMENTS = {
+    ("mix-test", (("control", 50), ("treatment", 50))): {
+        "alice": "treatment", "bob": "control", "qa-7": "control", "u000182": "treatment",
+        "ü@x.org": "treatment"},
+    ("exp2", (("a", 10), ("b", 30), ("c", 60))): {
+        "user-0": "c", "user-2": "c", "user-1": "b", "user-3": "b", "user-7": "a",
+        "user-14": "a"},
+}
+
+
+@pytest.mark.parametrize("key,buckets", list(FLAGD_ASSIGNMENTS))
+def test_fractional_assigns_users_as_flagd_does(key, buckets):
+    from ltrr_opensearch.experiment.flagd import evaluate
+
+    flags = parse_flags(json.dumps({"flags": {key: {
+        "state": "ENABLED", "defaultVariant": buckets[0][0],
+        "variants": {name: name for name, _ in buckets},
+        "targeting": {"fractional": [list(b) for b in buckets]}}}}))
+    got = {user: evaluate(flags, flags.flags[key], {"targetingKey": user})[0]
+           for user in FLAGD_ASSIGNMENTS[(key, buckets)]}
+    assert got == FLAGD_ASSIGNMENTS[(key, buckets)]
+
+
+@pytest.mark.parametrize("value,encoded", [  # RFC 8949 appendix A
+    (0, "00"), (23, "17"), (24, "1818"), (1000, "1903e8"), (-1, "20"), (-1000, "3903e7"),
+    (1.5, "f93e00"), (100000.0, "1a000186a0"), (3.4028234663852886e38, "fa7f7fffff"),
+    (1.1, "fb3ff199999999999a"), (True, "f5"), (None, "f6"), ("a", "6161"),
+    ("ü", "62c3bc"), ([1, [2, 3]], "8201820203"), ({"b": [2, 3], "a": 1}, "a26161016162820203"),
+])
+def test_the_bucketing_value_is_written_as_canonical_cbor(value, encoded):
+    from ltrr_opensearch.experiment.flagd import cbor_canonical
+
+    assert cbor_canonical(value).hex() == encoded

@@ -8,11 +8,13 @@ variant (null: the default variant). Supported operators: ``var``, ``if``, ``==`
 ``in``, ``cat``, ``starts_with``, ``ends_with``, ``$ref`` (a shared evaluator) and
 ``fractional``.
 
-``fractional`` splits by consistent hashing, as flagd does: the bucketing value (by
-default the flag key followed by the targeting key) is hashed with 32-bit MurmurHash3,
-mapped to [0, 100), and walks the ``[variant, weight]`` buckets, weights taken relative
-to their sum. The flag key is part of the hashed value, so two experiments assign users
-independently, and a split change moves users of that flag only.
+``fractional`` splits by consistent hashing exactly as flagd does, so a user lands in the
+same variant here and under flagd's own providers: the bucketing value (by default the
+pair ``[flag key, targeting key]``) is written as canonical CBOR, hashed with 32-bit
+MurmurHash3, scaled to the sum of the ``[variant, weight]`` weights and walks the buckets.
+Without a targeting key the default variant serves. The flag key is part of the hashed
+value, so two experiments assign users independently, and a split change moves users of
+that flag only.
 
 Everything that can be checked without a request is checked by :func:`parse_flags`: a
 bad file raises :class:`FlagFileError` naming the flag and the problem.
@@ -89,11 +91,6 @@ def murmur3_32(data: bytes, seed: int = 0) -> int:
     h = (h * 0xC2B2AE35) & mask
     h ^= h >> 16
     return h
-
-
-def bucket_of(value: str) -> float:
-    """Where ``value`` falls in [0, 100)."""
-    return murmur3_32(value.encode("utf-8")) / 2 ** 32 * 100
 
 
 # ------------------------------------------------------------------------ parsing
@@ -286,23 +283,78 @@ class _Logic:
 
     def _fractional(self, args: list[Any], data: Mapping[str, Any]) -> Any:
         if isinstance(args[0], list):
-            key = f"{data['$flagd']['flagKey']}{data.get('targetingKey') or ''}"
+            key = data.get("targetingKey")
+            if not isinstance(key, str) or not key:
+                return None  # no one to bucket: the default variant, as flagd does
+            value: Any = [data["$flagd"]["flagKey"], key]
             buckets = args
         else:
-            key = str(self.run(args[0], data))
+            value = self.run(args[0], data)
             buckets = args[1:]
-        if not key:
+            if value is None:
+                return None
+        try:
+            point = cbor_canonical(value)
+        except TypeError:
             return None
-        weights = [float(b[1]) if len(b) == 2 else 1.0 for b in buckets]
-        total = sum(weights)
-        point = bucket_of(key)
-        edge = 0.0
+        weights = [b[1] if len(b) == 2 else 1 for b in buckets]
+        hashed = murmur3_32(point)
+        # flagd: bucket = (hash * total) >> 32 over integer weights, so a user's bucket
+        # is the same here and in flagd's own providers.
+        if all(isinstance(w, int) for w in weights):
+            spot: float = (hashed * sum(weights)) >> 32
+        else:
+            spot = hashed * float(sum(weights)) / 2 ** 32
         self.split = True
+        edge = 0.0
         for bucket, weight in zip(buckets, weights, strict=True):
-            edge += weight * 100.0 / total
-            if point < edge:
+            edge += weight
+            if spot < edge:
                 return bucket[0]
         return buckets[-1][0]
+
+
+def cbor_canonical(value: Any) -> bytes:
+    """Canonical CBOR (RFC 8949 core deterministic: shortest heads, map keys in
+    length-then-bytewise order, each float in the shortest width that keeps its value) of
+    a JSON value, integral floats written as integers: the bytes flagd hashes for
+    ``fractional``. Raises TypeError for anything that is not JSON."""
+    import struct
+
+    def head(major: int, n: int) -> bytes:
+        if n < 24:
+            return bytes([major << 5 | n])
+        for extra, fmt in ((24, ">B"), (25, ">H"), (26, ">I"), (27, ">Q")):
+            if n < 1 << (8 * struct.calcsize(fmt)):
+                return bytes([major << 5 | extra]) + struct.pack(fmt, n)
+        raise TypeError(f"integer {n} is too large for CBOR")
+
+    if value is None:
+        return b"\xf6"
+    if value is True or value is False:
+        return b"\xf5" if value else b"\xf4"
+    if isinstance(value, float) and value.is_integer() and -2 ** 63 <= value < 2 ** 64:
+        value = int(value)
+    if isinstance(value, int):
+        return head(0, value) if value >= 0 else head(1, -1 - value)
+    if isinstance(value, float):
+        for marker, fmt in ((0xF9, ">e"), (0xFA, ">f"), (0xFB, ">d")):
+            try:
+                packed = struct.pack(fmt, value)
+            except OverflowError:
+                continue
+            if struct.unpack(fmt, packed)[0] == value or value != value:
+                return bytes([marker]) + packed
+    if isinstance(value, str):
+        data = value.encode("utf-8")
+        return head(3, len(data)) + data
+    if isinstance(value, (list, tuple)):
+        return head(4, len(value)) + b"".join(cbor_canonical(v) for v in value)
+    if isinstance(value, Mapping):
+        items = sorted(((cbor_canonical(k), cbor_canonical(v)) for k, v in value.items()),
+                       key=lambda kv: (len(kv[0]), kv[0]))
+        return head(5, len(items)) + b"".join(k + v for k, v in items)
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
 
 
 def _var(args: Any, data: Mapping[str, Any]) -> Any:
