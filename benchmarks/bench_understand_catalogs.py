@@ -212,6 +212,7 @@ def bm25_command(args: argparse.Namespace) -> int:
               file=sys.stderr)
         pipeline = Pipeline.from_cluster(client, settings)
         results: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+        misses: list[str] = []
         for title in punctuated:
             relevant = by_title[title]
             for form, text in title_forms(title).items():
@@ -227,6 +228,9 @@ def bm25_command(args: argparse.Namespace) -> int:
                             ids = [h.id for h in shown]
                             rank = next((i for i, h in enumerate(ids, 1) if h in relevant), None)
                             results[(system, form, when)].append(1.0 / rank if rank else 0.0)
+                            if when == "after" and system == "bm25_popularity" and rank != 1:
+                                misses.append(f"{form} {text!r}: rank {rank}, first "
+                                              f"{shown[0].source.get('title') if shown else '-'!r}")
                     finally:
                         if undo:
                             undo()
@@ -237,6 +241,8 @@ def bm25_command(args: argparse.Namespace) -> int:
                 before, after = results[(system, form, "before")], results[(system, form, "after")]
                 print(f"| {system} | {form} | {len(after)} | {sum(before) / len(before):.3f} | "
                       f"{sum(after) / len(after):.3f} |")
+        if args.misses:
+            print("\nbm25_popularity after, not first:\n" + "\n".join(misses))
     finally:
         if not args.keep:
             client.indices.delete(index=f"{prefix}-*", ignore_unavailable=True)
@@ -255,6 +261,7 @@ def main() -> int:
     bm25.add_argument("--url", default=None)
     bm25.add_argument("--out", default="/tmp/bench-punct")
     bm25.add_argument("--keep", action="store_true", help="keep the index prefix")
+    bm25.add_argument("--misses", action="store_true", help="list the titles not found first")
     bm25.set_defaults(func=bm25_command)
     for p in (qu, bm25):
         p.add_argument("--films", default=str(FILMS), help="films catalog (ltrr simulate films)")
