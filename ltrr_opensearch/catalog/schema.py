@@ -177,7 +177,7 @@ def _row_schema(d: CatalogDescription) -> RowSchema:
     shapes = field_shapes(d)
     names = {f: MAX_PROSE_CHARS if shape == "prose" else MAX_NAME_CHARS
              for f, shape in shapes.items() if shape != "names"}
-    special = {"decade": None, "language": None}
+    special: dict[str, str | None] = {"decade": None, "language": None}
     lists = []
     for kind, name in d.facets.items():
         if kind in special and special[kind] is None:
@@ -472,7 +472,9 @@ def parse_source(target: str, text: Any) -> FieldSource:
 
 def _split_pairs(spec: str) -> list[str]:
     """Split on commas outside parentheses (``genres=g:split(,)`` stays one pair)."""
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in spec:
         if char == "(":
             depth += 1

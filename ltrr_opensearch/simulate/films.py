@@ -99,7 +99,9 @@ def film_row(movie: Mapping[str, Any]) -> dict[str, Any]:
     year = int(movie["year"])
     genres = [flag.lower() for flag in GENRE_FLAGS if _present(movie.get(flag))
               and int(movie[flag]) == 1]
-    minutes, mpaa, rating = movie.get("length"), movie.get("mpaa"), movie.get("rating")
+    minutes: Any = movie.get("length")
+    mpaa: Any = movie.get("mpaa")
+    rating: Any = movie.get("rating")
     return {
         "id": f"{ID_PREFIX}-{int(movie['rownames'])}", "entity_type": ENTITY_TYPE,
         "title": display_title(movie["title"]),
