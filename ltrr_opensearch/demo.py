@@ -31,6 +31,9 @@ def register(commands: argparse._SubParsersAction, parent: argparse.ArgumentPars
     demo.add_argument("--embedder", default="minilm", choices=["minilm", "tfidf"])
     demo.add_argument("--fresh", action="store_true",
                       help="rebuild the catalog and forget what earlier demos learned")
+    demo.add_argument("--seed", type=int, default=None,
+                      help="simulated traffic seed (default: changes every hour, so a rerun "
+                           "replays new searches)")
     demo.set_defaults(func=run)
 
 
@@ -119,7 +122,8 @@ def _traffic(client, settings, rows, args):
     from ltrr_opensearch.simulate.chinook_traffic import ChinookReformulator, ChinookTraffic
 
     resources.clear()
-    traffic = ChinookTraffic(rows, seed=int(time.time()) // 3600)
+    seed = getattr(args, "seed", None)
+    traffic = ChinookTraffic(rows, seed=int(time.time()) // 3600 if seed is None else seed)
     queries = traffic.take(args.searches)
     _say(f"\n== replaying {len(queries)} simulated searches: the bandit picks strategies and "
          "budgets, users click, feedback is applied every 50 searches")
