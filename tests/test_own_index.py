@@ -67,7 +67,7 @@ DOCUMENTED_ADDITIONS = {"q2e": {"type": "rank_features"},
                         "sales_feature": {"type": "rank_feature"}}
 
 
-def own_index(client, settings, tmp_path, store="index"):
+def own_index(client, settings, tmp_path, store="index", id_field="sku"):
     """The user's index (document _id "doc-N", entity id in `sku`) and settings whose
     `[catalog] description` is the file written for it."""
     index = f"{settings.index_prefix}-products"
@@ -77,7 +77,8 @@ def own_index(client, settings, tmp_path, store="index"):
         ops += [{"index": {"_index": index, "_id": f"doc-{i}"}}, row]
     client.bulk(body=ops, refresh=True)
     path = tmp_path / f"shop-{store}.toml"
-    path.write_text(DESCRIPTION.format(index=index, store=store), encoding="utf-8")
+    path.write_text(DESCRIPTION.format(index=index, store=store).replace(
+        'id = "sku"', f'id = "{id_field}"'), encoding="utf-8")
     sections = {**settings.sections, "catalog": {"description": str(path)}}
     forget()
     forget_memory_cache()
@@ -228,3 +229,15 @@ def test_seeding_predicts_queries_from_the_described_fields_of_the_own_index(
         body = {"query": {"rank_feature": {"field": f"q2e.{key('summit jacket')}"}}}
         assert [h["_id"] for h in client.search(index=index, body=body)["hits"]["hits"]] == [
             "doc-3"]
+
+
+@pytest.mark.parametrize("store", ["index", "outside"])
+def test_an_index_whose_entity_id_is_the_document_id_learns_and_recalls_by_id(
+        client, settings, tmp_path, store):
+    index, own = own_index(client, settings, tmp_path, store=store, id_field="_id")
+    if store == "index":
+        apply_plan(client, own, plan_adoption(client, own, description_for(own)))
+    learn(client, own, "camp mug", ["doc-3", "doc-4"], "doc-4")
+    forget_memory_cache()
+    memory = run(client, own, "camp mug", ["q2e_memory"])["q2e_memory"]
+    assert memory.error is None and [h.id for h in memory.hits] == ["doc-4"]
