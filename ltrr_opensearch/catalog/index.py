@@ -132,8 +132,9 @@ def managed_properties(description: CatalogDescription, dimension: int) -> dict[
 
     d = description
     props: dict[str, Any] = {}
-    if d.id != ID_FROM_DOCUMENT:
-        props[d.id] = {"type": "keyword"}
+    # A managed catalog keeps the entity id in a field too (rows bring it as "id" when the
+    # description says "_id"): the loader writes it and uses it as the document _id.
+    props["id" if d.id == ID_FROM_DOCUMENT else d.id] = {"type": "keyword"}
     if d.type:
         props[d.type] = {"type": "keyword"}
     shapes = field_shapes(d)
