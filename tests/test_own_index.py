@@ -241,3 +241,20 @@ def test_an_index_whose_entity_id_is_the_document_id_learns_and_recalls_by_id(
     forget_memory_cache()
     memory = run(client, own, "camp mug", ["q2e_memory"])["q2e_memory"]
     assert memory.error is None and [h.id for h in memory.hits] == ["doc-4"]
+
+
+def test_the_adopt_command_prints_the_plan_and_applies_it_only_when_asked(
+        client, settings, tmp_path, capsys):
+    from ltrr_opensearch.cli import main
+
+    index, own = own_index(client, settings, tmp_path)
+    description = own.section("catalog")["description"]
+    args = ["catalog", "adopt", "--description", description, "--popularity-feature"]
+    before = properties(client, index)
+    assert main([*args, "--url", own.urls[0]]) == 0
+    out = capsys.readouterr().out
+    assert f"request: PUT {index}/_mapping" in out and "would update 4 document(s)" in out
+    assert properties(client, index) == before
+    assert main([*args, "--apply", "--url", own.urls[0]]) == 0
+    assert "added field q2e" in capsys.readouterr().out
+    assert set(properties(client, index)) - set(before) == set(DOCUMENTED_ADDITIONS)
