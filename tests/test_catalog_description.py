@@ -136,3 +136,9 @@ def _toml(name: str) -> dict:
     import tomllib
 
     return tomllib.loads((PACKAGE_ROOT / "catalogs" / f"{name}.toml").read_text())
+
+
+def test_an_inline_description_without_a_name_is_called_catalog(tmp_path: Path):
+    config = tmp_path / "ltrr.toml"
+    config.write_text('[catalog]\nindex = "products"\n[catalog.fields]\ntitle = ["name"]\n')
+    assert description_for(Settings.load(config, env={})).name == "catalog"

@@ -194,7 +194,7 @@ def parse_description(data: Mapping[str, Any], source: str = "inline") -> Catalo
     types = _table(problems, data, "types")
     _unknown(problems, "[types] ", types, _TYPES_KEYS)
 
-    name = data.get("name", Path(source).stem if source != "inline" else "catalog")
+    name = data.get("name", Path(source).stem if source.endswith(".toml") else "catalog")
     if not isinstance(name, str) or not _FACET_KIND.match(name):
         problems.append(f"name must be a short lowercase identifier, got {name!r}")
         name = "catalog"
