@@ -34,19 +34,19 @@ POLICY = PACKAGE_ROOT / "policies" / "linucb.toml"
 
 
 class BreakableRegistry:
-    """The real template registry; once ``broken`` is set, that strategy's search body is
+    """The real template registry; once ``failing`` is set, that strategy's search body is
     filtered to match no document (everything else renders as before)."""
 
     def __init__(self, registry: Any) -> None:
         self._registry = registry
-        self.broken: str | None = None
+        self.failing: str | None = None  # (the registry has its own `broken`)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._registry, name)
 
     def render(self, name: str, context: Any) -> dict[str, Any]:
         body = self._registry.render(name, context)
-        if name == self.broken:
+        if name == self.failing:
             body["query"] = {"bool": {"must": [body.get("query", {"match_all": {}})],
                                       "filter": [{"ids": {"values": ["__broken__"]}}]}}
         return body
@@ -68,7 +68,7 @@ def run(client, settings, data, queries, sim, world, window: int, arm: str, batc
 
         def progress(step: int) -> None:
             if step + 1 == shift:
-                registry.broken = arm
+                registry.failing = arm
 
         replay = Replay(pipeline, Policy(config.name, bandit=config), ClickModel(sim, seed=1),
                         batch=batch, follow_up=Reformulator(world, seed=3))

@@ -42,6 +42,8 @@ def main() -> None:
     parser.add_argument("--embedder", default="tfidf", choices=["minilm", "tfidf"])
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--out", default="out/cold_start")
+    parser.add_argument("--policies", default="bm25_popularity,structured_qu,knn_vector,"
+                        "q2e_memory,fresh_releases,uniform_mix,linucb,linucb_noprior")
     args = parser.parse_args()
     settings = Settings.load()
     client = make_client(settings)
@@ -49,9 +51,7 @@ def main() -> None:
         files = [str(POLICY), str(without_prior(Path(tmp)))]
         outcomes = compare(client, settings, args.world, searches=args.searches,
                            embedder=args.embedder, bandit_files=files, batch=args.batch,
-                           out=args.out, policies=(
-                               "bm25_popularity", "structured_qu", "knn_vector", "q2e_memory",
-                               "fresh_releases", "uniform_mix", "linucb", "linucb_noprior"))
+                           out=args.out, policies=tuple(args.policies.split(",")))
     original = [o for o in outcomes if o.intent != "reformulation"]
     cuts = [c for c in (50, 100, 200, args.searches) if c <= args.searches]
     cuts = sorted(set(cuts))
