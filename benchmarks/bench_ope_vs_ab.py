@@ -148,6 +148,12 @@ def run(seed: int, candidate: str, queries: int, data, sim, world, base: Setting
         stamps = sorted(r.timestamp for r in rows if r.variant == "control")
         mid_ms = epoch_ms(stamps[len(stamps) // 2])
         est = ope(client, settings, candidate, mid_ms, env)
+        # What the command trained the candidate on: the control's feedback before the mid.
+        before = {d.request_id for d in read_logged_decisions(
+            client, settings, variant=f"{NAME}/control", until_ms=mid_ms)}
+        trained = 0 if candidate.startswith("fixed:") else sum(
+            o.request_id in before for o in BanditStore(client, settings).fetch(
+                until_ms=mid_ms - 1))
         dr, logged = est["dr"], est["logged"]["value"]
         ope_dir = direction(dr["low"] - logged, dr["high"] - logged)
         return {"seed": seed, "candidate": candidate, "searches": len(rows),
@@ -155,7 +161,7 @@ def run(seed: int, candidate: str, queries: int, data, sim, world, base: Setting
                 "ab_reward": list(reward), "ope_dr_minus_logged":
                     [dr["value"] - logged, dr["low"] - logged, dr["high"] - logged],
                 "ope_snips_minus_logged": est["snips"]["value"] - logged,
-                "ope_n": dr["n"], "ab_dir": direction(reward[1], reward[2]),
+                "ope_n": dr["n"], "trained_on": trained, "ab_dir": direction(reward[1], reward[2]),
                 "ab_ctr_dir": direction(ctr.low, ctr.high), "ope_dir": ope_dir}
     finally:
         resources.clear()
@@ -177,7 +183,8 @@ def main() -> None:
     data = embed_world(list(world.rows()), "tfidf", scratch_folder())
     results = []
     print("| seed | candidate | searches | A/B CTR diff [95% CI] | A/B reward/search diff "
-          "[95% CI] | OPE DR - logged [95% CI] (n) | directions (A/B reward, CTR, OPE) | agree |")
+          "[95% CI] | OPE DR - logged [95% CI] (n searches; trained on) "
+          "| directions (A/B reward, CTR, OPE) | agree |")
     print("|---|---|---|---|---|---|---|---|")
     for seed in (int(s) for s in args.seeds.split(",")):
         for candidate in args.candidates.split(","):
@@ -186,7 +193,8 @@ def main() -> None:
             agree = verdict(r)
             f = "{:+.3f} [{:+.3f}, {:+.3f}]".format
             print(f"| {seed} | {candidate} | {r['searches']} | {f(*r['ab_ctr'])} | "
-                  f"{f(*r['ab_reward'])} | {f(*r['ope_dr_minus_logged'])} ({r['ope_n']}) | "
+                  f"{f(*r['ab_reward'])} | {f(*r['ope_dr_minus_logged'])} "
+                  f"({r['ope_n']}; {r['trained_on']} obs) | "
                   f"{r['ab_dir']}, {r['ab_ctr_dir']}, {r['ope_dir']} | {agree} |", flush=True)
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=1))
