@@ -47,6 +47,7 @@ def size_per_doc(client, index: str, merge: bool = True) -> tuple[int, int]:
     client.indices.refresh(index=index)
     if merge:
         client.indices.forcemerge(index=index, max_num_segments=1, request_timeout=1800)
+        client.indices.refresh(index=index)  # lets the merged-away files go
     stats = client.indices.stats(index=index, metric="docs,store")["_all"]["primaries"]
     return stats["docs"]["count"], stats["store"]["size_in_bytes"]
 
@@ -165,6 +166,38 @@ def q2e_field_size(client, keys_list: list[int], docs: int = 10_000) -> list[tup
     return out
 
 
+def vector_field_size(client, dims_list: list[int], docs: int = 10_000
+                      ) -> list[tuple[int, float]]:
+    """Bytes per entity of the catalog's vector field (knn_vector, HNSW, lucene, cosine, as
+    catalog.v1.json maps it) at each dimension, random unit vectors, one segment."""
+    import numpy as np
+
+    from ltrr_opensearch.bulk import action, bulk_write
+
+    out = []
+    rng = np.random.default_rng(5)
+    for dims in dims_list:
+        index = f"bench-scale-vec-{uuid.uuid4().hex[:8]}"
+        client.indices.create(index=index, body={
+            "settings": {"number_of_shards": 1, "number_of_replicas": 0, "index.knn": True},
+            "mappings": {"properties": {"embedding": {
+                "type": "knn_vector", "dimension": dims,
+                "method": {"name": "hnsw", "engine": "lucene", "space_type": "cosinesimil"}}}}})
+        try:
+            vectors = rng.normal(size=(docs, dims)).astype(np.float32)
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            for start in range(0, docs, 2000):
+                bulk_write(client, [action("index", index, str(i),
+                                           {"embedding": vectors[i].tolist()})
+                                    for i in range(start, min(docs, start + 2000))],
+                           "vector docs")
+            count, size = size_per_doc(client, index)
+            out.append((dims, size / count))
+        finally:
+            client.indices.delete(index=index, ignore_unavailable=True)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="10000,100000")
@@ -172,14 +205,20 @@ def main() -> None:
                         help="larger catalogs get vectors on their first 2000 rows only")
     parser.add_argument("--searches", type=int, default=300)
     parser.add_argument("--q2e-keys", default="0,10,50,200")
+    parser.add_argument("--vector-dims", default="25,128,384")
+    parser.add_argument("--fields-only", action="store_true",
+                        help="only the per-field sizes (q2e map, vector field)")
     args = parser.parse_args()
     settings = Settings.load()
     client = make_client(settings, timeout=600)
     cluster_info(client, settings)
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         policy = Path(tmp) / "policy.toml"
         policy.write_text(POLICY)
-        rows = [one_size(client, settings, int(n), args, policy) for n in args.sizes.split(",")]
+        if not args.fields_only:
+            rows = [one_size(client, settings, int(n), args, policy)
+                    for n in args.sizes.split(",")]
     print("| entities | vectors | load s | catalog MB | bytes/entity | search p50 ms | p99 ms |"
           " events | ingest ev/s | cycle s | catalog rewrites | memory pairs |")
     print("|---:|:--|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -202,6 +241,10 @@ def main() -> None:
     print("|---:|---:|---:|")
     for keys, per in sizes:
         print(f"| {keys} | {per:,.0f} | {(per - base) / keys if keys else 0:,.1f} |")
+    print("\n| vector dimension | bytes/entity (knn_vector, HNSW) | raw float32 bytes |")
+    print("|---:|---:|---:|")
+    for dims, per in vector_field_size(client, [int(d) for d in args.vector_dims.split(",")]):
+        print(f"| {dims} | {per:,.0f} | {4 * dims:,} |")
 
 
 if __name__ == "__main__":
