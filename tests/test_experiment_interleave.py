@@ -234,3 +234,23 @@ def logged_server(settings, folder, *extra: str):
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
         log.close()
+
+
+@pytest.mark.integration
+def test_an_unservable_slot_serves_the_ordinary_search_and_is_retried_later(
+        client, settings, tmp_path):
+    from types import SimpleNamespace
+
+    from ltrr_opensearch.experiment.interleave import Interleavers
+
+    flags = interleave_flags(tmp_path, {"name": "x", "a": "no-such-model", "b": "none"})
+    user = next(f"user-{i}" for i in range(100) if flags.interleaving(f"user-{i}"))
+    pipeline = SimpleNamespace(client=client, settings=settings, ranker=None, flags=flags)
+    patient, eager = Interleavers(flags), Interleavers(flags, retry_seconds=0.0)
+    assert patient.for_request(pipeline, user) is None
+    assert patient.for_request(pipeline, user) is None  # not rebuilt within the minute
+    assert sum(flags.problems.values()) == 1
+    assert "no-such-model" in next(iter(flags.problems))[1]
+    eager.for_request(pipeline, user)
+    eager.for_request(pipeline, user)
+    assert sum(flags.problems.values()) == 3  # tried again each time

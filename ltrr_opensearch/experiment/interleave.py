@@ -160,28 +160,35 @@ class Interleaver:
 class Interleavers:
     """The service's interleaving experiments, by the ``interleave`` flag: one
     :class:`Interleaver` per (name, a, b), built on first use. A slot that cannot be
-    served is counted as a flag problem and the user gets the ordinary search."""
+    served is counted as a flag problem and the user gets the ordinary search; it is
+    tried again after ``retry_seconds`` (a model registered later starts serving)."""
 
-    def __init__(self, flags: Any) -> None:
+    def __init__(self, flags: Any, retry_seconds: float = 60.0) -> None:
         self.flags = flags
-        self.built: dict[tuple[str, str, str], Interleaver | None] = {}
+        self.retry_seconds = retry_seconds
+        self.built: dict[tuple[str, str, str], tuple[Interleaver | None, float]] = {}
         self._lock = threading.Lock()
 
     def for_request(self, pipeline: Any, client_id: str | None) -> Interleaver | None:
+        import time
+
         spec = self.flags.interleaving(client_id)
         if spec is None:
             return None
+        now = time.monotonic()
         with self._lock:
-            if spec in self.built:
-                found = self.built[spec]
-                return found if found is not None and found.pipeline is pipeline else None
+            found, when = self.built.get(spec, (None, -math.inf))
+            if found is not None and found.pipeline is pipeline:
+                return found
+            if found is None and now - when < self.retry_seconds:
+                return None
         try:
             found = Interleaver(pipeline, *spec)
         except LtrrError as exc:
             self.flags._problem("interleave", exc.message)
             found = None
         with self._lock:
-            self.built[spec] = found
+            self.built[spec] = (found, now)
         return found
 
 
