@@ -9,8 +9,9 @@
   "chill jazz", "spanish pop", "jazz albums"), labelled with the genre, decade, mood,
   language or entity type they were built from;
 * films: queries built from the films catalog (``ltrr simulate films``): a genre and
-  decade some film has, in six phrasings ("90s comedy", "comedy from the 90s", "nineties
-  comedy", "comedy 1990s", "comedy movies", "90s comedy movies"), labelled with the genre,
+  decade some film has, in seven phrasings ("90s comedy", "comedy from the 90s", "nineties
+  comedy", "comedy 1990s", "comedy movies", "90s comedy movies", "comedies from the 90s"),
+  labelled with the genre,
   the decade and (for "movies") the entity type movie.
 
 A query is right when the recognised (kind, value) slots of the labelled kinds are exactly
@@ -47,6 +48,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 FILMS = ROOT / "data" / "generated" / "films.jsonl"
+# Genres people ask for in the plural ("comedies from the 90s").
+PLURALS = {"comedy": "comedies", "documentary": "documentaries", "drama": "dramas",
+           "romance": "romances", "short": "shorts"}
 TOP = 10
 
 
@@ -99,7 +103,7 @@ def films_cases(rows: list[dict[str, Any]], queries: int, seed: int) -> list[tup
     for _ in range(queries):
         genre, decade = rng.choice(pairs)
         short = decade[2:] if newest[decade[2:]] == decade else decade
-        form = rng.randrange(6)
+        form = rng.randrange(7)
         if form == 0:
             cases.append((f"{short} {genre}", {"genre": genre, "decade": decade}))
         elif form == 1:
@@ -110,6 +114,9 @@ def films_cases(rows: list[dict[str, Any]], queries: int, seed: int) -> list[tup
             cases.append((f"{genre} {decade}", {"genre": genre, "decade": decade}))
         elif form == 4:
             cases.append((f"{genre} movies", {"genre": genre, "entity_type": "movie"}))
+        elif form == 5 and genre in PLURALS:
+            cases.append((f"{PLURALS[genre]} from the {short}", {"genre": genre,
+                                                                 "decade": decade}))
         else:
             cases.append((f"{short} {genre} movies",
                           {"genre": genre, "decade": decade, "entity_type": "movie"}))

@@ -430,6 +430,16 @@ def test_a_films_catalog_recognises_its_facets_and_its_type_by_name_and_plural(f
     assert slots_of("a movie", films) == [("entity_type", "movie")]
 
 
+def test_genres_are_recognised_in_the_plural(films):
+    assert slots_of("comedies from the 90s", films) == [("genre", "comedy"), ("decade", "1990s")]
+
+
+def test_a_plural_that_is_another_value_stays_that_value():
+    gazetteer = Gazetteer.from_rows([{"id": "1", "entity_type": "track", "title": "x",
+                                      "genres": ["drama", "dramas"]}])
+    assert slots_of("dramas", gazetteer) == [("genre", "dramas")]
+
+
 def test_a_films_catalog_knows_no_music_type_words(films):
     assert slots_of("songs", films) == [] and films.values("entity_type") == ("movie",)
 
@@ -460,6 +470,11 @@ def shop() -> Gazetteer:
 def test_generic_facet_kinds_become_slots_of_that_kind(shop):
     assert slots_of("navy shirts", shop) == [("color", "navy"), ("category", "shirts")]
     assert [(s.kind, s.value) for s in understand("blu", shop).slots] == [("color", "blue")]
+
+
+def test_generic_facet_values_are_recognised_in_either_number(shop):
+    assert slots_of("shoe", shop) == [("category", "shoes")]
+    assert slots_of("shirt", shop) == [("category", "shirts")]
 
 
 def test_creators_are_artist_slots_and_any_type_is_known_by_name_and_plural(shop):

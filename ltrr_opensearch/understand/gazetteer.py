@@ -206,6 +206,8 @@ class Gazetteer:
                              "identifiers other than entity_type")
         self._values: dict[str, tuple[str, ...]] = {}
         self._exact: dict[str, _Entry] = {}
+        texts = list(known_words)
+        title_words = frozenset(word for text in texts for word in normalize_query(text).split())
         for kind in sorted(vocab, key=kind_rank):
             values = vocab[kind]
             self._values[kind] = tuple(sorted(values))
@@ -219,8 +221,7 @@ class Gazetteer:
         for entity_type in types:
             for word in type_words(entity_type):
                 self._add(word, _Entry("entity_type", entity_type, 0.0))
-        texts = list(known_words)
-        known = {word for text in texts for word in normalize_query(text).split()}
+        known = set(title_words)
         known.update(word for phrase in self._exact for word in phrase.split())
         self._known_words = frozenset(known | STOPWORDS)
         self._max_tokens = max((p.count(" ") + 1 for p in self._exact), default=1)
@@ -496,7 +497,47 @@ def _aliases(kind: str, value: str, all_values: Mapping[str, float]) -> list[str
         # Only names, never the bare code (see LANGUAGE_NAMES); unknown codes of 3+
         # letters (ISO 639-2/3) are too rare in queries to be worth the noise.
         return list(LANGUAGE_NAMES.get(normalize_query(value), ()))
+    if kind in _NUMBER_KINDS or kind not in KIND_PRIORITY:
+        return _number_aliases(kind, value, all_values)
     return [value]
+
+
+# Kinds whose values are nouns people also type in the plural ("comedies", "westerns") or,
+# for a generic facet, in the singular ("shoe" for "shoes"). Moods are adjectives; a music
+# genre is never singularised ("blues" -> "blue" would take the word "blue").
+_NUMBER_KINDS = frozenset({"genre"})
+
+
+def _number_aliases(kind: str, value: str, all_values: Mapping[str, float]) -> list[str]:
+    """The value, its plural, and for a generic facet its singular. An alias that is
+    itself a value of the kind is left to that value. Like the value itself ("soul" in
+    "Soul Kitchen"), a plural is recognised even where it is also a title word."""
+    text = normalize_query(value)
+    head, _, last = text.rpartition(" ")
+    if not last.isalpha() or len(last) < 3:
+        return [value]
+    forms = {_plural(last)}
+    if kind not in KIND_PRIORITY:
+        forms.add(_singular(last))
+    taken = {normalize_query(other) for other in all_values}
+    aliases = [value]
+    for form in sorted(forms - {last}):
+        alias = f"{head} {form}" if head else form
+        if alias not in taken:
+            aliases.append(alias)
+    return aliases
+
+
+def _singular(word: str) -> str:
+    if word.endswith(("series", "species")):  # the same in both numbers
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("sses", "xes", "zes", "ches", "shes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
+        return word[:-1]
+    return word
 
 
 def _decade_aliases(value: str, all_values: Mapping[str, float]) -> list[str]:
