@@ -147,11 +147,10 @@ def _index_exists(client: OpenSearch, target: str) -> bool:
 
 
 def offline_catalog(settings: Settings) -> BoundCatalog:
-    """The description in force bound to the managed catalog mapping
-    (``mappings/catalog.v1.json``), without a cluster: only for catalogs ltrr manages."""
+    """The description in force bound to the mapping ltrr generates for it when it manages
+    the catalog (``catalog/index.py: managed_properties``), without a cluster."""
     from ltrr_opensearch.catalog.description import bind, description_for
-    from ltrr_opensearch.catalog.index import MAPPING_VERSION
-    from ltrr_opensearch.mappings import load_mapping
+    from ltrr_opensearch.catalog.index import managed_properties
 
     description = description_for(settings)
     if not description.managed:
@@ -159,8 +158,8 @@ def offline_catalog(settings: Settings) -> BoundCatalog:
                           "user's own index: its live mapping is needed",
                           hint="connect to the cluster (feature_set_for) or pass the bound "
                                "catalog")
-    properties = load_mapping(settings, "catalog", MAPPING_VERSION)["mappings"]["properties"]
-    return bind(description, properties)
+    # The vector's width does not change what the features bind to.
+    return bind(description, managed_properties(description, dimension=384))
 
 
 # --- binding templates to a catalog --------------------------------------------------------
