@@ -1,0 +1,114 @@
+"""The shipped default ranker on an index created outside ltrr: `ltr init` binds the feature
+set to the index's own field names, the features of roles it lacks are constant 0, and the
+default search is reranked in the engine by the default model created from that set."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from opensearchpy import exceptions as os_exc
+
+from ltrr_opensearch.catalog.description import forget
+from ltrr_opensearch.pipeline import Pipeline
+from ltrr_opensearch.rank import registry, setup
+from ltrr_opensearch.rank.features import feature_set_for, load_feature_set
+from ltrr_opensearch.retrieve import resources
+
+pytestmark = [pytest.mark.integration, pytest.mark.ltr, pytest.mark.usefixtures("require_ltr")]
+
+# Field names of the user's own; no vector, no type, no rank_feature twin, no memory field.
+MAPPING = {"properties": {
+    "sku": {"type": "keyword"},
+    "name": {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}},
+    "maker": {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}},
+    "blurb": {"type": "text"},
+    "category": {"type": "keyword"},
+    "sales": {"type": "long"},
+    "launched": {"type": "date"},
+}}
+PRODUCTS = [
+    ("Trail Runner 2", "Fleetfoot", "A light running shoe for rough trails.", "shoes", 1200),
+    ("Trail Runner Pro", "Fleetfoot", "The trail shoe for long races.", "shoes", 300),
+    ("Summit Jacket", "Northwall", "A waterproof shell for mountain days.", "jackets", 800),
+    ("Camp Mug", "Northwall", "Enamel mug for the trail.", "kitchen", 0),
+    ("Runner's Socks", "Fleetfoot", "Socks for trail runners.", "socks", 50),
+]
+DESCRIPTION = """
+name = "shop"
+index = "{index}"
+
+[fields]
+id = "sku"
+title = ["name^3"]
+creator = ["maker^2"]
+text = ["blurb^0.5"]
+popularity = "sales"
+date = "launched"
+
+[facets]
+category = "category"
+
+[memory]
+store = "outside"
+"""
+# Roles this index lacks: an as-you-type title sub-field, a second text field (album), a
+# rank_feature twin (popularity), the memory field, a type field, the music facets, a vector.
+ZERO = {"bool": {"filter": [{"match_all": {}}]}}
+CONSTANT = {"title_prefix", "album_bm25", "popularity", "memory", "intent_match", "attribute_matches",
+            "all_facets_match", "vector_similarity"}
+
+
+@pytest.fixture()
+def shop(client, settings, tmp_path):
+    index = f"{settings.index_prefix}-products"
+    client.indices.create(index=index, body={"mappings": MAPPING})
+    ops = []
+    for i, (name, maker, blurb, category, sales) in enumerate(PRODUCTS, start=1):
+        ops += [{"index": {"_index": index, "_id": f"doc-{i}"}},
+                {"sku": f"SKU-{i}", "name": name, "maker": maker, "blurb": blurb,
+                 "category": category, "sales": sales, "launched": f"20{10 + i}-01-01"}]
+    client.bulk(body=ops, refresh=True)
+    path = tmp_path / "shop.toml"
+    path.write_text(DESCRIPTION.format(index=index), encoding="utf-8")
+    forget()
+    own = settings.with_overrides(sections={**settings.sections,
+                                            "catalog": {"description": str(path)}})
+    created: list[tuple[str, str]] = []
+    yield own, created
+    for kind, name in created:
+        with contextlib.suppress(os_exc.NotFoundError):
+            if kind == "model":
+                client.plugins.ltr.delete_model(id=name)
+            else:
+                client.plugins.ltr.delete_featureset(id=name)
+    forget()
+    resources.clear()
+
+
+def test_the_feature_set_binds_to_the_own_field_names_and_zeroes_what_it_lacks(client, shop):
+    own, _ = shop
+    bound = feature_set_for(client, own)
+    assert bound.names == load_feature_set(own.with_overrides(sections={})).names
+    zero = {f.name for f in bound.features if f.template == ZERO}
+    assert zero == CONSTANT
+    by_name = {f.name: f.template for f in bound.features}
+    assert by_name["title_exact"]["bool"]["should"][0]["constant_score"]["filter"] == {
+        "match": {"name.keyword": "{{keywords}}"}}
+    assert by_name["creator_fuzzy"]["bool"]["should"][0]["match"]["maker"]["fuzziness"] == "AUTO"
+
+
+def test_ltr_init_deploys_the_default_and_the_search_is_reranked_by_it(client, shop):
+    own, created = shop
+    report = setup.ltr_init(client, own)
+    created += [("set", report.feature_set), ("model", report.deployed or "")]
+    assert report.deployed == report.default_model and report.deployed.startswith(
+        "ltrr_default_")
+    entry = registry.get_entry(client, own, report.deployed)
+    assert entry.feature_set == report.feature_set == feature_set_for(client, own).store_name
+    response = Pipeline.from_cluster(client, own).search("trail runer", k=3, log=False)
+    assert response.ranker is not None and response.ranker.model == report.deployed
+    assert [c.id for c in response.shown][:2] in (["SKU-1", "SKU-2"], ["SKU-2", "SKU-1"])
+    rows = [dict(zip(entry.feature_names, c.features, strict=True)) for c in response.shown]
+    assert all(row[name] == 0.0 for row in rows for name in CONSTANT)
+    assert all(row["title_fuzzy"] > 0 for row in rows[:2])  # "runer" ~ "runner" in the name
