@@ -112,3 +112,16 @@ def test_ltr_init_deploys_the_default_and_the_search_is_reranked_by_it(client, s
     rows = [dict(zip(entry.feature_names, c.features, strict=True)) for c in response.shown]
     assert all(row[name] == 0.0 for row in rows for name in CONSTANT)
     assert all(row["title_fuzzy"] > 0 for row in rows[:2])  # "runer" ~ "runner" in the name
+
+
+def test_templates_show_features_binds_to_the_own_index(client, settings, shop, tmp_path,
+                                                        capsys):
+    from ltrr_opensearch.cli import main
+
+    own, _ = shop
+    config = tmp_path / "ltrr.toml"
+    config.write_text(f'[opensearch]\nurl = "{settings.urls[0]}"\n\n[indices]\nprefix = '
+                      f'"{settings.index_prefix}"\n\n[catalog]\ndescription = '
+                      f'"{own.section("catalog")["description"]}"\n')
+    assert main(["templates", "show", "--features", "title_exact", "--config", str(config)]) == 0
+    assert '"name.keyword": "{{keywords}}"' in capsys.readouterr().out

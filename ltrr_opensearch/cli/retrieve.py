@@ -217,10 +217,10 @@ def _print_understanding(u: Any) -> None:
 
 def _feature_set(args: argparse.Namespace) -> Any:
     from ltrr_opensearch.cli import settings_from_args
-    from ltrr_opensearch.rank.features import load_feature_set
+    from ltrr_opensearch.rank.features import feature_set_in_force
 
     settings = settings_from_args(args)
-    return settings, load_feature_set(settings, args.feature_set)
+    return settings, feature_set_in_force(settings, args.feature_set, lambda: _connect(settings))
 
 
 def _feature(feature_set: Any, name: str) -> Any:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -140,6 +140,18 @@ def feature_set_for(client: OpenSearch, settings: Settings,
             raise
         bound = offline_catalog(settings)
     return load_feature_set(settings, name, bound)
+
+
+def feature_set_in_force(settings: Settings, name: str,
+                         connect: Callable[[], OpenSearch]) -> FeatureSet:
+    """For commands that may run offline: a catalog ltrr manages binds to the mapping ltrr
+    generates for it; the user's own index to its live mapping (only then is ``connect``
+    called)."""
+    from ltrr_opensearch.catalog.description import description_for
+
+    if description_for(settings).managed:
+        return load_feature_set(settings, name)
+    return feature_set_for(connect(), settings, name)
 
 
 def _index_exists(client: OpenSearch, target: str) -> bool:
