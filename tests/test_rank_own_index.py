@@ -5,6 +5,7 @@ default search is reranked in the engine by the default model created from that 
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 import pytest
 from opensearchpy import exceptions as os_exc
@@ -125,3 +126,22 @@ def test_templates_show_features_binds_to_the_own_index(client, settings, shop, 
                       f'"{own.section("catalog")["description"]}"\n')
     assert main(["templates", "show", "--features", "title_exact", "--config", str(config)]) == 0
     assert '"name.keyword": "{{keywords}}"' in capsys.readouterr().out
+
+
+def test_doctor_warns_when_the_deployed_model_was_bound_to_other_fields(client, shop, tmp_path):
+    from ltrr_opensearch.engine.doctor import diagnose
+
+    own, created = shop
+    report = setup.ltr_init(client, own)
+    created += [("set", report.feature_set), ("model", report.deployed or "")]
+    [ranker] = [c for c in diagnose(own, client).checks if c.name == "ranker"]
+    assert ranker.status == "ok"
+    moved = tmp_path / "shop-moved.toml"  # the description now searches the blurb as a title
+    moved.write_text(Path(own.section("catalog")["description"]).read_text().replace(
+        'title = ["name^3"]', 'title = ["name^3", "blurb"]').replace(
+        'text = ["blurb^0.5"]', ''), encoding="utf-8")
+    forget()
+    changed = own.with_overrides(sections={"catalog": {"description": str(moved)}})
+    [ranker] = [c for c in diagnose(changed, client).checks if c.name == "ranker"]
+    assert ranker.status == "warn" and report.feature_set in ranker.detail
+    assert "ltrr model train" in (ranker.fix or "")

@@ -81,6 +81,10 @@ def _ranker(client: OpenSearch, settings: Settings) -> Check:
         return Check("ranker", WARN, f"no model deployed for prefix {settings.index_prefix!r}: "
                      "candidates are ordered by fusion",
                      "run `ltrr ltr init` (deploys the shipped default ranker)")
+    from ltrr_opensearch.rank.setup import REBIND_FIX, binding_problem
+
+    if problem := binding_problem(client, settings, ranker):
+        return Check("ranker", WARN, problem, REBIND_FIX)
     return Check("ranker", OK, f"{ranker.model} ranks searches (feature set {ranker.feature_set})")
 
 

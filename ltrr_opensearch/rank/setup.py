@@ -15,6 +15,7 @@ import hashlib
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from opensearchpy import OpenSearch
 from opensearchpy import exceptions as os_exc
@@ -125,3 +126,25 @@ def ltr_init(client: OpenSearch, settings: Settings, *, feature_set_name: str = 
                              "but not deployed over it")
     return InitReport(created, feature_set.store_name, uploaded, default_name, current.model,
                       tuple(notes))
+
+
+def binding_problem(client: OpenSearch, settings: Settings, ranker: Any) -> str | None:
+    """Why the deployed model's features do not read the catalog in force, or None: a model
+    created from ``ltrr_core`` bound to other fields (the description or the mapping changed
+    since) scores its features on fields this catalog does not have. A model on another
+    feature set, or a catalog that does not bind (the catalog check says why), is not judged."""
+    logged = getattr(ranker, "feature_set", None)
+    if not logged or logged.rsplit("_", 1)[0] != DEFAULT_SET:
+        return None
+    try:
+        current = feature_set_for(client, settings)
+    except LtrrError:
+        return None
+    if current.store_name == logged:
+        return None
+    return (f"{ranker.model} was created from feature set {logged}, but the features bound to "
+            f"this catalog and templates are {current.store_name}: the model reads other fields")
+
+
+REBIND_FIX = ("train a model on this catalog (`ltrr model train`), or register the default for "
+              "it with `ltrr ltr init` and deploy it (`ltrr model deploy NAME --force`)")
