@@ -145,3 +145,15 @@ def test_doctor_warns_when_the_deployed_model_was_bound_to_other_fields(client, 
     [ranker] = [c for c in diagnose(changed, client).checks if c.name == "ranker"]
     assert ranker.status == "warn" and report.feature_set in ranker.detail
     assert "ltrr model train" in (ranker.fix or "")
+
+
+def test_validating_the_bound_features_runs_them_on_the_own_index(client, shop):
+    from ltrr_opensearch.rank.validate import validate_feature_set
+    from ltrr_opensearch.understand import Gazetteer, understand
+
+    own, created = shop
+    bound = feature_set_for(client, own)
+    created.append(("set", bound.store_name))
+    problems = validate_feature_set(client, own, bound,
+                                    lambda q: understand(q, Gazetteer({})), None)
+    assert {name: found for name, found in problems.items() if found} == {}

@@ -62,7 +62,7 @@ def validate_feature_set(client: OpenSearch, settings: Settings, feature_set: Fe
                 "rescore": ranker.rescore(sltr_params(u, q2e_key=None, vector=vector), 5),
                 "ext": ranker.log_ext()}
         try:
-            hits = client.search(index=settings.catalog_alias, body=body)["hits"]["hits"]
+            hits = client.search(index=settings.catalog_index, body=body)["hits"]["hits"]
         except os_exc.TransportError as exc:
             problems["*"].append(f"query {text!r}: {exc.status_code} {exc.error}: "
                                  f"{_reason(exc)}")
