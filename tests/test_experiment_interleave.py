@@ -184,8 +184,17 @@ def test_the_service_interleaves_by_flag_and_credits_clicks_posted_later(
         docs = {d["_id"]: d["_source"] for d in client.search(
             index=settings.ubi_queries_index, body={"size": 1000})["hits"]["hits"]}
         report = interleave_report(client, settings, "fusion-vs-model")
+        from tests.test_service import env_for
+
+        command = subprocess.run([sys.executable, "-m", "ltrr_opensearch.cli", "experiment",
+                                  "interleave-report", "fusion-vs-model"],
+                                 env=env_for(settings), capture_output=True, text=True,
+                                 timeout=120)
     finally:
         resources.clear()
+    assert command.returncode == 0, command.stderr
+    assert f"| {report.searches} | {report.users} | {report.wins_a} | {report.wins_b} |" \
+        in command.stdout
     interleaved = {i: d for i, d in docs.items() if "interleave" in d["query_attributes"]}
     assert 0.65 < len(interleaved) / len(queries) < 0.95  # the flag's 80% of users
     # What the user saw is what was logged, with one team per shown result.
