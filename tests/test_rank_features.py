@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -143,3 +144,31 @@ def test_the_users_own_index_needs_its_live_mapping_to_bind():
         "name": "products", "index": "products", "fields": {"title": ["name"]}}})
     with pytest.raises(ConfigError, match="live mapping"):
         load_feature_set(own)
+
+
+MUSIC_FIELDS = {"title", "artist", "album", "contributors", "description", "genres", "moods",
+                "decade", "language", "entity_type", "popularity_feature", "release_date",
+                "embedding", "q2e"}
+
+
+def test_no_feature_names_a_music_field_once_bound_to_another_catalog():
+    from ltrr_opensearch.catalog.description import bind, parse_description
+
+    own = {"sku": {"type": "keyword"}, "name": {"type": "text", "fields": {
+        "raw": {"type": "keyword"}}}, "author": {"type": "text"}, "blurb": {"type": "text"},
+        "kind": {"type": "keyword"}, "category": {"type": "keyword"},
+        "sold": {"type": "rank_feature"}, "published": {"type": "date"},
+        "vec": {"type": "knn_vector", "dimension": 3}, "memo": {"type": "rank_features"}}
+    bound = bind(parse_description({
+        "name": "books", "index": "shop-books", "fields": {
+            "id": "sku", "type": "kind", "title": ["name^2"], "creator": ["author"],
+            "text": ["blurb"], "popularity": "sold", "date": "published", "vector": "vec"},
+        "facets": {"genre": "category"}, "memory": {"field": "memo"}}), own)
+    fs = load_feature_set(Settings.load(env={}), catalog=bound)
+    texts = {f.name: f.template if isinstance(f.template, str) else json.dumps(f.template)
+             for f in fs.features}
+    quoted = {m.split("^")[0] for text in texts.values() for m in re.findall(r'"([\w.^]+)"', text)}
+    assert {q.split(".")[0] for q in quoted} & MUSIC_FIELDS == set()
+    assert {"name", "name.raw", "author", "blurb", "kind", "category", "sold", "published",
+            "vec"} <= quoted
+    assert '"memo.{{q2e_key}}"' in texts["memory"]
