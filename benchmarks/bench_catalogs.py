@@ -283,7 +283,7 @@ def contributions(summary: dict[str, dict[str, dict[str, float]]], default_on: l
             earns = earns or max(gains) >= EARNS
             cells += [f"{g:+.3f}" for g in gains]
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {'yes' if earns else 'no'} |")
-    return "\n".join(lines)
+    return "\n".join(lines) if len(lines) > 2 else ""
 
 
 def print_reports(paths: list[str]) -> int:
