@@ -244,3 +244,17 @@ def test_minilm_vectors_are_loaded_and_recorded(client, settings, tmp_path):
     assert (meta["embedder"], meta["dimension"], meta["embedder_kind"]) == (
         embedder.name, 384, "minilm")
     assert len(all_sources(client, settings)["t2"]["embedding"]) == 384
+
+
+def test_a_loaded_catalog_is_ranked_from_its_first_query(client, settings, tmp_path, monkeypatch,
+                                                         capsys):
+    from ltrr_opensearch.rank.registry import deployment
+
+    monkeypatch.setenv("LTRR_INDEX_PREFIX", settings.index_prefix)
+    path = write_jsonl(tmp_path / "c.jsonl", ROWS)
+    assert main(["catalog", "load", str(path), "--embedder", "tfidf", "-q", "--no-ranker"]) == 0
+    assert deployment(client, settings).model is None  # --no-ranker: fusion orders searches
+    assert main(["catalog", "load", str(path), "--embedder", "tfidf", "-q"]) == 0
+    deployed = deployment(client, settings).model
+    assert deployed is not None and deployed.startswith("ltrr_default_")
+    assert f"ranker: deployed the shipped default model {deployed}" in capsys.readouterr().err

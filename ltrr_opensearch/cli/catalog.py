@@ -32,6 +32,9 @@ def register(commands: argparse._SubParsersAction, parent: argparse.ArgumentPars
                            "integer, split(SEP); default: [catalog.map] in the config; "
                            "docs/catalog-schema.md)")
     rows.add_argument("--rejects", help="rejects file (default FILE.rejects.jsonl)")
+    rows.add_argument("--no-ranker", dest="ranker", action="store_false",
+                      help="do not deploy the shipped default ranker when no model is deployed "
+                           "(searches are then ordered by rank fusion)")
 
     load = actions.add_parser("load", parents=[parent, rows],
                               help="upsert a file into the catalog (creates it if absent)")
@@ -111,7 +114,18 @@ def _load(args: argparse.Namespace) -> int:
                           on_error=args.on_error, field_map=field_map, quiet=args.quiet,
                           fmt=args.format, rejects_path=args.rejects)
     _print_report(report)
+    _ensure_ranker(args, client, settings)
     return 0
+
+
+def _ensure_ranker(args: argparse.Namespace, client: Any, settings: Any) -> None:
+    """A loaded catalog is ranked from its first query (the default model, when none is)."""
+    import sys
+
+    from ltrr_opensearch.rank.setup import ensure_ranker
+
+    if getattr(args, "ranker", True):
+        print(ensure_ranker(client, settings), file=sys.stderr)
 
 
 def _rebuild(args: argparse.Namespace) -> int:
@@ -127,6 +141,7 @@ def _rebuild(args: argparse.Namespace) -> int:
                              delete_old=not args.keep_old, carry_q2e=args.carry_q2e)
     _print_report(result.report)
     print(result.summary())
+    _ensure_ranker(args, client, settings)
     return 0
 
 
@@ -148,6 +163,8 @@ def _adopt(args: argparse.Namespace) -> int:
     if plan.problems:
         print("adopt refused: nothing was changed", file=sys.stderr)
         return 2
+    if args.apply and not args.description:  # the ranker binds to the description in force
+        _ensure_ranker(args, client, settings)
     return 0
 
 

@@ -148,3 +148,24 @@ def binding_problem(client: OpenSearch, settings: Settings, ranker: Any) -> str 
 
 REBIND_FIX = ("train a model on this catalog (`ltrr model train`), or register the default for "
               "it with `ltrr ltr init` and deploy it (`ltrr model deploy NAME --force`)")
+
+
+def ensure_ranker(client: OpenSearch, settings: Settings) -> str:
+    """After a catalog is loaded or adopted: rank it from the first query.
+
+    Runs :func:`ltr_init` when the cluster has an LTR API and no model is deployed for this
+    prefix (a team's own deployment is left alone). Returns one line for the operator: what
+    ranks the searches now, or why fusion orders them (without a ranker the merged order is
+    rank fusion, measured worse than the best single strategy in docs/ranking.md)."""
+    current = registry.deployment(client, settings).model
+    if current is not None:
+        return f"ranker: {current} (deployed)"
+    try:
+        report = ltr_init(client, settings)
+    except LtrrError as exc:
+        return (f"ranker: none — {exc.message}; searches are ordered by rank fusion until a "
+                "ranker is deployed (`ltrr doctor`)")
+    if report.deployed is None:
+        return "ranker: none — " + ("; ".join(report.notes) or "no model deployed")
+    return (f"ranker: deployed the shipped default model {report.deployed} on feature set "
+            f"{report.feature_set} (`ltrr model list`)")
