@@ -12,7 +12,7 @@
 3. load phase: ``--concurrency`` asyncio httpx clients for ``--duration`` seconds:
    throughput, p50/p95/p99, errors;
 4. events: ``--events`` play events for served searches through ``POST /events`` (batches
-   of ``--batch``, 4 in flight), against a plain ``_bulk`` of the same docs.
+   of ``--batch``, ``--in-flight`` at once), against a plain ``_bulk`` of the same docs.
 Everything it creates is deleted afterwards.
 """
 
@@ -181,9 +181,10 @@ async def load(base: str, texts: list[str], duration: float, concurrency: int
     return latencies, errors, len(latencies), served
 
 
-async def post_events(base: str, batches: list[list[dict]]) -> tuple[float, int]:
+async def post_events(base: str, batches: list[list[dict]], in_flight: int = 4
+                      ) -> tuple[float, int]:
     errors = 0
-    gate = asyncio.Semaphore(4)
+    gate = asyncio.Semaphore(in_flight)
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:
         async def send(batch: list[dict]) -> None:
             nonlocal errors
@@ -204,6 +205,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--events", type=int, default=10000)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--in-flight", type=int, default=4, help="concurrent POST /events")
     args = parser.parse_args()
 
     settings = Settings.load().with_overrides(index_prefix=f"bench-svc-{uuid.uuid4().hex[:8]}")
@@ -235,9 +237,10 @@ def main() -> None:
                                             (served[i % len(served)] for i in range(args.events)),
                                             strict=False)]
         batches = [docs[i:i + args.batch] for i in range(0, len(docs), args.batch)]
-        seconds, failed = asyncio.run(post_events(base, batches))
+        seconds, failed = asyncio.run(post_events(base, batches, args.in_flight))
         print(f"events through POST /events: {len(docs) / seconds:,.0f} events/s "
-              f"({len(docs)} in batches of {args.batch}, 4 in flight, failed batches {failed})")
+              f"({len(docs)} in batches of {args.batch}, {args.in_flight} in flight, failed batches "
+              f"{failed})")
         scratch = f"{settings.index_prefix}-bulk-scratch"
         def bulk(batch: list[dict]) -> None:
             body: list[dict] = []
@@ -246,9 +249,9 @@ def main() -> None:
             client.bulk(body=body)  # acknowledged once stored, as POST /events is
 
         started = time.perf_counter()
-        with ThreadPoolExecutor(4) as pool:  # 4 in flight, as through the service
+        with ThreadPoolExecutor(args.in_flight) as pool:  # as many in flight as above
             list(pool.map(bulk, batches))
-        print(f"plain _bulk of the same docs (4 in flight): "
+        print(f"plain _bulk of the same docs ({args.in_flight} in flight): "
               f"{len(docs) / (time.perf_counter() - started):,.0f} events/s")
     finally:
         if proc is not None:
