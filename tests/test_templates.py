@@ -205,7 +205,8 @@ def test_user_text_only_ever_appears_as_string_values(text, other):
 
 
 def test_long_tail_is_off_by_default_and_an_enabled_list_turns_it_on():
-    assert "long_tail" not in TemplateRegistry(REPO_STRATEGIES).names
+    assert TemplateRegistry(REPO_STRATEGIES).names == ["bm25_popularity", "knn_vector",
+                                                       "q2e_memory", "structured_qu"]
     assert "long_tail" in TemplateRegistry(REPO_STRATEGIES, ["long_tail", "knn_vector"]).names
 
 
