@@ -272,9 +272,15 @@ def test_worker_stops_cleanly_on_sigterm(catalog, policy):
         [sys.executable, "-m", "ltrr_opensearch.cli", "worker", "--interval", "0.2",
          "--settle", "0", "--policy", policy], env=env_for(catalog),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(4)
+    seen = []  # signal only once a cycle ran: a loaded machine may still be importing at 4 s
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        seen.append(line)
+        if json.loads(line).get("event") == "cycle":
+            break
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
+    err = "".join(seen) + err
     lines = [json.loads(line) for line in err.strip().splitlines()]
     assert proc.returncode == 0, err
     assert any(line.get("event") == "cycle" and line["ok"] for line in lines)

@@ -34,7 +34,9 @@ class PublishedSelector:
         learner = self.learner
         bandit = learner.config.bandit()
         bandit.set_killed(learner.bandit.killed)
-        if learner._log:
+        if learner._state is not None:  # linear policies sync arrays, not the log
+            bandit.load_state(learner._state)
+        elif learner._log:
             bandit.fit(list(learner._log), strict=False)
         self.bandit, self.version = bandit, learner.version
         self.killed = frozenset(bandit.killed)
