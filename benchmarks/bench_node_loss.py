@@ -66,18 +66,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def subprocess_env(settings: Settings) -> dict[str, str]:
+def subprocess_env(settings: Settings, urls: list[str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "LTRR_CONFIG"}
     env.update(LTRR_INDEX_PREFIX=settings.index_prefix,
-               LTRR_OPENSEARCH_URL=",".join(settings.urls))
+               LTRR_OPENSEARCH_URL=",".join(urls or settings.urls))
     return env
 
 
-def start_service(settings: Settings, policy: str, log: Path) -> tuple[subprocess.Popen, str]:
+def start_service(settings: Settings, policy: str, log: Path, urls: list[str] | None = None
+                  ) -> tuple[subprocess.Popen, str]:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "ltrr_opensearch.cli", "serve", "--port",
                              str(port), "--policy", policy, "--resync", "1", "--flush", "0.5"],
-                            env=subprocess_env(settings), stdout=subprocess.DEVNULL,
+                            env=subprocess_env(settings, urls), stdout=subprocess.DEVNULL,
                             stderr=log.open("w"))
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -186,6 +187,9 @@ def main() -> int:
                         help="its engine home (LTRR_HOME)")
     parser.add_argument("--victim", type=int, help="HTTP port of the node to kill "
                                                    "(default: the elected cluster manager)")
+    parser.add_argument("--only-victim-url", action="store_true",
+                        help="give the service and worker only the victim's URL (what a "
+                             "single-URL deployment sees: the circuit breaker's case)")
     parser.add_argument("--n", type=int, default=5000, help="catalog size")
     parser.add_argument("--searchers", type=int, default=3)
     parser.add_argument("--batch", type=int, default=20)
@@ -220,15 +224,18 @@ def main() -> int:
         deployed_before = deployment(client, settings).model
         policy = tmp / "policy.toml"
         policy.write_text(POLICY)
-        service, base = start_service(settings, str(policy), tmp / "serve.log")
+        served_urls = [victim.url] if args.only_victim_url else None
+        service, base = start_service(settings, str(policy), tmp / "serve.log", served_urls)
         procs.append(service)
         worker = subprocess.Popen(
             [sys.executable, "-m", "ltrr_opensearch.cli", "worker", "--policy", str(policy),
-             "--interval", "3", "--settle", "0"], env=subprocess_env(settings),
+             "--interval", "3", "--settle", "0"], env=subprocess_env(settings, served_urls),
             stdout=subprocess.DEVNULL, stderr=(tmp / "worker.log").open("w"))
         procs.append(worker)
         client.cluster.health(index=f"{settings.index_prefix}-*", wait_for_status="green")
-        print(f"cluster {','.join(urls)}; victim ltrr-{victim_port} (elected cluster manager: "
+        print(f"cluster {','.join(urls)}; service and worker given "
+              f"{'only the victim' if served_urls else 'every node'}; "
+              f"victim ltrr-{victim_port} (elected cluster manager: "
               f"ltrr-{elected_manager(client)}); catalog {args.n}; service {base}; "
               f"{args.searchers} searchers + 1 event sender (batches of {args.batch})")
 

@@ -222,6 +222,12 @@ class ServiceState:
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, LtrrError):
         return exc.message
+    if isinstance(exc, os_exc.ConnectionTimeout):  # before ConnectionError: a subclass
+        return "OpenSearch timed out"
+    if isinstance(exc, os_exc.ConnectionError):  # status "N/A": no answer at all
+        from ltrr_opensearch.engine.client import _short_reason
+
+        return f"cannot reach OpenSearch ({_short_reason(exc)})"
     if isinstance(exc, os_exc.TransportError):
         return f"OpenSearch answered {exc.status_code}: {exc.error}"
     return f"{type(exc).__name__}"
