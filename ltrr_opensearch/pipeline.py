@@ -153,7 +153,9 @@ class Pipeline:
         the bandit (the variant's, if it has its own), or all."""
         if strategies is not None:
             return [ArmChoice(name, int(k), 1.0) for name, k in strategies], None
-        fixed = variant.plan(self.registry.names, self.default_k) if variant else None
+        # A flag may name a strategy that is off by default (an experiment turning it on).
+        pool = self.registry.available if variant and variant.strategies else self.registry.names
+        fixed = variant.plan(pool, self.default_k) if variant else None
         if fixed is not None:
             return [ArmChoice(name, int(k), 1.0) for name, k in fixed], None
         selector = (self.flags.selector(variant, self.selector, self.client, self.settings)

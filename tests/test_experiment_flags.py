@@ -219,3 +219,20 @@ def test_the_bucketing_value_is_written_as_canonical_cbor(value, encoded):
     from ltrr_opensearch.experiment.flagd import cbor_canonical
 
     assert cbor_canonical(value).hex() == encoded
+
+
+def test_a_flag_can_turn_on_a_strategy_that_is_off_by_default():
+    from ltrr_opensearch.config import Settings
+    from ltrr_opensearch.experiment.flags import Variant
+    from ltrr_opensearch.pipeline import Pipeline
+    from ltrr_opensearch.retrieve.templates import TemplateRegistry
+
+    settings = Settings.load(env={})
+    registry = TemplateRegistry.from_settings(settings)
+    assert "long_tail" not in registry.names and "long_tail" in registry.available
+    pipeline = Pipeline(client=None, settings=settings, registry=registry, gazetteer=None)
+    variant = Variant(mode="fixed", strategies=("long_tail", "bm25_popularity"), budget=20)
+    plan, _ = pipeline.plan(None, None, seed=1, variant=variant)  # a fixed plan reads no query
+    assert [(c.arm, c.k) for c in plan] == [("long_tail", 20), ("bm25_popularity", 20)]
+    default, _ = pipeline.plan(None, None, seed=1, variant=Variant(mode="fixed", budget=20))
+    assert "long_tail" not in {c.arm for c in default}  # without the flag it stays off

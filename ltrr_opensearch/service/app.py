@@ -145,7 +145,8 @@ class ServiceState:
             self.problem = _reason(exc)
             return False
         if self.flags is not None:
-            self.flags.strategies = tuple(pipeline.registry.names)
+            # Flags may name every template: an experiment can turn on an off-by-default one.
+            self.flags.strategies = tuple(pipeline.registry.available)
             pipeline.flags = self.flags
         self.selector, self.search_log, self.pipeline = selector, log, pipeline
         self.problem = None
