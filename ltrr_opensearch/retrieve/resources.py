@@ -59,7 +59,13 @@ def query_embedder_for(client: OpenSearch, settings: Settings) -> Any:
 
 
 def clear() -> None:
-    """Forget cached gazetteers and embedders (e.g. after a catalog rebuild)."""
+    """Forget everything cached about the catalog (e.g. after a catalog rebuild or a mapping
+    change): gazetteers, embedders, the description bound to the mapping, date statistics."""
+    from ltrr_opensearch.catalog import description
+    from ltrr_opensearch.retrieve import catalog
+
     with _lock:
         _gazetteers.clear()
         _embedders.clear()
+    description.forget()
+    catalog.forget()
