@@ -67,6 +67,9 @@ class ArmExplanation:
     k: int
     killed: bool
     unavailable: str | None = None  # why this arm cannot return anything for this request
+    # Why an arm ran regardless of the policy's choice ([budget] always): it runs whenever
+    # it is available, so its propensity is 1.
+    always: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,11 @@ class _Decision:
     method: str
     unavailable: Mapping[str, str]
     plan: str
+    blocked: frozenset[str] = frozenset()  # every arm the caller named unavailable
+
+    @property
+    def chosen_arms(self) -> set[str]:
+        return {self.eligible[i] for i in self.chosen}
 
 
 class Bandit:
@@ -364,20 +372,43 @@ class Bandit:
         chosen = [decision.eligible[i] for i in decision.chosen]
         ks = allocate({decision.eligible[i]: decision.means[i] for i in decision.chosen},
                       self.budget)
+        always = self._always(decision)
         choices = [
-            ArmChoice(arm=arm, k=ks[arm], propensity=float(decision.propensities[i]),
+            ArmChoice(arm=arm, k=ks[arm],
+                      propensity=1.0 if arm in always else float(decision.propensities[i]),
                       expected_reward=_num(decision.means[i]), bound=_num(decision.bounds[i]))
             for arm, i in zip(chosen, decision.chosen, strict=True)
         ]
-        return Selection(choices, self._explain(context, decision, ks))
+        # [budget] always: on top of the M chosen arms (once, if the policy chose it too).
+        by_arm = {a: i for i, a in enumerate(decision.eligible)}
+        for arm, k in always.items():
+            if arm not in ks:
+                i = by_arm[arm]
+                ks[arm] = k
+                choices.append(ArmChoice(arm=arm, k=k, propensity=1.0,
+                                         expected_reward=_num(decision.means[i]),
+                                         bound=_num(decision.bounds[i])))
+        return Selection(choices, self._explain(context, decision, ks, always))
 
     def propensities(self, context: ContextVector, seed: int | None = None,
                      unavailable: Mapping[str, str] | None = None) -> dict[str, float]:
-        """P(arm runs | context) for every configured arm (0 for killed arms)."""
+        """P(arm runs | context) for every configured arm (0 for killed arms; 1 for an
+        ``always`` arm available for the request, 0 for one that is not)."""
         decision = self._decide(context, seed, unavailable)
         probs = dict.fromkeys(self.arms, 0.0)
         probs.update({a: float(p) for a, p in zip(decision.eligible, decision.propensities, strict=True)})
+        probs.update(dict.fromkeys(self._always(decision), 1.0))
         return probs
+
+    def _always(self, decision: _Decision) -> dict[str, int]:
+        """The ``[budget] always`` arms that run for this decision: live and available.
+        (When every live arm is unavailable the policy still runs some; an always arm does
+        not join them: it can return nothing.)"""
+        if not self.budget.always:
+            return {}
+        eligible = set(decision.eligible)
+        return {arm: k for arm, k in self.budget.always
+                if arm in eligible and arm not in decision.blocked}
 
     def explain(self, context: ContextVector, seed: int | None = None) -> Explanation:
         return self.select(context, seed).explanation
@@ -397,6 +428,7 @@ class Bandit:
             raise LtrrError("every arm is killed; no strategy can run",
                             hint="revive one with `ltrr bandit arm --revive NAME`")
         unavailable = {a: r for a, r in (unavailable or {}).items() if a in live}
+        blocked = frozenset(unavailable)
         eligible = [a for a in live if a not in unavailable] or live
         if len(eligible) == len(live):
             unavailable = {}
@@ -416,7 +448,7 @@ class Bandit:
             means = np.clip(scores, 0.0, None) if learned is None else learned
             return _Decision(eligible, scores, means, scores,
                              mix_uniform(exact_top_m(scores, m), m, eps), picked, explored,
-                             eps, "exact", unavailable, "prior")
+                             eps, "exact", unavailable, "prior", blocked)
         if self._mab is not None:
             # MABWiser keeps one shared RNG; reseeding it makes a decision a function of
             # (fitted state, context, seed), so a reloaded worker decides identically.
@@ -446,7 +478,7 @@ class Bandit:
             picked = top_m(scores, m, rng)
         return _Decision(eligible, np.asarray(scores, float), np.asarray(means, float),
                          np.asarray(bounds, float), mix_uniform(policy_probs, m, eps),
-                         picked, explored, eps, method, unavailable, "learned")
+                         picked, explored, eps, method, unavailable, "learned", blocked)
 
     def _cold(self, eligible: Sequence[str]) -> bool:
         """Too little evidence for the fitted policy: some available arm has fewer than
@@ -576,7 +608,9 @@ class Bandit:
         row = np.asarray(values, dtype=float)
         return np.append(row, 1.0) if self.fit_intercept else row
 
-    def _explain(self, context: ContextVector, d: _Decision, ks: Mapping[str, int]) -> Explanation:
+    def _explain(self, context: ContextVector, d: _Decision, ks: Mapping[str, int],
+                 always: Mapping[str, int] | None = None) -> Explanation:
+        always = always or {}
         by_arm = {a: i for i, a in enumerate(d.eligible)}
         arms = []
         for arm in self.arms:
@@ -585,10 +619,15 @@ class Bandit:
                 arms.append(ArmExplanation(arm, None, None, None, 0.0, False, 0,
                                            arm in self.killed, d.unavailable.get(arm)))
                 continue
+            why = None
+            if arm in always:
+                why = (f"runs whenever available ([budget] always, k={always[arm]})"
+                       + ("; the policy chose it too" if arm in d.chosen_arms else ""))
             arms.append(ArmExplanation(
                 arm=arm, score=_num(d.scores[i]), expected_reward=_num(d.means[i]),
-                bound=_num(d.bounds[i]), propensity=float(d.propensities[i]),
-                chosen=arm in ks, k=ks.get(arm, 0), killed=False))
+                bound=_num(d.bounds[i]),
+                propensity=1.0 if arm in always else float(d.propensities[i]),
+                chosen=arm in ks, k=ks.get(arm, 0), killed=False, always=why))
         return Explanation(
             policy=self.policy.name, context_version=context.version,
             context=dict(zip(context.names, (float(v) for v in context.values), strict=True)),

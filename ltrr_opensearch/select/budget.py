@@ -16,12 +16,15 @@ class Budget:
 
     The rest is split in proportion to ``expected_reward ** sharpness``: 1 is plain
     proportional, larger values give the strategy the bandit trusts most a bigger share.
+    ``always`` ((arm, k) pairs, ``[budget] always = { q2e_memory = 10 }``): arms that run
+    with that k on top of the M chosen ones whenever they are available for the request.
     """
 
     max_arms: int = 3
     total_candidates: int = 100
     floor: int = 10
     sharpness: float = 1.0
+    always: tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self) -> None:
         if self.max_arms < 1:
@@ -36,17 +39,34 @@ class Budget:
                 f"arms their floor of {self.floor}",
                 hint="raise total_candidates or lower max_arms/floor",
             )
+        names = [a for a, _ in self.always]
+        if len(set(names)) != len(names) or not all(isinstance(a, str) and a for a in names):
+            raise ConfigError(f"budget always must name distinct arms, got {names!r}")
+        for arm, k in self.always:
+            if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+                raise ConfigError(f"budget always.{arm} must be a candidate count >= 1, got {k!r}")
+
+    @property
+    def always_k(self) -> dict[str, int]:
+        """Arm -> k for the arms that run whenever available."""
+        return dict(self.always)
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any]) -> Budget:  # values as TOML gave them
-        unknown = set(raw) - {"max_arms", "total_candidates", "floor", "sharpness"}
+        unknown = set(raw) - {"max_arms", "total_candidates", "floor", "sharpness", "always"}
         if unknown:
             raise ConfigError(f"unknown key(s) in [budget]: {', '.join(sorted(unknown))}",
-                              hint="known keys: max_arms, total_candidates, floor, sharpness")
+                              hint="known keys: always, max_arms, total_candidates, floor, "
+                                   "sharpness")
+        always = raw.get("always", {})
+        if not isinstance(always, Mapping) or not all(
+                isinstance(k, int) and not isinstance(k, bool) for k in always.values()):
+            raise ConfigError("[budget] always must map arms to candidate counts, "
+                              "e.g. always = { q2e_memory = 10 }")
         try:
             values: dict[str, Any] = {k: float(v) if k == "sharpness" else int(v)
-                                      for k, v in raw.items()}
-            return cls(**values)
+                                      for k, v in raw.items() if k != "always"}
+            return cls(**values, always=tuple((str(a), int(k)) for a, k in always.items()))
         except (TypeError, ValueError):
             raise ConfigError("[budget] values must be integers") from None
 

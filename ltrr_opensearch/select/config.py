@@ -178,6 +178,10 @@ class BanditConfig:
         stray = set(config.arm_features) - set(config.arms)
         if stray:
             raise ConfigError(f"{source}: arm_features for unknown arm(s) {', '.join(sorted(stray))}")
+        stray = set(config.budget.always_k) - set(config.arms)
+        if stray:
+            raise ConfigError(f"{source}: [budget] always names unknown arm(s) "
+                              f"{', '.join(sorted(stray))}", hint=f"arms: {', '.join(config.arms)}")
         stray = set(config.prior) - set(config.arms)
         if stray:
             raise ConfigError(f"{source}: [cold_start] prior names unknown arm(s) "
