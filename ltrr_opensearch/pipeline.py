@@ -173,6 +173,10 @@ class Pipeline:
                 return choices, selection.explanation
         names = variant.strategies if variant is not None and variant.strategies \
             else self.registry.names
+        # A strategy needing a field the catalog lacks (a vector, a date) could only fail.
+        self.unavailable(understanding)
+        never = self.availability.missing_fields if self.availability is not None else {}
+        names = [n for n in names if n not in never] or list(names)
         return [ArmChoice(name, self.default_k, 1.0) for name in names], None
 
     def unavailable(self, understanding: Understanding) -> dict[str, str]:

@@ -157,3 +157,26 @@ def test_validating_the_bound_features_runs_them_on_the_own_index(client, shop):
     problems = validate_feature_set(client, own, bound,
                                     lambda q: understand(q, Gazetteer({})), None)
     assert {name: found for name, found in problems.items() if found} == {}
+
+
+def test_adopting_a_popularity_twin_redeploys_the_shipped_default_bound_to_it(client, shop):
+    from ltrr_opensearch.catalog.adopt import apply_plan, plan_adoption
+    from ltrr_opensearch.catalog.description import description_for
+
+    own, created = shop
+    first = setup.ensure_ranker(client, own)
+    before = registry.deployment(client, own).model
+    created += [("set", feature_set_for(client, own).store_name), ("model", before or "")]
+    assert before is not None and "deployed the shipped default model" in first
+    apply_plan(client, own, plan_adoption(client, own, description_for(own),
+                                          popularity_feature=True))
+    forget()
+    resources.clear()
+    message = setup.ensure_ranker(client, own)
+    after = registry.deployment(client, own).model
+    created += [("set", feature_set_for(client, own).store_name), ("model", after or "")]
+    assert after != before and f"it replaces {before}" in message
+    popularity = Pipeline.from_cluster(client, own).search("trail runner", k=3, log=False)
+    names = popularity.ranker.feature_names
+    assert any(dict(zip(names, c.features, strict=True))["popularity"] > 0
+               for c in popularity.shown)  # the twin now feeds the ranker's popularity

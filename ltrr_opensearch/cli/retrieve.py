@@ -358,10 +358,22 @@ def _validate_features(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def _vector_dimension(client: Any, settings: Any) -> int | None:
+    """The width of the described vector field in the live mapping (None: no vector)."""
+    from ltrr_opensearch.catalog.description import description_for, live_properties, mapping_fields
+
+    vector = description_for(settings).vector
+    if vector is None:
+        return None
+    properties = live_properties(client, settings.catalog_index)
+    spec = properties.get(vector, {}) if "." not in vector else {}
+    found = mapping_fields(properties).get(vector)
+    return int(spec.get("dimension") or 0) or (384 if found is not None else None)
+
+
 def _validate(args: argparse.Namespace) -> int:
     if args.features:
         return _validate_features(args)
-    from ltrr_opensearch.catalog.index import catalog_meta
     from ltrr_opensearch.retrieve.catalog import check_catalog
     from ltrr_opensearch.retrieve.resources import gazetteer_for
     from ltrr_opensearch.retrieve.validate import random_unit_vector, validate_templates
@@ -381,7 +393,7 @@ def _validate(args: argparse.Namespace) -> int:
         return 1
     gazetteer = gazetteer_for(client, settings)
     # Only the query's shape matters here, so a stand-in vector of the catalog's width will do.
-    dimension = int(catalog_meta(client, settings).get("dimension") or 384)
+    dimension = _vector_dimension(client, settings) or 384
     problems = validate_templates(client, settings, registry, lambda q: understand(q, gazetteer),
                                   lambda _text: random_unit_vector(dimension))
     for name, found in problems.items():

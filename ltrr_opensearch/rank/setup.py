@@ -26,6 +26,7 @@ from ltrr_opensearch.rank import registry
 from ltrr_opensearch.rank.features import DEFAULT_SET, FeatureSet, feature_set_for
 
 DEFAULT_MODEL_FILE = Path(__file__).with_name("default_ranker.json")
+DEFAULT_MODEL_PREFIX = "ltrr_default_"  # the shipped model's names, per bound feature set
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ def default_for(shipped: registry.ModelEntry, feature_set: FeatureSet
         return shipped
     definition = json.dumps(shipped.definition, sort_keys=True)
     digest = hashlib.sha256(definition.encode()).hexdigest()[:8]
-    return replace(shipped, name=f"ltrr_default_{feature_set.version}_{digest}",
+    return replace(shipped, name=f"{DEFAULT_MODEL_PREFIX}{feature_set.version}_{digest}",
                    feature_set=feature_set.store_name,
                    params=tuple(sorted(feature_set.params)), created_at="")
 
@@ -158,10 +159,21 @@ def ensure_ranker(client: OpenSearch, settings: Settings) -> str:
     ranks the searches now, or why fusion orders them (without a ranker the merged order is
     rank fusion, measured worse than the best single strategy in docs/ranking.md)."""
     current = registry.deployment(client, settings).model
+    stale = None
     if current is not None:
-        return f"ranker: {current} (deployed)"
+        # The shipped default bound to fields the catalog has changed since (an adopt added a
+        # popularity twin, a description changed) is replaced; a team's own model never is.
+        ranker = registry.deployed_ranker(client, settings)
+        stale = binding_problem(client, settings, ranker) if ranker is not None else None
+        if stale is None or not current.startswith(DEFAULT_MODEL_PREFIX):
+            return f"ranker: {current} (deployed)" + (f"; warning: {stale}" if stale else "")
     try:
         report = ltr_init(client, settings)
+        if stale is not None and report.default_model and report.default_model != current:
+            registry.deploy(client, settings, report.default_model, force=True)
+            return (f"ranker: redeployed the shipped default model as {report.default_model}, "
+                    f"bound to this catalog's fields ({report.feature_set}); it replaces "
+                    f"{current}")
     except LtrrError as exc:
         return (f"ranker: none — {exc.message}; searches are ordered by rank fusion until a "
                 "ranker is deployed (`ltrr doctor`)")

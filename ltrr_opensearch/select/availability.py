@@ -82,6 +82,11 @@ class Availability:
         self.memory_keys = memory_keys or MemoryKeys(client, memory_index(settings))
         self._missing_fields = missing_roles(registry, _catalog(client, settings, catalog))
 
+    @property
+    def missing_fields(self) -> Mapping[str, str]:
+        """Strategies this catalog can never serve (a role they need has no field)."""
+        return dict(self._missing_fields)
+
     def unavailable(self, understanding: Any) -> dict[str, str]:
         from ltrr_opensearch.retrieve.msearch import default_q2e_key
 
