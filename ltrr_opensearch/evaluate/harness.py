@@ -150,4 +150,10 @@ class Replay:
                 raise RuntimeError(f"the simulator produced {report.dead_lettered} invalid "
                                    f"events: {dict(report.reasons)}")
         client.indices.refresh(index=f"{settings.index_prefix}-*")
-        return FeedbackLoop(client, settings, self.learner, settle_seconds=0).cycle(now)
+        result = FeedbackLoop(client, settings, self.learner, settle_seconds=0).cycle(now)
+        # The memory's key set (which keys make q2e_memory available) is cached for 30 s of
+        # wall-clock time; a replay covers hours of simulated traffic in that time, so the
+        # bandit would never see a key the memory learned during the run: re-read it now.
+        if self.pipeline.availability is not None:
+            self.pipeline.availability.memory_keys.invalidate()
+        return result
