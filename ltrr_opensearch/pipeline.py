@@ -174,14 +174,17 @@ class Pipeline:
         names = variant.strategies if variant is not None and variant.strategies \
             else self.registry.names
         # A strategy needing a field the catalog lacks (a vector, a date) could only fail.
-        self.unavailable(understanding)
-        never = self.availability.missing_fields if self.availability is not None else {}
+        never = self._availability().missing_fields
         names = [n for n in names if n not in never] or list(names)
         return [ArmChoice(name, self.default_k, 1.0) for name in names], None
 
     def unavailable(self, understanding: Understanding) -> dict[str, str]:
         """Strategies that cannot return anything for this request (no memory for its key,
         no query vector, no date field), with reasons: the bandit does not choose them."""
+        return self._availability().unavailable(understanding)
+
+    def _availability(self) -> Any:
+        """The pipeline's select.availability.Availability, built on first use."""
         if self.availability is None:
             from ltrr_opensearch.select.availability import Availability
 
@@ -189,7 +192,7 @@ class Pipeline:
                                              has_vector=self.embed_query is not None,
                                              vector_problem=self.embed_problem,
                                              catalog=self.catalog)
-        return self.availability.unavailable(understanding)
+        return self.availability
 
     def search(self, query: str, *, k: int = 10,
                strategies: Sequence[tuple[str, int]] | None = None,

@@ -383,7 +383,6 @@ class MappedField:
     path: str
     type: str
     subfields: Mapping[str, str]  # sub-field name -> type
-    analyzer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -472,7 +471,7 @@ def mapping_fields(properties: Mapping[str, Any], prefix: str = "") -> dict[str,
             continue
         subs = {sub: str(s.get("type", "object")) for sub, s in (spec.get("fields") or {}).items()
                 if isinstance(s, Mapping)}
-        out[path] = MappedField(path, str(spec.get("type", "object")), subs, spec.get("analyzer"))
+        out[path] = MappedField(path, str(spec.get("type", "object")), subs)
         for sub, kind in subs.items():
             out[f"{path}.{sub}"] = MappedField(f"{path}.{sub}", kind, {})
     return out

@@ -359,16 +359,14 @@ def _validate_features(args: argparse.Namespace) -> int:
 
 
 def _vector_dimension(client: Any, settings: Any) -> int | None:
-    """The width of the described vector field in the live mapping (None: no vector)."""
-    from ltrr_opensearch.catalog.description import description_for, live_properties, mapping_fields
+    """The width of the described vector field in the live mapping, when it says."""
+    from ltrr_opensearch.catalog.description import description_for, live_properties
 
     vector = description_for(settings).vector
     if vector is None:
         return None
-    properties = live_properties(client, settings.catalog_index)
-    spec = properties.get(vector, {}) if "." not in vector else {}
-    found = mapping_fields(properties).get(vector)
-    return int(spec.get("dimension") or 0) or (384 if found is not None else None)
+    spec = live_properties(client, settings.catalog_index).get(vector, {})
+    return int(spec.get("dimension") or 0) or None
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -85,7 +85,7 @@ class Availability:
     @property
     def missing_fields(self) -> Mapping[str, str]:
         """Strategies this catalog can never serve (a role they need has no field)."""
-        return dict(self._missing_fields)
+        return self._missing_fields
 
     def unavailable(self, understanding: Any) -> dict[str, str]:
         from ltrr_opensearch.retrieve.msearch import default_q2e_key
