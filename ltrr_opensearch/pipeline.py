@@ -143,9 +143,12 @@ class Pipeline:
             catalog = catalog_context(client, settings)
         except ValidationError:
             catalog = None  # a missing or misfit index: every search says why, per strategy
-        return cls(client, settings, registry, gazetteer_for(client, settings),
-                   selector=selector, embed_query=embed_query, search_log=search_log,
-                   embed_problem=embed_problem, ranker=ranker, catalog=catalog)
+        pipeline = cls(client, settings, registry, gazetteer_for(client, settings),
+                       selector=selector, embed_query=embed_query, search_log=search_log,
+                       embed_problem=embed_problem, ranker=ranker, catalog=catalog)
+        if selector is not None:  # a bandit reads the memory's keys: read them before request 1
+            pipeline._availability().memory_keys.warm()
+        return pipeline
 
     def plan(self, understanding: Understanding, strategies: Sequence[tuple[str, int]] | None,
              seed: int | None, variant: Any = None) -> tuple[list[ArmChoice], Any]:

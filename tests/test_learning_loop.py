@@ -15,6 +15,7 @@ from ltrr_opensearch.evaluate.experiment import (
     scratch_folder,
 )
 from ltrr_opensearch.evaluate.harness import Policy, Replay, single
+from ltrr_opensearch.feedback.indices import memory_index
 from ltrr_opensearch.pipeline import Pipeline
 from ltrr_opensearch.retrieve import resources
 from ltrr_opensearch.select.config import load_config
@@ -83,6 +84,15 @@ def test_feedback_teaches_the_bandit_and_the_memory_through_the_real_indices(
                                                         now=q.timestamp).candidates}
              for q in head]
     assert mean(found) > 0.3
+    # ... and the bandit may choose it for them: after each cycle the replay re-reads the
+    # memory's keys, so every key the cycles made eligible is available. (The cycles stamp
+    # simulated time, before the seed's wall-clock stamps: a clock watermark would hide them.)
+    learned = client.search(index=memory_index(settings), body={
+        "size": 0, "query": {"bool": {"filter": [{"term": {"eligible": True}},
+                                                 {"term": {"source": "observed"}}]}},
+        "aggs": {"keys": {"terms": {"field": "key", "size": 10_000}}}})
+    learned = {b["key"] for b in learned["aggregations"]["keys"]["buckets"]}
+    assert learned and learned <= pipeline.availability.memory_keys.keys()
 
 
 def test_closing_rewards_again_from_scratch_records_only_duplicates(world, client, settings):

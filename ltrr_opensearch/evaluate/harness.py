@@ -155,5 +155,5 @@ class Replay:
         # wall-clock time; a replay covers hours of simulated traffic in that time, so the
         # bandit would never see a key the memory learned during the run: re-read it now.
         if self.pipeline.availability is not None:
-            self.pipeline.availability.memory_keys.invalidate()
+            self.pipeline.availability.memory_keys.refresh()
         return result
