@@ -38,7 +38,8 @@ class SearchResponse:
     took_ms: float
     explanation: Any = None  # the selector's explanation (select.bandit.Explanation) or None
     # Where the time went (ms): understand, select, embed (the query embedding, inside
-    # retrieve), retrieve (render + the one _msearch), merge, log. Measured, never estimated.
+    # retrieve), engine (the wait on the one _msearch, inside retrieve), retrieve (render +
+    # the one _msearch + reading the hits), merge, log. Measured, never estimated.
     timings: Mapping[str, float] = field(default_factory=dict)
     ranker: Any = None  # rank.ranker.Ranker that ordered the candidates, if any
     # The catalog variable the strategies rendered with: which source field plays which
@@ -226,7 +227,7 @@ class Pipeline:
         results = run_strategies(self.client, self.settings, self.registry, understanding,
                                  choices, embed_query=embed_query, now=now, ranker=ranker,
                                  rescore_window=variant.rescore_window if variant else None,
-                                 catalog=self.catalog)
+                                 catalog=self.catalog, timings=timings)
         mark = _lap(timings, "retrieve", mark)
         candidates = merge_results(results)
         mark = _lap(timings, "merge", mark)

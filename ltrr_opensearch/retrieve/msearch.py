@@ -162,12 +162,16 @@ def prepare_searches(
 
 
 def execute(client: OpenSearch, settings: Settings, prepared: Sequence[PreparedSearch],
-            ranker: Ranker | None = None) -> list[StrategyResult]:
-    """Send the rendered sub-searches as one ``_msearch``; one result per prepared search."""
+            ranker: Ranker | None = None,
+            timings: dict[str, float] | None = None) -> list[StrategyResult]:
+    """Send the rendered sub-searches as one ``_msearch``; one result per prepared search.
+    ``timings["engine"]``, when given: ms spent waiting on the engine client (the request
+    sent, the engine's work, the answer read and decoded), the rest being ours."""
     runnable = [p for p in prepared if p.body is not None]
     responses: list[Mapping[str, Any]] = []
     failure: str | None = None
     if runnable:
+        sent = time.perf_counter()
         try:
             try:
                 responses = _send(client, settings, [p.body for p in runnable if p.body is not None])
@@ -187,6 +191,9 @@ def execute(client: OpenSearch, settings: Settings, prepared: Sequence[PreparedS
             failure = f"_msearch failed with HTTP {exc.status_code}: {_error_text(exc.info)}"
         except LtrrError as exc:
             failure = exc.message
+        finally:
+            if timings is not None:
+                timings["engine"] = (time.perf_counter() - sent) * 1000
 
     by_name = {p.strategy: r for p, r in zip(runnable, responses, strict=False)}
     results = []
@@ -275,6 +282,7 @@ def run_strategies(
     ranker: Ranker | None = None,
     rescore_window: int | None = None,
     catalog: Mapping[str, Any] | None = None,
+    timings: dict[str, float] | None = None,
 ) -> list[StrategyResult]:
     """Render the chosen strategies and run them in one ``_msearch`` (see module doc).
     ``catalog``: the pipeline's :func:`catalog_context`, read here when not given; a
@@ -296,4 +304,4 @@ def run_strategies(
                                 q2e_key=q2e_key, timeout=subsearch_timeout(settings), now=now,
                                 ranker=ranker, rescore_window=rescore_window, catalog=catalog,
                                 memory=memory)
-    return execute(client, settings, prepared, ranker)
+    return execute(client, settings, prepared, ranker, timings)

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -30,13 +32,15 @@ from fastapi.responses import JSONResponse, Response
 from opensearchpy import exceptions as os_exc
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware import Middleware
 
 from ltrr_opensearch import __version__
 from ltrr_opensearch.config import Settings
 from ltrr_opensearch.engine.client import make_client
 from ltrr_opensearch.errors import ClusterUnreachable, EngineBusy, LtrrError
-from ltrr_opensearch.service.asgi import FastJSONResponse, RequestObserver, server_timing
+from ltrr_opensearch.service.asgi import FastJSONResponse, JSONFastRoute, RequestObserver, server_timing
 from ltrr_opensearch.service.breaker import CircuitBreaker
 
 logger = logging.getLogger(__name__)
@@ -267,6 +271,9 @@ def create_app(settings: Settings, *, policy_file: str | None = None, use_bandit
 
         state.interleavers = Interleavers(state.flags)
 
+    # The fast path's search threads, as many as anyio's pool gives the FastAPI routes.
+    searches = ThreadPoolExecutor(max_workers=40, thread_name_prefix="ltrr-search")
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         import anyio
@@ -277,6 +284,7 @@ def create_app(settings: Settings, *, policy_file: str | None = None, use_bandit
             yield
         finally:
             await anyio.to_thread.run_sync(state.shutdown)
+            searches.shutdown(wait=False)
 
     app = FastAPI(title="ltrr-opensearch", version=__version__, lifespan=lifespan,
                   description="Learning to rank and retrieve on OpenSearch: search and feedback.")
@@ -342,11 +350,9 @@ def create_app(settings: Settings, *, policy_file: str | None = None, use_bandit
         response.headers["Retry-After"] = breaker.retry_after(wait)
         return response
 
-    @app.post("/search", summary="search the catalog",
-              responses={422: {"description": "invalid request"},
-                         503: {"description": "engine unavailable"},
-                         504: {"description": "engine timeout"}})
-    def search(body: SearchRequest, request: Request) -> Any:
+    def run_search(body: SearchRequest, request: Request) -> Response:
+        """POST /search, called by the route below or straight from the fast path
+        (service/asgi.py JSONFastRoute) with the body already validated."""
         if state.pipeline is None:
             metrics.errors.labels("/search", "not_ready").inc()
             return _error(503, request.state.request_id, f"not ready: {state.problem}")
@@ -385,21 +391,27 @@ def create_app(settings: Settings, *, policy_file: str | None = None, use_bandit
             metrics.errors.labels("/search", "refused").inc()  # an undeclared context feature
             return _error(400, request.state.request_id, f"context: {exc}")
         failed = [r for r in response.results if r.error]
-        for r in response.results:
-            if r.took_ms is not None:
-                metrics.strategy.labels(r.strategy).observe(r.took_ms / 1000)
-        for r in failed:
-            metrics.strategy_errors.labels(r.strategy).inc()
-        for choice in response.choices:
-            metrics.arms.labels(choice.arm).inc()
-        for stage, ms in response.timings.items():
-            metrics.stage.labels(stage).observe(ms / 1000)
-        metrics.engine.observe(response.timings.get("retrieve", 0.0) / 1000)
-        request.state.log_fields = {
-            "arms": [{"arm": c.arm, "k": c.k} for c in response.choices],
-            "timings_ms": {k: round(v, 2) for k, v in response.timings.items()},
-            "results": len(response.shown), "failed_strategies": [r.strategy for r in failed]}
+
+        def observe() -> None:
+            """The search's metrics and log fields."""
+            for r in response.results:
+                if r.took_ms is not None:
+                    metrics.strategy.labels(r.strategy).observe(r.took_ms / 1000)
+            for r in failed:
+                metrics.strategy_errors.labels(r.strategy).inc()
+            for choice in response.choices:
+                metrics.arms.labels(choice.arm).inc()
+            for stage, ms in response.timings.items():
+                metrics.stage.labels(stage).observe(ms / 1000)
+            metrics.engine.observe(response.timings.get("retrieve", 0.0) / 1000)
+            request.state.log_fields = {
+                "arms": [{"arm": c.arm, "k": c.k} for c in response.choices],
+                "timings_ms": {k: round(v, 2) for k, v in response.timings.items()},
+                "results": len(response.shown),
+                "failed_strategies": [r.strategy for r in failed]}
+
         if response.results and len(failed) == len(response.results):
+            observe()
             reason = "; ".join(sorted({r.error or "" for r in failed}))
             timeout = "timed out" in reason
             metrics.errors.labels("/search", "engine_timeout" if timeout else "all_failed").inc()
@@ -410,9 +422,31 @@ def create_app(settings: Settings, *, policy_file: str | None = None, use_bandit
             answer.headers["Retry-After"] = "1"
             return answer
         breaker.succeeded()
-        return FastJSONResponse(response.to_dict(explain=body.explain),
-                                headers={"X-Request-ID": request.state.request_id,
-                                         "Server-Timing": server_timing(response.timings)})
+        content = response.to_dict(explain=body.explain)
+        # app: from the request reaching the service's middleware to its response built.
+        app_ms = (time.perf_counter() - request.state.started) * 1000
+
+        async def observe_after_sending() -> None:
+            observe()  # on the event loop once the response is out (before the log line)
+
+        return FastJSONResponse(content, headers={
+            "X-Request-ID": request.state.request_id,
+            "Server-Timing": server_timing({**response.timings, "app": app_ms})},
+            background=BackgroundTask(observe_after_sending))
+
+    @app.post("/search", summary="search the catalog",
+              responses={422: {"description": "invalid request"},
+                         503: {"description": "engine unavailable"},
+                         504: {"description": "engine timeout"}})
+    def search(body: SearchRequest, request: Request) -> Any:
+        return run_search(body, request)
+
+    # A valid JSON body skips FastAPI's request handling (validated once, from the bytes).
+    # Appended (add_middleware would put it outermost): it runs inside the request observer
+    # and the limits, so ids, bounds, rate limits, metrics and the log line still apply.
+    app.user_middleware.append(Middleware(JSONFastRoute, fastapi=app, path="/search",
+                                          model=SearchRequest, handler=run_search,
+                                          executor=searches))
 
     @app.post("/events", summary="ingest UBI events (acknowledged once durable)",
               responses={422: {"description": "some events were refused (dead-lettered)"},
