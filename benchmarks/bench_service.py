@@ -8,7 +8,9 @@
    raw opensearch-py ``_msearch`` of the very bodies the service rendered for it (same
    strategies, budgets and filter_path) and by an empty endpoint (``GET /health``):
    p50/p95/p99 of each, the stages the service reports in ``Server-Timing``, and the
-   service's own share (minus the query embedding, as the goal is stated);
+   service's own share (minus the query embedding, as the goal is stated), paired per
+   request, once per client library (``--clients``: urllib3, the raw _msearch's own, and
+   httpx), and inside the service (its ``app`` time minus its ``engine`` wait);
 3. load phase: ``--concurrency`` asyncio httpx clients for ``--duration`` seconds:
    throughput, p50/p95/p99, errors;
 4. events: ``--events`` play events for served searches through ``POST /events`` (batches
@@ -33,6 +35,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import orjson
+import urllib3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_load import WORDS, synthetic_catalog  # noqa: E402
@@ -91,64 +95,107 @@ def server_timing(header: str) -> dict[str, float]:
     return out
 
 
-def sequential(base: str, client, settings: Settings, texts: list[str]) -> None:
+class Client:
+    """The service called through one HTTP client library: ``urllib3`` (what opensearch-py's
+    transport uses, so the service and the raw _msearch pay the same client machinery) or
+    ``httpx`` (what applications in Python often use; more client work per request)."""
+
+    def __init__(self, kind: str, base: str) -> None:
+        self.kind = kind
+        host, _, port = base.removeprefix("http://").partition(":")
+        self.pool = urllib3.HTTPConnectionPool(host, int(port), maxsize=1, timeout=30)
+        self.http = httpx.Client(base_url=base, timeout=30)
+
+    def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, str, bytes]:
+        """(status, Server-Timing header, body bytes)."""
+        if self.kind == "httpx":
+            answer = self.http.post(path, json=body) if body is not None else self.http.get(path)
+            return answer.status_code, answer.headers.get("server-timing", ""), answer.content
+        reply = self.pool.request(method, path, body=None if body is None else orjson.dumps(body),
+                                  headers={"content-type": "application/json"} if body else None)
+        return reply.status, reply.headers.get("server-timing", ""), reply.data
+
+    def close(self) -> None:
+        self.pool.close()
+        self.http.close()
+
+
+def sequential(base: str, client, settings: Settings, texts: list[str],
+               kinds: tuple[str, ...] = ("urllib3", "httpx")) -> dict[str, dict[str, float]]:
     """Side by side, one request at a time, so load spikes hit both alike: each search
     through the service, then at once the raw _msearch of the very bodies it rendered (same
     plan, templates and embedder; same filter_path), then an empty endpoint (GET /health:
-    the HTTP hop alone)."""
+    the HTTP hop alone). Once per client library in ``kinds`` (alternating which goes
+    first), each paired with its own raw _msearch."""
     from ltrr_opensearch.pipeline import Pipeline
     from ltrr_opensearch.retrieve.msearch import FILTER_PATH, prepare_searches, subsearch_timeout
     from ltrr_opensearch.understand import understand
 
     pipeline = Pipeline.from_cluster(client, settings)
     timeout = subsearch_timeout(settings)
-    service_ms: list[float] = []
-    raw_ms: list[float] = []
-    empty_ms: list[float] = []
-    stages: dict[str, list[float]] = {}
-    with httpx.Client(base_url=base, timeout=30) as http:
-        for text in texts:
-            started = time.perf_counter()
-            answer = http.post("/search", json={"query": text})
-            service_ms.append((time.perf_counter() - started) * 1000)
-            answer.raise_for_status()
-            for stage, ms in server_timing(answer.headers.get("server-timing", "")).items():
-                stages.setdefault(stage, []).append(ms)
-            stages.setdefault("embed", []).extend([] if "embed" in answer.headers.get(
-                "server-timing", "") else [0.0])
-            plan = [(s["arm"], s["k"]) for s in answer.json()["strategies"]]
-            prepared = prepare_searches(pipeline.registry, understand(text, pipeline.gazetteer),
-                                        plan, embed_query=pipeline.embed_query, timeout=timeout)
-            lines: list[dict] = []
-            for p in prepared:
-                if p.body is not None:
-                    lines += [{}, p.body]
-            started = time.perf_counter()
-            client.msearch(body=lines, index=settings.catalog_alias,
-                           params={"filter_path": FILTER_PATH})
-            raw_ms.append((time.perf_counter() - started) * 1000)
-            started = time.perf_counter()
-            http.get("/health").raise_for_status()
-            empty_ms.append((time.perf_counter() - started) * 1000)
-    print(line("service POST /search (sequential)", service_ms))
-    print(line("raw _msearch, same bodies", raw_ms))
-    print(line("empty endpoint GET /health", empty_ms))
-    print("  stages inside the service, p50 ms: " + ", ".join(
-        f"{stage} {pct(ms, 50):.3f}" for stage, ms in stages.items()))
-    embed = pct(stages.get("embed", [0.0]), 50)
-    own = pct(service_ms, 50) - embed - pct(raw_ms, 50)
-    hop = pct(empty_ms, 50)
-    print(f"service's own work at p50 (excl. embedding): {own:.2f} ms = "
-          f"{100 * own / pct(raw_ms, 50):.0f}% of the raw _msearch p50; of it the HTTP hop "
-          f"(empty endpoint) {hop:.2f} ms, the rest {own - hop:.2f} ms = "
-          f"{100 * (own - hop) / pct(raw_ms, 50):.0f}%")
-    # The same, paired per request (steadier when the shared machine's load moves): the
-    # median of (service - embedding - raw) and of that minus the request's empty hop.
-    paired = [s - e - r for s, e, r in zip(service_ms, stages.get("embed", []), raw_ms,
-                                           strict=True)]
-    print(f"paired per request: median own work {pct(paired, 50):.2f} ms = "
-          f"{100 * pct(paired, 50) / pct(raw_ms, 50):.0f}% of the raw p50; without the hop "
-          f"{pct([o - h for o, h in zip(paired, empty_ms, strict=True)], 50):.2f} ms")
+    clients = {kind: Client(kind, base) for kind in kinds}
+    samples = {kind: {"service": [], "raw": [], "empty": [], "embed": [], "stages": {}}
+               for kind in kinds}
+    try:
+        for i, text in enumerate(texts):
+            for kind in kinds if i % 2 == 0 else kinds[::-1]:
+                http, got = clients[kind], samples[kind]
+                started = time.perf_counter()
+                status, timing, data = http.call("POST", "/search", {"query": text})
+                got["service"].append((time.perf_counter() - started) * 1000)
+                if status != 200:
+                    raise SystemExit(f"POST /search answered {status}: {data[:500]!r}")
+                stages = server_timing(timing)
+                for stage, ms in stages.items():
+                    got["stages"].setdefault(stage, []).append(ms)
+                got["embed"].append(stages.get("embed", 0.0))
+                plan = [(s["arm"], s["k"]) for s in orjson.loads(data)["strategies"]]
+                prepared = prepare_searches(pipeline.registry,
+                                            understand(text, pipeline.gazetteer), plan,
+                                            embed_query=pipeline.embed_query, timeout=timeout)
+                lines: list[dict] = []
+                for p in prepared:
+                    if p.body is not None:
+                        lines += [{}, p.body]
+                started = time.perf_counter()
+                client.msearch(body=lines, index=settings.catalog_alias,
+                               params={"filter_path": FILTER_PATH})
+                got["raw"].append((time.perf_counter() - started) * 1000)
+                started = time.perf_counter()
+                if http.call("GET", "/health")[0] != 200:
+                    raise SystemExit("GET /health failed")
+                got["empty"].append((time.perf_counter() - started) * 1000)
+    finally:
+        for http in clients.values():
+            http.close()
+    summary: dict[str, dict[str, float]] = {}
+    for kind, got in samples.items():
+        service_ms, raw_ms, empty_ms = got["service"], got["raw"], got["empty"]
+        stages, raw = got["stages"], pct(got["raw"], 50)
+        print(f"client {kind}:")
+        print(line("  service POST /search (sequential)", service_ms))
+        print(line("  raw _msearch, same bodies", raw_ms))
+        print(line("  empty endpoint GET /health", empty_ms))
+        print("  stages inside the service, p50 ms (embed: of the searches that embedded): "
+              + ", ".join(f"{stage} {pct(ms, 50):.3f}" for stage, ms in stages.items()))
+        # Paired per request (steadier when the shared machine's load moves): the median of
+        # (service - embedding - raw), and of that minus the request's empty hop.
+        paired = [s - e - r for s, e, r in zip(service_ms, got["embed"], raw_ms, strict=True)]
+        own = pct(paired, 50)
+        print(f"  paired per request: median own work (excl. embedding) {own:.2f} ms = "
+              f"{100 * own / raw:.0f}% of the raw p50 {raw:.2f} ms; without the hop "
+              f"{pct([o - h for o, h in zip(paired, empty_ms, strict=True)], 50):.2f} ms")
+        # Inside the service (Server-Timing): its time from the request reaching its
+        # middleware to the response built, minus the wait on the engine client and the
+        # embedding. What the client-side figure adds is the HTTP hop and the client.
+        inside = [a - e - m for a, e, m in zip(stages.get("app", []), stages.get("engine", []),
+                                               got["embed"], strict=False)]
+        if inside:
+            print(f"  inside the service: median (app - engine wait - embedding) "
+                  f"{pct(inside, 50):.2f} ms = {100 * pct(inside, 50) / raw:.0f}% of the raw p50")
+        summary[kind] = {"service": pct(service_ms, 50), "raw": raw, "empty": pct(empty_ms, 50),
+                         "own": own, "inside": pct(inside, 50) if inside else float("nan")}
+    return summary
 
 
 async def load(base: str, texts: list[str], duration: float, concurrency: int
@@ -206,7 +253,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--in-flight", type=int, default=4, help="concurrent POST /events")
+    parser.add_argument("--clients", default="urllib3,httpx",
+                        help="HTTP client libraries the sequential phase calls the service with")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="sequential phases in a row, on the same server and catalog")
     args = parser.parse_args()
+    if not set(args.clients.split(",")) <= {"urllib3", "httpx"}:
+        parser.error("--clients: a comma-separated list of urllib3 and httpx")
 
     settings = Settings.load().with_overrides(index_prefix=f"bench-svc-{uuid.uuid4().hex[:8]}")
     client = make_client(settings)
@@ -221,12 +274,19 @@ def main() -> None:
         print(f"catalog {args.n} entities, service {base}, {os.cpu_count()} cores shared "
               "with the node and this client")
         texts = queries(2000)
-        sequential(base, client, settings, texts[: args.sequential])
+        for _ in range(args.repeat):
+            if args.sequential:
+                sequential(base, client, settings, texts[: args.sequential],
+                           tuple(args.clients.split(",")))
+        if args.duration <= 0:
+            return
         latencies, errors, done, served = asyncio.run(
             load(base, texts, args.duration, args.concurrency))
         print(f"load: {args.concurrency} concurrent clients for {args.duration:.0f}s: "
               f"{done / args.duration:.1f} searches/s, errors {errors}")
         print(line("  POST /search under load", latencies))
+        if args.events <= 0 or not served:
+            return
 
         now = int(time.time() * 1000)
         docs = [{"action_name": "play", "query_id": rid, "client_id": f"c{i % 50}",
