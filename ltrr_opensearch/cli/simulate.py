@@ -66,6 +66,9 @@ def register(commands: argparse._SubParsersAction, parent: argparse.ArgumentPars
                      help="comma-separated bandit policy files")
     run.add_argument("--batch", type=int, default=100, help="searches per feedback batch")
     run.add_argument("--out", default="out/simulate", help="folder for the plot and outcomes")
+    run.add_argument("--keep-world", action="store_true",
+                     help="keep the indexed world (<prefix>-sim-world-*) for the next run of the "
+                          "same world file and embedder, instead of deleting it")
     run.set_defaults(func=run_command)
 
 
@@ -84,7 +87,8 @@ def run_command(args: argparse.Namespace) -> int:
     compare(client, settings, args.world, searches=args.searches, k=args.k,
             embedder=args.embedder, policies=[p for p in args.policies.split(",") if p],
             bandit_files=[f for f in args.bandits.split(",") if f], batch=args.batch,
-            out=args.out, say=lambda line: print(line, flush=True), quiet=args.quiet)
+            out=args.out, say=lambda line: print(line, flush=True), quiet=args.quiet,
+            keep_world=args.keep_world)
     return 0
 
 

@@ -7,6 +7,7 @@ loaded as precomputed vectors of the same model for every policy.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 import uuid
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from opensearchpy import OpenSearch
+from opensearchpy import exceptions as os_exc
 
 from ltrr_opensearch.config import Settings
 from ltrr_opensearch.evaluate.harness import (
@@ -69,6 +71,78 @@ def prepare_policy_indices(client: OpenSearch, settings: Settings, world: WorldD
     seed_memory(client, settings, quiet=quiet)
 
 
+WORLD_MARK = "sim-world-ready"  # doc id in the world's state index once it is complete
+
+
+def world_prefix(settings: Settings, world_config: str | Path, embedder: str) -> str:
+    """Index prefix of one world's prepared indices: same world file, same embedder, same
+    prefix, so a kept world is found again (``compare(keep_world=True)``)."""
+    digest = hashlib.sha1(Path(world_config).read_bytes() + embedder.encode(),
+                          usedforsecurity=False).hexdigest()[:8]
+    return f"{settings.index_prefix}-world-{digest}"
+
+
+def prepare_world(client: OpenSearch, settings: Settings, world: WorldData,
+                  quiet: bool = True) -> bool:
+    """The world's catalog and seeded memory under ``settings.index_prefix``, built once and
+    then left write-blocked as the source every policy clones. False if a complete copy
+    was already there (a kept world), True if it was built now."""
+    prefix = settings.index_prefix
+    try:
+        if client.exists(index=settings.state_index, id=WORLD_MARK):
+            return False
+    except os_exc.NotFoundError:
+        pass
+    client.indices.delete(index=f"{prefix}-*", ignore_unavailable=True, expand_wildcards="all")
+    prepare_policy_indices(client, settings, world, quiet=quiet)
+    client.index(index=settings.state_index, id=WORLD_MARK, refresh=True,
+                 body={"kind": "sim_world", "rows": world.rows})
+    return True
+
+
+def clone_world(client: OpenSearch, source: str, prefix: str) -> None:
+    """Copy every index of the prepared world ``source`` (an index prefix) to ``prefix`` with
+    the clone API: hard-linked segments, seconds instead of re-indexing the world. Names
+    that embed the source prefix (aliases, the catalog's pointer to its embedder state)
+    are renamed so the copy refers only to itself."""
+    indices = client.indices.get(index=f"{source}-*", expand_wildcards="all")
+    client.indices.put_settings(index=",".join(indices), body={"index.blocks.write": True})
+    targets = []
+    for name, info in indices.items():
+        target = _renamed(name, source, prefix)
+        aliases = {_renamed(a, source, prefix): body for a, body in info.get("aliases", {}).items()}
+        replicas = info["settings"]["index"].get("number_of_replicas", "0")
+        client.indices.clone(index=name, target=target, body={
+            "settings": {"index.blocks.write": False, "index.number_of_replicas": replicas},
+            "aliases": aliases})
+        targets.append(target)
+        meta = info.get("mappings", {}).get("_meta")
+        if meta and _renamed(meta, source, prefix) != meta:
+            client.indices.put_mapping(index=target, body={"_meta": _renamed(meta, source, prefix)})
+    client.cluster.health(index=",".join(targets), wait_for_status="green")
+    state = f"{prefix}-state"
+    if state in targets:  # documents keyed by an index name (the embedder state)
+        for hit in client.search(index=state, body={"size": 1000})["hits"]["hits"]:
+            doc_id, doc = hit["_id"], hit["_source"]
+            if _renamed(doc_id, source, prefix) != doc_id or _renamed(doc, source, prefix) != doc:
+                client.index(index=state, id=_renamed(doc_id, source, prefix),
+                             body=_renamed(doc, source, prefix))
+                client.delete(index=state, id=doc_id)
+        client.indices.refresh(index=state)
+
+
+def _renamed(value: Any, source: str, prefix: str) -> Any:
+    """``value`` with every string that names something under ``source`` moved to ``prefix``."""
+    if isinstance(value, str):
+        return prefix + value[len(source):] if value.startswith(f"{source}-") else (
+            value.replace(f":{source}-", f":{prefix}-"))
+    if isinstance(value, dict):
+        return {k: _renamed(v, source, prefix) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_renamed(v, source, prefix) for v in value]
+    return value
+
+
 def standard_policies(k: int, bandit_configs: Sequence[Any] = (),
                       strategies: Sequence[str] = STRATEGIES) -> list[Policy]:
     """Single strategies (full budget), a uniform mix, all at full budget, the oracle, and
@@ -82,14 +156,20 @@ def standard_policies(k: int, bandit_configs: Sequence[Any] = (),
 def run_policy(client: OpenSearch, settings: Settings, world: WorldData, policy: Policy,
                queries: Sequence[Any], clicks: Any, *, batch: int = 100,
                follow_up: Callable[[Any], Any] | None = None, keep: bool = False,
-               progress: Callable[[int], None] | None = None) -> list[Outcome]:
-    """Replay ``queries`` under ``policy`` on fresh indices; deletes them afterwards."""
+               progress: Callable[[int], None] | None = None,
+               prepared: str | None = None) -> list[Outcome]:
+    """Replay ``queries`` under ``policy`` on fresh indices: a clone of the ``prepared``
+    world (an index prefix, see :func:`prepare_world`) or, without one, the world loaded
+    anew. Deletes them afterwards."""
     from ltrr_opensearch.retrieve import resources
 
     prefix = f"{settings.index_prefix}-{policy.name.replace('_', '-')}-{uuid.uuid4().hex[:6]}"
     scoped = settings.with_overrides(index_prefix=prefix)
     try:
-        prepare_policy_indices(client, scoped, world)
+        if prepared:
+            clone_world(client, prepared, prefix)
+        else:
+            prepare_policy_indices(client, scoped, world)
         pipeline = Pipeline.from_cluster(client, scoped)
         return Replay(pipeline, policy, clicks, batch=batch, follow_up=follow_up).run(
             queries, progress=progress)

@@ -68,6 +68,7 @@ class Outcome:
     rr: float  # reciprocal rank of the first relevant item in the shown list
     ndcg10: float
     latency_ms: float
+    engine_ms: float  # the engine's own time, summed over the sub-searches (their ``took``)
     engaged: bool  # the simulated user clicked something
     errors: int  # sub-searches that failed
 
@@ -132,7 +133,8 @@ class Replay:
             candidates_requested=sum(c.k for c in response.choices),
             recall=hit({c.id for c in response.candidates}, query.target),
             rr=reciprocal_rank(shown, query.relevant), ndcg10=ndcg(shown, query.relevant),
-            latency_ms=response.took_ms, engaged=bool(events),
+            latency_ms=response.took_ms,
+            engine_ms=float(sum(r.took_ms or 0 for r in response.results)), engaged=bool(events),
             errors=sum(1 for r in response.results if r.error))
 
     def feedback(self, now: Any) -> Any:

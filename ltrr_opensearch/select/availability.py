@@ -164,9 +164,10 @@ class MemoryKeys:
         if len(described) != 1:
             shards = 0  # an alias over several indices: one watermark cannot cover them
         with self._state:
-            full = (full or self._base is None or self._watermark is None or uuid != self._uuid
+            watermark = self._watermark
+            full = (full or self._base is None or watermark is None or uuid != self._uuid
                     or shards != 1 or started - self._full_at >= self.full_every_seconds)
-            since = None if full else max(0, self._watermark - self.seq_no_margin)
+            since = None if full or watermark is None else max(0, watermark - self.seq_no_margin)
         try:
             keys, mark = self._scan(since)
         except os_exc.NotFoundError:
