@@ -9,8 +9,10 @@ from statistics import mean
 import pytest
 
 from ltrr_opensearch.evaluate.experiment import (
+    clone_world,
     embed_world,
     prepare_policy_indices,
+    prepare_world,
     run_policy,
     scratch_folder,
 )
@@ -46,11 +48,14 @@ def _fresh_caches():
 def test_each_intent_is_best_served_by_the_strategy_it_favours(world, client, settings):
     sim, w, data = world
     queries = QueryStream(w, sim).take(240)
+    prepared = settings.with_overrides(index_prefix=f"{settings.index_prefix}-world")
+    prepare_world(client, prepared, data)
     recall: dict[tuple[str, str], list[float]] = defaultdict(list)
     for strategy in STRATEGIES:
         outcomes = run_policy(client, settings, data, single(strategy, 100), queries,
                               ClickModel(sim, seed=1), batch=60,
-                              follow_up=Reformulator(w, seed=3))
+                              follow_up=Reformulator(w, seed=3),
+                              prepared=prepared.index_prefix)
         for o in outcomes:
             if o.intent != "reformulation":
                 recall[(strategy, o.intent)].append(o.recall)
@@ -61,6 +66,31 @@ def test_each_intent_is_best_served_by_the_strategy_it_favours(world, client, se
         others = {s: mean(recall[(s, intent)]) for s in STRATEGIES if s != favoured}
         assert mine > 0, f"{favoured} never found the target of a {intent} query"
         assert mine >= max(others.values()), (intent, mine, others)
+
+
+def test_a_cloned_world_is_a_private_copy_that_finds_its_own_embedder(world, client, settings):
+    sim, w, data = world
+    source = settings.with_overrides(index_prefix=f"{settings.index_prefix}-src")
+    assert prepare_world(client, source, data) is True
+    assert prepare_world(client, source, data) is False  # complete already: kept, not rebuilt
+    copy = settings.with_overrides(index_prefix=f"{settings.index_prefix}-copy")
+    clone_world(client, source.index_prefix, copy.index_prefix)
+
+    concrete = list(client.indices.get_alias(name=copy.catalog_alias))
+    assert concrete and all(name.startswith(f"{copy.index_prefix}-") for name in concrete)
+    assert client.count(index=copy.catalog_alias)["count"] == data.rows
+    before = client.count(index=memory_index(source))["count"]
+    client.index(index=memory_index(copy), body={"key": "only_in_the_copy", "eligible": True},
+                 refresh=True)
+    assert client.count(index=memory_index(source))["count"] == before
+
+    client.indices.delete(index=f"{source.index_prefix}-*", expand_wildcards="all")
+    pipeline = Pipeline.from_cluster(client, copy)  # its own embedder state, nothing of source
+    assert pipeline.embed_query is not None
+    query = QueryStream(w, sim).take(1)[0]
+    response = pipeline.search(query.text, strategies=[("knn_vector", 10)], now=query.timestamp,
+                               log=False)
+    assert response.candidates and not any(r.error for r in response.results)
 
 
 def test_feedback_teaches_the_bandit_and_the_memory_through_the_real_indices(
