@@ -1,13 +1,15 @@
 """The search path's shortcuts keep its behaviour: ``POST /search`` served without FastAPI's
 request machinery (service/asgi.py JSONFastRoute), the catalog copied per render by a
-pickle round trip, and the Server-Timing stages the benchmark reads."""
+pickle round trip, rendered texts reused for the very same variables, and the
+Server-Timing stages the benchmark reads."""
 
 from __future__ import annotations
 
 import pytest
 
+from ltrr_opensearch.config import PACKAGE_ROOT
 from ltrr_opensearch.retrieve.catalog import offline_catalog
-from ltrr_opensearch.retrieve.templates import build_context
+from ltrr_opensearch.retrieve.templates import TemplateRegistry, _RenderCache, build_context
 from ltrr_opensearch.types import ContextVector, Understanding
 from tests.test_service import catalog, policy, serving  # noqa: F401 - fixtures
 
@@ -37,6 +39,31 @@ def test_a_catalog_pickle_cannot_take_is_still_copied():
     copied = build_context(_understanding(), size=3, catalog=shared)["catalog"]
     assert copied["fn"] is local and copied["nested"] == {"list": [1]}
     assert copied["nested"]["list"] is not shared["nested"]["list"]
+
+
+def test_a_repeated_render_is_reused_but_each_body_is_its_own():
+    registry = TemplateRegistry(PACKAGE_ROOT / "templates" / "strategies")
+    context = build_context(_understanding(), size=3, q2e_key="love")
+    first = registry.render("bm25_popularity", context)
+    first["query"]["injected"] = True
+    again = registry.render("bm25_popularity", build_context(_understanding(), size=3,
+                                                               q2e_key="love"))
+    assert "injected" not in again["query"] and again["size"] == 3
+    assert len(registry._rendered._texts) == 1  # the second was the first's text
+    assert registry.render("bm25_popularity", {**context, "size": 4})["size"] == 4
+
+
+def test_render_cache_keys_tell_equal_looking_variables_apart():
+    key = _RenderCache.key
+    assert key("t", {"v": None}) != key("t", {"v": float("nan")})
+    assert key("t", {"v": 1}) != key("t", {"v": 1.0}) != key("t", {"v": True})
+    assert key("t", {"v": (1,)}) != key("t", {"v": [1]})
+    assert key("t", {"v": 1}) != key("u", {"v": 1})
+    assert key("t", {"v": lambda: 1}) is None  # not picklable: rendered, never cached
+    cache = _RenderCache(size=2)
+    for n in range(3):
+        cache.put(key("t", {"n": n}), str(n))
+    assert cache.get(key("t", {"n": 0})) is None and cache.get(key("t", {"n": 2})) == "2"
 
 
 def _timing(header: str) -> dict[str, float]:

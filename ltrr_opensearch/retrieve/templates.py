@@ -28,7 +28,9 @@ import copy
 import json
 import math
 import pickle
+import threading
 import traceback
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -220,6 +222,7 @@ class TemplateRegistry:
             ),
         )
         env.filters["tojson"] = tojson
+        self._rendered = _RenderCache()  # texts of the templates loaded below only
         self._templates: dict[str, StrategyTemplate] = {}
         self._broken: dict[str, BrokenTemplate] = {}
         for name, path in sources.items():
@@ -310,8 +313,14 @@ class TemplateRegistry:
             raise ValidationError(f"template {name}{where}: {exc}") from None
 
     def render(self, name: str, context: Mapping[str, Any]) -> dict[str, Any]:
-        """Render and parse: the search body as a dict, or a ValidationError naming the line."""
-        text = self.render_text(name, context)
+        """Render and parse: the search body as a dict, or a ValidationError naming the line.
+        A template's text is a function of its variables alone, so the text rendered for the
+        very same variables (a repeated query) is reused; the dict is parsed anew each time."""
+        key = _RenderCache.key(name, context)
+        text = self._rendered.get(key)
+        if text is None:
+            text = self.render_text(name, context)
+            self._rendered.put(key, text)
         try:
             body = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -327,6 +336,44 @@ class TemplateRegistry:
             raise ValidationError(f"template {name}: rendered a JSON {type(body).__name__}, "
                                   "not an object (a search body)")
         return body
+
+
+class _RenderCache:
+    """The last ``size`` rendered texts by (template, variables), shared by request threads.
+
+    The key is the pickle of the variables: equal bytes only for equal values of the same
+    types (NaN is not None, 1 is not 1.0, a tuple is not a list), so a hit is never another
+    context's text; variables pickle cannot take are not cached. Templates see nothing but
+    their variables and parameters (sandboxed), and ``reload`` starts a new cache."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self._texts: OrderedDict[tuple[str, bytes], str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(name: str, context: Mapping[str, Any]) -> tuple[str, bytes] | None:
+        try:
+            return name, pickle.dumps(dict(context), protocol=pickle.HIGHEST_PROTOCOL)
+        except (pickle.PicklingError, TypeError, AttributeError):
+            return None
+
+    def get(self, key: tuple[str, bytes] | None) -> str | None:
+        if key is None:
+            return None
+        with self._lock:
+            text = self._texts.get(key)
+            if text is not None:
+                self._texts.move_to_end(key)
+            return text
+
+    def put(self, key: tuple[str, bytes] | None, text: str) -> None:
+        if key is None:
+            return
+        with self._lock:
+            self._texts[key] = text
+            while len(self._texts) > self.size:
+                self._texts.popitem(last=False)
 
 
 def _template_line(exc: BaseException, path: Path) -> int | None:
