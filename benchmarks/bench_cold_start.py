@@ -56,13 +56,14 @@ def main() -> None:
     cuts = [c for c in (50, 100, 200, args.searches) if c <= args.searches]
     cuts = sorted(set(cuts))
     print("\nrecall of the engaged entity, first N searches")
-    print("| policy | " + " | ".join(f"first {c}" for c in cuts) + " | sub-searches |")
-    print("|---|" + "---|" * (len(cuts) + 1))
+    print("| policy | " + " | ".join(f"first {c}" for c in cuts) + " | sub-searches | candidates |")
+    print("|---|" + "---|" * (len(cuts) + 2))
     for policy in dict.fromkeys(o.policy for o in original):
         mine = [o for o in original if o.policy == policy]
         cells = [f"{mean(o.recall for o in mine if o.step < c):.3f}" for c in cuts]
         print(f"| {policy} | " + " | ".join(cells)
-              + f" | {mean(o.subsearches for o in mine):.2f} |")
+              + f" | {mean(o.subsearches for o in mine):.2f}"
+              + f" | {mean(o.candidates_requested for o in mine):.0f} |")
 
 
 if __name__ == "__main__":
