@@ -248,8 +248,9 @@ def create_app(settings: Settings, *, policy_file: str | None = None, use_bandit
                flags_file: str | None = None, breaker_failures: int = 5,
                breaker_cooldown: float = 10.0, rate_limit: float = 0.0,
                rate_burst: float | None = None) -> FastAPI:
-    # One connection per request thread (anyio's pool has 40) plus the background jobs.
-    state = ServiceState(settings, make_client(settings, pool_maxsize=48), policy_file=policy_file,
+    # One connection per request thread (the fast path's 40 searches and anyio's 40 for the
+    # other routes) plus the background jobs, so no thread waits for or discards one.
+    state = ServiceState(settings, make_client(settings, pool_maxsize=88), policy_file=policy_file,
                          use_bandit=use_bandit, resync_seconds=resync_seconds,
                          flush_seconds=flush_seconds,
                          breaker=CircuitBreaker(breaker_failures, breaker_cooldown))
