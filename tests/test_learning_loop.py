@@ -74,7 +74,7 @@ def test_a_cloned_world_is_a_private_copy_that_finds_its_own_embedder(world, cli
     assert prepare_world(client, source, data) is True
     assert prepare_world(client, source, data) is False  # complete already: kept, not rebuilt
     copy = settings.with_overrides(index_prefix=f"{settings.index_prefix}-copy")
-    clone_world(client, source.index_prefix, copy.index_prefix)
+    clone_world(client, source.index_prefix, copy)
 
     concrete = list(client.indices.get_alias(name=copy.catalog_alias))
     assert concrete and all(name.startswith(f"{copy.index_prefix}-") for name in concrete)

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from opensearchpy import OpenSearch
-from opensearchpy import exceptions as os_exc
 
 from ltrr_opensearch.config import Settings
 from ltrr_opensearch.evaluate.harness import (
@@ -84,15 +83,12 @@ def world_prefix(settings: Settings, world_config: str | Path, embedder: str) ->
 
 def prepare_world(client: OpenSearch, settings: Settings, world: WorldData,
                   quiet: bool = True) -> bool:
-    """The world's catalog and seeded memory under ``settings.index_prefix``, built once and
-    then left write-blocked as the source every policy clones. False if a complete copy
-    was already there (a kept world), True if it was built now."""
+    """The world's catalog and seeded memory under ``settings.index_prefix``, built once as
+    the source every policy clones (:func:`clone_world` write-blocks it). False if a
+    complete copy was already there (a kept world), True if it was built now."""
     prefix = settings.index_prefix
-    try:
-        if client.exists(index=settings.state_index, id=WORLD_MARK):
-            return False
-    except os_exc.NotFoundError:
-        pass
+    if client.exists(index=settings.state_index, id=WORLD_MARK):  # False without the index
+        return False
     client.indices.delete(index=f"{prefix}-*", ignore_unavailable=True, expand_wildcards="all")
     prepare_policy_indices(client, settings, world, quiet=quiet)
     client.index(index=settings.state_index, id=WORLD_MARK, refresh=True,
@@ -100,29 +96,32 @@ def prepare_world(client: OpenSearch, settings: Settings, world: WorldData,
     return True
 
 
-def clone_world(client: OpenSearch, source: str, prefix: str) -> None:
-    """Copy every index of the prepared world ``source`` (an index prefix) to ``prefix`` with
-    the clone API: hard-linked segments, seconds instead of re-indexing the world. Names
-    that embed the source prefix (aliases, the catalog's pointer to its embedder state)
-    are renamed so the copy refers only to itself."""
+def clone_world(client: OpenSearch, source: str, target: Settings) -> None:
+    """Copy every index of the prepared world ``source`` (an index prefix) under
+    ``target.index_prefix`` with the clone API: hard-linked segments, seconds instead of
+    re-indexing the world. Names that embed the source prefix (aliases, the catalog's
+    pointer to its embedder state) are renamed so the copy refers only to itself."""
+    from ltrr_opensearch.bulk import scan
+
+    prefix = target.index_prefix
     indices = client.indices.get(index=f"{source}-*", expand_wildcards="all")
     client.indices.put_settings(index=",".join(indices), body={"index.blocks.write": True})
-    targets = []
+    copies = []
     for name, info in indices.items():
-        target = _renamed(name, source, prefix)
+        copy = _renamed(name, source, prefix)
         aliases = {_renamed(a, source, prefix): body for a, body in info.get("aliases", {}).items()}
         replicas = info["settings"]["index"].get("number_of_replicas", "0")
-        client.indices.clone(index=name, target=target, body={
+        client.indices.clone(index=name, target=copy, body={
             "settings": {"index.blocks.write": False, "index.number_of_replicas": replicas},
             "aliases": aliases})
-        targets.append(target)
+        copies.append(copy)
         meta = info.get("mappings", {}).get("_meta")
         if meta and _renamed(meta, source, prefix) != meta:
-            client.indices.put_mapping(index=target, body={"_meta": _renamed(meta, source, prefix)})
-    client.cluster.health(index=",".join(targets), wait_for_status="green")
-    state = f"{prefix}-state"
-    if state in targets:  # documents keyed by an index name (the embedder state)
-        for hit in client.search(index=state, body={"size": 1000})["hits"]["hits"]:
+            client.indices.put_mapping(index=copy, body={"_meta": _renamed(meta, source, prefix)})
+    client.cluster.health(index=",".join(copies), wait_for_status="green")
+    state = target.state_index
+    if state in copies:  # documents keyed by an index name (the embedder state)
+        for hit in list(scan(client, state, {"match_all": {}})):
             doc_id, doc = hit["_id"], hit["_source"]
             if _renamed(doc_id, source, prefix) != doc_id or _renamed(doc, source, prefix) != doc:
                 client.index(index=state, id=_renamed(doc_id, source, prefix),
@@ -167,7 +166,7 @@ def run_policy(client: OpenSearch, settings: Settings, world: WorldData, policy:
     scoped = settings.with_overrides(index_prefix=prefix)
     try:
         if prepared:
-            clone_world(client, prepared, prefix)
+            clone_world(client, prepared, scoped)
         else:
             prepare_policy_indices(client, scoped, world)
         pipeline = Pipeline.from_cluster(client, scoped)
