@@ -682,7 +682,10 @@ class LocalCluster:
                         f"node {node.node_name} (port {node.port}) exited during start-up "
                         f"(code {proc.returncode}):\n" + node.failure(),
                         hint=f"full log: {node.log_file()}; the other nodes were stopped")
-            if self.health(wait_for_nodes=True):
+            # Formed, and every node serves HTTP: a node joins over transport before its
+            # HTTP port is bound, so "3 nodes" from one node's health is not yet enough.
+            if self.health(wait_for_nodes=True) and all(
+                    http_get_json(f"{node.url}/", timeout=3) for node in self.nodes):
                 return
             time.sleep(1)
         tails = "\n".join(f"--- {n.node_name}:\n{n.tail(5)}" for n in self.nodes)
