@@ -64,6 +64,8 @@ _INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9_.*,+-]{0,254}$")
 _MAX_BOOST = 100.0
 
 _TOP_KEYS = {"name", "index", "embedder", "fields", "facets", "memory", "types", "extra"}
+INLINE_SOURCE = "[catalog] in the config"  # a description written inline in the config
+_TABLE = re.compile(r"\[(fields|facets|memory|types|extra)\]")
 _FIELD_KEYS = {"id", "type", "title", "creator", "text", "popularity", "date", "vector",
                "display"}
 _MEMORY_KEYS = {"store", "field"}
@@ -105,6 +107,11 @@ class CatalogDescription:
     entity_types: tuple[str, ...] | None = None  # managed loading: allowed values, None: any
     extra: Mapping[str, str] = field(default_factory=dict)  # managed: more fields -> type
     source: str = "inline"  # where it was read from, for messages
+
+    def table(self, name: str) -> str:
+        """How a table of this description is written where the user wrote it:
+        ``[memory]`` in a description file, ``[catalog.memory]`` inline in the config."""
+        return table_name(name, self.source)
 
     @property
     def managed(self) -> bool:
@@ -183,8 +190,14 @@ def load_description(spec: str | Path) -> CatalogDescription:
     return parse_description(data, source=str(path))
 
 
+def table_name(name: str, source: str) -> str:
+    """``[name]``, or ``[catalog.name]`` for a description written inline in the config."""
+    return f"[catalog.{name}]" if source == INLINE_SOURCE else f"[{name}]"
+
+
 def parse_description(data: Mapping[str, Any], source: str = "inline") -> CatalogDescription:
-    """Check a description's shape; every problem is reported at once, naming its key."""
+    """Check a description's shape; every problem is reported at once, naming its key as
+    the user wrote it (``[memory] store`` in a file, ``[catalog.memory] store`` inline)."""
     problems: list[str] = []
     _unknown(problems, "", data, _TOP_KEYS)
     fields = _table(problems, data, "fields")
@@ -266,6 +279,8 @@ def parse_description(data: Mapping[str, Any], source: str = "inline") -> Catalo
         embedder=embedder, display=tuple(display), memory_store=store,
         memory_field=memory_field, entity_types=entity_types, extra=extra, source=source)
     _overlaps(problems, description)
+    if source == INLINE_SOURCE:
+        problems = [_TABLE.sub(lambda m: table_name(m[1], source), p) for p in problems]
     if problems:
         raise ConfigError(f"catalog description {source}: " + "; ".join(problems),
                           hint="see docs/catalog-description.md")
@@ -367,7 +382,7 @@ def description_for(settings: Settings) -> CatalogDescription:
                 data = dict(inline)
                 if "embedder" in section:
                     data["embedder"] = section["embedder"]
-                _cache[key] = parse_description(data, source="[catalog] in the config")
+                _cache[key] = parse_description(data, source=INLINE_SOURCE)
             else:
                 _cache[key] = load_description(key[1])
         return _cache[key]
@@ -543,7 +558,7 @@ def check(description: CatalogDescription,
         if found is None:
             problems.append(f"memory field {d.memory_field!r} (rank_features) is not in the "
                             "mapping: add it with `ltrr catalog adopt` (an additive mapping "
-                            "update), or set [memory] store = \"outside\"")
+                            f"update), or set {d.table('memory')} store = \"outside\"")
         elif found.type != "rank_features":
             problems.append(f"memory field {d.memory_field!r} is of type {found.type}, "
                             "it must be rank_features")

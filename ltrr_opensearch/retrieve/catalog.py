@@ -247,7 +247,7 @@ def _fix(problem: str, description: CatalogDescription, properties: Mapping[str,
 
     if "memory field" in problem:
         return ("add it with `ltrr catalog adopt` (an additive mapping update), or set "
-                "[memory] store = \"outside\" in the description")
+                f"{description.table('memory')} store = \"outside\" in the description")
     mapped = mapping_fields(properties)
     found = _QUOTED_FIELD.search(problem)
     where = f"edit {description.source}"

@@ -3,7 +3,9 @@
     POST /search   one query through Pipeline.search (logged as a UBI query)
     POST /events   one UBI event or a batch, through the existing ingestion (durable on 2xx)
     GET  /health   the process is up
-    GET  /ready    cluster reachable, catalog alias present, plugins: 503 with reasons if not
+    GET  /ready    cluster reachable, the catalog there and fitting its description (the
+                   managed alias, or the user's own index), plugins it needs: 503 with
+                   reasons if not
     GET  /metrics  Prometheus text
     GET  /openapi.json, /docs   published by FastAPI
 
@@ -154,9 +156,13 @@ class ServiceState:
             pipeline.flags = self.flags
         self.selector, self.search_log, self.pipeline = selector, log, pipeline
         self.problem = None
+        from ltrr_opensearch.select.availability import missing_roles
+
+        never = missing_roles(pipeline.registry, pipeline.catalog)  # e.g. no vector field
         logger.info("pipeline ready", extra={"fields": {
             "event": "ready", "cluster": self.settings.display_urls,
-            "strategies": list(pipeline.registry.names),
+            "strategies": [n for n in pipeline.registry.names if n not in never],
+            "unavailable": {n: never[n] for n in pipeline.registry.names if n in never},
             "policy": selector.learner.config.name if selector else None,
             "bandit_version": selector.version if selector else None}})
         return True
@@ -504,6 +510,33 @@ def create_app(settings: Settings, *, policy_file: str | None = None, use_bandit
     return app
 
 
+def catalog_readiness(client: Any, settings: Settings,
+                      checks: dict[str, Any]) -> tuple[list[str], bool]:
+    """(reasons the catalog is not ready, whether it needs the k-NN plugin). What the
+    description in force needs: the managed alias loaded (``ltrr catalog load``), or the
+    user's own index (or alias) there and fitting its description; k-NN only with a vector
+    field. Transport errors propagate."""
+    from ltrr_opensearch.catalog.description import description_for
+    from ltrr_opensearch.retrieve.catalog import check_catalog
+
+    checks["catalog"] = False
+    try:
+        description = description_for(settings)
+    except LtrrError as exc:
+        return [f"catalog description: {exc.message}"], False
+    target = description.target(settings)
+    checks["catalog_index"] = target
+    if not client.indices.exists(index=target, request_timeout=2):
+        if description.managed:
+            return [f"catalog alias {target} is missing (ltrr catalog load)"], True
+        return [f"the catalog's own index {target!r} (named by {description.source}) does "
+                "not exist"], bool(description.vector)
+    problems = [f for f in check_catalog(client, settings) if f.status != "ok"]
+    checks["catalog"] = not problems
+    return ([f"catalog: {f.detail}" + (f" (fix: {f.fix})" if f.fix else "") for f in problems],
+            bool(description.vector))
+
+
 def readiness(state: ServiceState) -> tuple[list[str], dict[str, Any]]:
     """(reasons it is not ready, what was checked)."""
     client, settings = state.client, state.settings
@@ -514,23 +547,25 @@ def readiness(state: ServiceState) -> tuple[list[str], dict[str, Any]]:
     except (os_exc.TransportError, os_exc.ConnectionError) as exc:
         checks["cluster"] = None
         return [f"cannot reach OpenSearch at {settings.display_urls} ({type(exc).__name__})"], checks
-    reasons = []
     try:
-        checks["catalog"] = bool(client.indices.exists_alias(name=settings.catalog_alias,
-                                                             request_timeout=2))
+        reasons, vectors = catalog_readiness(client, settings, checks)
         plugins: set[str] = set()
         for node in client.nodes.info(metric="plugins", request_timeout=2)["nodes"].values():
             plugins.update(p["name"] for p in node.get("plugins", []))
         checks["plugins"] = sorted(plugins)
     except (os_exc.TransportError, os_exc.ConnectionError) as exc:
         return [f"cluster checks failed: {_reason(exc)}"], checks
-    if not checks["catalog"]:
-        reasons.append(f"catalog alias {settings.catalog_alias} is missing (ltrr catalog load)")
-    if "opensearch-knn" not in plugins:
-        reasons.append("the k-NN plugin (opensearch-knn) is not installed")
+    if vectors and "opensearch-knn" not in plugins:
+        reasons.append("the k-NN plugin (opensearch-knn) is not installed (the catalog "
+                       "description has a vector field)")
     checks["pipeline"] = state.pipeline is not None
     if state.pipeline is None:
         reasons.append(f"pipeline not built: {state.problem}")
+    if state.pipeline is not None:  # what serving can run on this catalog
+        from ltrr_opensearch.select.availability import missing_roles
+
+        never = missing_roles(state.pipeline.registry, state.pipeline.catalog)
+        checks["strategies"] = [n for n in state.pipeline.registry.names if n not in never]
     checks["bandit_version"] = state.selector.version if state.selector is not None else None
     # The model that ranks: informational, since fusion still serves without one.
     ranker = state.pipeline.ranker if state.pipeline is not None else None
