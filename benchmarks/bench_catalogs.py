@@ -85,6 +85,7 @@ from ltrr_opensearch.evaluate.querysets import (  # noqa: E402
 )
 from ltrr_opensearch.pipeline import Pipeline  # noqa: E402
 from ltrr_opensearch.retrieve.merge import merge_results  # noqa: E402
+from ltrr_opensearch.select.availability import missing_roles  # noqa: E402
 
 CATALOGS = {"chinook": ROOT / "data" / "chinook" / "catalog.jsonl",
             "films": ROOT / "data" / "generated" / "films.jsonl",
@@ -443,9 +444,12 @@ def main() -> int:
         if args.embedder == "none":
             pipeline = dataclasses.replace(pipeline, embed_query=None)
         bench = Bench(client, settings, pipeline)
-        default_on = list(pipeline.registry.names)
+        # A strategy needing a field this catalog lacks (a vector) never runs in the default.
+        unavailable = missing_roles(pipeline.registry, pipeline.catalog)
+        default_on = [n for n in pipeline.registry.names if n not in unavailable]
         systems: dict[str, System] = {
-            (n if n in default_on else f"{n} (off)"): strategy_alone(n)
+            (n if n in default_on else f"{n} (unavailable)" if n in unavailable
+             else f"{n} (off)"): strategy_alone(n)
             for n in pipeline.registry.available} | SYSTEMS
         if args.ablate:
             systems |= {f"default-{n}": default_without(n) for n in default_on}
