@@ -210,7 +210,14 @@ def test_the_command_refuses_an_existing_index_with_the_fix(client, settings, ow
     assert client.count(index=own_index)["count"] == 2000
 
 
-def test_configs_name_the_description_relative_to_themselves():
-    config = (PROJECT_ROOT / "configs" / "ltrr.companies.toml").read_text()
-    assert 'description = "companies.toml"' in config
-    assert Path(PROJECT_ROOT / "configs" / "companies.toml").is_file()
+def test_the_shipped_config_finds_its_description_from_any_folder(tmp_path, monkeypatch):
+    from ltrr_opensearch.catalog.description import description_for
+    from ltrr_opensearch.config import Settings
+
+    monkeypatch.chdir(tmp_path)
+    forget()
+    settings = Settings.load(config_file=PROJECT_ROOT / "configs" / "ltrr.companies.toml",
+                             env={})
+    described = description_for(settings)
+    assert (described.index, described.memory_store) == ("companies", "outside")
+    assert Path(described.source) == DESCRIPTION
