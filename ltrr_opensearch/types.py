@@ -50,6 +50,7 @@ class Understanding:
     intent: str | None  # the entity type the user most likely wants, if any
     intent_confidence: float
     context: ContextVector
+    unknown: tuple[str, ...] = ()  # tokens that are no catalog word: the likely typos
 
     @property
     def match_text(self) -> str:
@@ -75,7 +76,7 @@ class Hit:
     id: str
     score: float | None
     source: dict[str, Any]
-    features: tuple[float, ...] | None = None  # the ranker's logged feature values, if ranked
+    doc_id: str | None = None  # the engine's _id (the id field may be another field)
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,6 @@ class StrategyResult:
     hits: tuple[Hit, ...]
     took_ms: int | None
     error: str | None = None
-    ranked: bool = False  # the ranker's feature values were logged for its hits
-    scored: bool = False  # and hit scores are the ranker's model scores
 
 
 @dataclass
@@ -99,3 +98,4 @@ class Candidate:
     provenance: dict[str, tuple[int, float | None]] = field(default_factory=dict)
     score: float | None = None  # final ranking score (model score or fallback)
     features: tuple[float, ...] | None = None  # the ranker's feature values, if ranked
+    doc_id: str | None = None  # the engine's _id, what the reranking search looks up

@@ -148,7 +148,8 @@ def _print_response(response: Any, pipeline: Any, explain: bool) -> None:
         decade = c.source.get(facets["decade"]) if "decade" in facets else None
         decade = f" ({_text(decade)})" if decade else ""
         prov = " ".join(f"{s}#{r}" for s, (r, _) in c.provenance.items())
-        kind = "model" if response.ranker is not None and response.ranker.model else "fusion"
+        kind = ("model" if response.ranker is not None and response.ranker.model
+                and not response.rank_error else "fusion")
         # A catalog without a type field has no type to show ("[?]" on every hit said nothing).
         typed = bool((response.catalog or offline_catalog()).get("type_field"))
         kind_tag = f"[{_text(shown['entity_type'] or '?')}] " if typed else ""
@@ -156,6 +157,8 @@ def _print_response(response: Any, pipeline: Any, explain: bool) -> None:
               f"{decade}  id={c.id}  {kind}={c.score:.4f}  via {prov}")
     if explain and response.ranker is not None:
         _print_ranking(response.ranker.explain(response.shown))
+    if response.rank_error:
+        print(f"ranking: {response.rank_error}; fused order shown")
     if not response.shown:
         print("no results")
     print("strategies:")

@@ -18,7 +18,7 @@ bandit-policy       string    a policy name or file (``linucb``, ``epsilon_greed
 bandit-epsilon      float     exploration rate override
 bandit-state        string    ``shared`` | ``variant``: the state namespace of the bandit
 ranker-model        string    a registry model name, ``deployed`` or ``none`` (fusion)
-rescore-window      integer   the LTR rescore window (default: each sub-search's k)
+rescore-window      integer   fused candidates the model reranks (default ``[ranking] window``)
 interleave          object    ``{"name": N, "a": SLOT, "b": SLOT}``: serve this user
                               team-draft interleaved results of two ranker slots (see
                               :mod:`~ltrr_opensearch.experiment.interleave`); ``{}``: off
