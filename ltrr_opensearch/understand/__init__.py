@@ -81,4 +81,5 @@ def understand(
         intent=intent,
         intent_confidence=intent_confidence,
         context=context,
+        unknown=gazetteer.unknown_words(tokens),
     )

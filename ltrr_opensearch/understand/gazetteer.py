@@ -239,6 +239,12 @@ class Gazetteer:
             return 0.0
         return sum(1 for t in content if t in self._known_words or t.isdigit()) / len(content)
 
+    def unknown_words(self, tokens: Sequence[str]) -> tuple[str, ...]:
+        """The tokens that are no catalog word, number or stopword: the likely typos (or
+        words the catalog does not have). Typo-tolerant ranking features expand only these,
+        so a query the catalog spells pays nothing for typo tolerance."""
+        return tuple(t for t in tokens if t not in self._known_words and not t.isdigit())
+
     def _add(self, alias: str, entry: _Entry) -> None:
         phrase = normalize_query(alias)
         if not phrase or phrase.count(" ") >= MAX_SPAN_TOKENS:
