@@ -14,7 +14,8 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -28,12 +29,14 @@ from ltrr_opensearch.catalog.description import (
     description_for,
 )
 from ltrr_opensearch.config import Settings
+from ltrr_opensearch.errors import LtrrError
+from ltrr_opensearch.feedback.cache import KeyCache
 from ltrr_opensearch.feedback.config import FeedbackConfig, MemoryConfig
 from ltrr_opensearch.feedback.events import parse_timestamp
 from ltrr_opensearch.feedback.indices import memory_index
 from ltrr_opensearch.feedback.ingest import join_events
-from ltrr_opensearch.feedback.rewards import _check
-from ltrr_opensearch.feedback.scoring import Evidence, PairEvent, merge_q2e, score_pair
+from ltrr_opensearch.feedback.scoring import PairEvent, merge_q2e, score_pair
+from ltrr_opensearch.feedback.stream import logs, up_to
 
 Pair = tuple[str, str]  # (q2e key, entity id)
 
@@ -54,10 +57,56 @@ def memory_doc_id(source: str, key: str, entity_id: str) -> str:
     return doc_id
 
 
+# What the memory consumer reads of an event (the late join writes back only its fields).
+MEMORY_EVENT_FIELDS = ["query_id", "client_id", "action_name", "timestamp", "joined", "query",
+                       "normalized", "q2e_key", "event_attributes.object.object_id"]
+_PAIRS_PER_READ = 250  # pairs per read of their events: 2 clauses each, 1024 at most
+# Pairs per aggregation of their impressions: two terms lists of at most this many values
+# (the engine accepts 65,536), and buckets returned a page at a time.
+_PAIRS_PER_AGGREGATION = 20_000
+_BUCKETS_PER_PAGE = 10_000
+
+
+@dataclass
+class PairLog:
+    """What the memory consumer keeps of one pair's weighted, joined events."""
+
+    events: dict[str, PairEvent] = field(default_factory=dict)  # by event key: idempotent
+    normalized: str | None = None  # the query text of the pair's key, as joined
+    scored: bool = False  # this process wrote the pair's evidence doc (it is remembered)
+
+    def add(self, event_key: str, doc: Mapping[str, Any]) -> None:
+        self.events[event_key] = PairEvent(doc["client_id"], doc["action_name"],
+                                           parse_timestamp(doc["timestamp"]))
+        if self.normalized is None:
+            self.normalized = doc.get("normalized")
+
+    def newest(self, now: datetime, limit: int) -> list[PairEvent]:
+        """The ``limit`` newest events up to ``now`` (what a pair's score reads)."""
+        events = sorted((e for e in self.events.values() if e.timestamp <= now),
+                        key=lambda e: e.timestamp, reverse=True)
+        return events[:limit]
+
+    def trim(self, limit: int) -> None:
+        # Only the newest events up to ``now`` are scored; keep twice that many so events
+        # stamped a little in the future (replays) do not push out ones that still count.
+        if len(self.events) > 2 * limit:
+            keep = sorted(self.events.items(), key=lambda kv: kv[1].timestamp)[-2 * limit:]
+            self.events = dict(keep)
+
+
 class MemoryConsumer:
-    """Keeps Q2E evidence and the catalog's ``q2e`` field in step with the logs."""
+    """Keeps Q2E evidence and the catalog's ``q2e`` field in step with the logs.
+
+    A pair's score reads its weighted events and its impressions. The consumer keeps each
+    pair's events (:class:`PairLog`, in a :class:`~ltrr_opensearch.feedback.cache.KeyCache`)
+    and folds new ones in; pairs it does not hold are read from the event log in one bulk
+    read per batch. Impressions are summed by the engine for all touched pairs at once (one
+    paged aggregation), since a re-logged search can change what was shown."""
 
     name = "memory"
+    sources = {"queries": ["query_id", "q2e_key", "query_response_hit_ids"],
+               "events": MEMORY_EVENT_FIELDS}
 
     def __init__(self, client: OpenSearch, settings: Settings,
                  config: MemoryConfig | None = None,
@@ -66,17 +115,20 @@ class MemoryConsumer:
         self.config = config or MemoryConfig.from_settings(settings)
         self.feedback = feedback or FeedbackConfig.from_settings(settings)
         self.weighted = sorted(a for a in self.feedback.actions if self.feedback.weight(a) > 0)
+        self.cache: KeyCache[PairLog] = KeyCache(self.feedback.consumer_cache_keys)
+        # The batch being applied: its weighted, joined events per pair, by event key.
+        self._new: dict[Pair, dict[str, Mapping[str, Any]]] = {}
 
-    # -- which pairs a page of the logs touches -------------------------------------------
+    # -- which pairs a batch of the logs touches ------------------------------------------
     def keys_from_events(self, hits: list[dict[str, Any]]) -> set[Pair]:
-        docs = [h["_source"] for h in hits]
+        self._new = {}
         late = [(h["_id"], h["_source"]) for h in hits if not h["_source"].get("joined")]
         if late:
             self._rejoin(late)
-        return {(d["q2e_key"], d["event_attributes"]["object"]["object_id"]) for d in docs
-                if d.get("joined") and d.get("q2e_key") and d["action_name"] in self.weighted}
+        return self._note((h["_id"], h["_source"]) for h in hits)
 
     def keys_from_queries(self, hits: list[dict[str, Any]]) -> set[Pair]:
+        self._new = {}
         queries = [h["_source"] for h in hits if h["_source"].get("q2e_key")]
         # Events that arrived before their query was logged can be joined now.
         ids = [q["query_id"] for q in queries]
@@ -84,15 +136,28 @@ class MemoryConsumer:
         if ids:
             late = [(h["_id"], h["_source"]) for h in scan(
                 self.client, self.settings.ubi_events_index, {"bool": {"filter": [
-                    {"terms": {"query_id": ids}}, {"term": {"joined": False}}]}})]
+                    {"terms": {"query_id": ids}}, {"term": {"joined": False}}]}},
+                source=MEMORY_EVENT_FIELDS)]
             if late:
                 self._rejoin(late)
-                pairs |= {(d["q2e_key"], d["event_attributes"]["object"]["object_id"])
-                          for _, d in late if d.get("joined") and d.get("q2e_key")}
+                pairs |= self._note(late)
         # New impressions change the score of pairs already remembered, nothing else.
         shown = {(q["q2e_key"], hit) for q in queries for hit in q.get("query_response_hit_ids")
                  or []}
         return pairs | self._remembered(shown)
+
+    def _note(self, docs: Iterable[tuple[str, Mapping[str, Any]]]) -> set[Pair]:
+        """The pairs of the weighted, joined events among ``docs`` (kept for :meth:`apply`
+        to fold in)."""
+        touched: set[Pair] = set()
+        for event_key, doc in docs:
+            if not (doc.get("joined") and doc.get("q2e_key")
+                    and doc["action_name"] in self.weighted):
+                continue
+            pair = (doc["q2e_key"], doc["event_attributes"]["object"]["object_id"])
+            touched.add(pair)
+            self._new.setdefault(pair, {})[event_key] = doc
+        return touched
 
     def _rejoin(self, late: list[tuple[str, dict[str, Any]]]) -> None:
         join_events(self.client, self.settings, [d for _, d in late])
@@ -103,75 +168,131 @@ class MemoryConsumer:
             bulk_write(self.client, actions, "late event joins", refresh=True)
 
     def _remembered(self, pairs: set[Pair]) -> set[Pair]:
-        if not pairs:
-            return set()
-        ordered = sorted(pairs)
+        known = {pair for pair in pairs if (held := self.cache.get(pair)) and held.scored}
+        ordered = sorted(pairs - known)
+        if not ordered:
+            return known
         ids = [memory_doc_id("observed", k, e) for k, e in ordered]
         response = self.client.mget(index=memory_index(self.settings), body={"ids": ids},
                                     _source=False)
-        return {pair for pair, doc in zip(ordered, response["docs"], strict=True)
-                if doc.get("found")}
+        return known | {pair for pair, doc in zip(ordered, response["docs"], strict=True)
+                        if doc.get("found")}
 
     # -- recompute ---------------------------------------------------------------------
     def apply(self, pairs: set[Pair], now: datetime | None = None) -> int:
         now = now or datetime.now(timezone.utc)
         ordered = sorted(pairs)
-        evidence: list[Evidence] = []
-        for start in range(0, len(ordered), 100):
-            evidence.extend(self._score(ordered[start:start + 100], now))
-        if not evidence:
+        if not ordered:
             return 0
+        logs = self._pair_logs(ordered)
+        shown = self._impressions(ordered, now)
+        evidence = []
+        for key, entity in ordered:
+            log = logs[(key, entity)]
+            events = log.newest(now, self.config.max_events_per_pair)
+            count, decayed, normalized = shown.get((key, entity), (0, 0.0, None))
+            # The key's query text: from a search that showed the pair, else from its events
+            # (both were joined from the same searches).
+            query = ((normalized or log.normalized) if count
+                     else log.normalized if events else "") or ""
+            evidence.append(score_pair(key, query, entity, events, impressions=decayed,
+                                       impressions_raw=count, weights=self.feedback.weights,
+                                       config=self.config, now=now))
         actions = [action("index", memory_index(self.settings),
                           memory_doc_id("observed", item.key, item.entity_id), item.doc())
                    for item in evidence]
         # Forced refresh: the entity rebuild below must read these docs.
         bulk_write(self.client, actions, "Q2E evidence docs", refresh=True)
+        for pair in ordered:
+            logs[pair].scored = True
+            logs[pair].trim(self.config.max_events_per_pair)
         rebuild_entities(self.client, self.settings, {e.entity_id for e in evidence},
                          self.config)
         return len(evidence)
 
-    def _score(self, pairs: Sequence[Pair], now: datetime) -> list[Evidence]:
+    def _pair_logs(self, pairs: Sequence[Pair]) -> dict[Pair, PairLog]:
+        """Each pair's log with the batch folded in: held ones from the cache, the others
+        read from the event log up to the checkpoint (nothing to read when the cache holds
+        every pair that has events)."""
+        out: dict[Pair, PairLog] = {}
+        missing = []
+        for pair in pairs:
+            held = self.cache.get(pair)
+            if held is None:
+                missing.append(pair)
+                out[pair] = PairLog()
+            else:
+                out[pair] = held
+        _, events_log = logs(self.settings)
+        applied = up_to(events_log, (self.cache.position("events") or (None, 0))[0])
+        if missing and applied is not None and not self.cache.complete:
+            self._read_history(missing, applied, out)
+        for pair, log in out.items():
+            for event_key, doc in self._new.get(pair, {}).items():
+                log.add(event_key, doc)
+            self.cache.put(pair, log)
+        return out
+
+    def _read_history(self, pairs: list[Pair], applied: Mapping[str, Any],
+                      out: dict[Pair, PairLog]) -> None:
+        """Fill ``out`` with the weighted events of ``pairs`` up to the checkpoint: one
+        read per chunk of pairs, each pair its own clause (the engine's clause limit is
+        1024), so a hot key's events with other entities are not read."""
+        for start in range(0, len(pairs), _PAIRS_PER_READ):
+            chunk = pairs[start:start + _PAIRS_PER_READ]
+            either = {"bool": {"minimum_should_match": 1, "should": [
+                {"bool": {"filter": [{"term": {"q2e_key": key}},
+                                     {"term": {"event_attributes.object.object_id": entity}}]}}
+                for key, entity in chunk]}}
+            for hit in scan(self.client, self.settings.ubi_events_index, {"bool": {"filter": [
+                    either, {"terms": {"action_name": self.weighted}}, applied]}},
+                    source=MEMORY_EVENT_FIELDS, page_size=5000):
+                doc = hit["_source"]
+                out[(doc["q2e_key"], doc["event_attributes"]["object"]["object_id"])].add(
+                    hit["_id"], doc)
+
+    def _impressions(self, pairs: Sequence[Pair], now: datetime
+                     ) -> dict[Pair, tuple[int, float, str | None]]:
+        """(searches that showed it, their decayed sum at ``now``, the key's query text) per
+        pair that was shown, from one paged composite aggregation of the query log per
+        chunk of keys (the same sum, over the same docs, as a search per pair)."""
         now_ms = int(now.timestamp() * 1000)
         half_life_ms = self.config.half_life_days * 86400_000.0
-        searches: list[dict[str, Any]] = []
-        for key, entity in pairs:
-            searches.append({"index": self.settings.ubi_events_index})
-            searches.append({
-                "size": self.config.max_events_per_pair, "sort": [{"timestamp": "desc"}],
-                "_source": ["client_id", "action_name", "timestamp", "normalized"],
-                "query": {"bool": {"filter": [
-                    {"term": {"q2e_key": key}},
-                    {"term": {"event_attributes.object.object_id": entity}},
-                    {"terms": {"action_name": self.weighted}},
-                    {"range": {"timestamp": {"lte": now_ms, "format": "epoch_millis"}}}]}}})
-            searches.append({"index": self.settings.ubi_queries_index})
-            searches.append({
-                "size": 1, "track_total_hits": True, "_source": ["normalized"],
-                "query": {"bool": {"filter": [
-                    {"term": {"q2e_key": key}}, {"term": {"query_response_hit_ids": entity}},
-                    {"range": {"timestamp": {"lte": now_ms, "format": "epoch_millis"}}}]}},
-                "aggs": {"decayed": {"sum": {"script": {
+        out: dict[Pair, tuple[int, float, str | None]] = {}
+        for chunk in _chunks(pairs):
+            body: dict[str, Any] = {"size": 0, "track_total_hits": False, "query": {"bool": {
+                "filter": [{"terms": {"q2e_key": sorted({k for k, _ in chunk})}},
+                           {"terms": {"query_response_hit_ids": sorted({e for _, e in chunk})}},
+                           {"range": {"timestamp": {"lte": now_ms,
+                                                    "format": "epoch_millis"}}}]}},
+                "aggs": {"pairs": {"composite": {"size": _BUCKETS_PER_PAGE, "sources": [
+                    {"key": {"terms": {"field": "q2e_key"}}},
+                    {"entity": {"terms": {"field": "query_response_hit_ids"}}},
+                    {"normalized": {"terms": {"field": "normalized", "missing_bucket": True}}},
+                ]}, "aggs": {"decayed": {"sum": {"script": {
                     "source": _DECAYED_SUM,
-                    "params": {"now": now_ms, "half_life_ms": half_life_ms}}}}}})
-        responses = self.client.msearch(body=searches)["responses"]
-        out = []
-        for i, (key, entity) in enumerate(pairs):
-            events_r, imps_r = responses[2 * i], responses[2 * i + 1]
-            for r in (events_r, imps_r):
-                if "error" in r:
-                    _check({"errors": True, "items": [{"search": r}]}, "a Q2E evidence search")
-            hits = events_r["hits"]["hits"]
-            events = [PairEvent(h["_source"]["client_id"], h["_source"]["action_name"],
-                                parse_timestamp(h["_source"]["timestamp"])) for h in hits]
-            shown = imps_r["hits"]["hits"]
-            query = (shown[0]["_source"].get("normalized") if shown
-                     else hits[0]["_source"].get("normalized") if hits else "") or ""
-            out.append(score_pair(
-                key, query, entity, events,
-                impressions=float(imps_r["aggregations"]["decayed"]["value"] or 0.0),
-                impressions_raw=int(imps_r["hits"]["total"]["value"]),
-                weights=self.feedback.weights, config=self.config, now=now))
+                    "params": {"now": now_ms, "half_life_ms": half_life_ms}}}}}}}}
+            while True:
+                result = self.client.search(index=self.settings.ubi_queries_index,
+                                            body=body)["aggregations"]["pairs"]
+                for bucket in result["buckets"]:
+                    pair = (bucket["key"]["key"], bucket["key"]["entity"])
+                    count, decayed, normalized = out.get(pair, (0, 0.0, None))
+                    out[pair] = (count + bucket["doc_count"],
+                                 decayed + float(bucket["decayed"]["value"] or 0.0),
+                                 normalized or bucket["key"]["normalized"])
+                if len(result["buckets"]) < _BUCKETS_PER_PAGE:
+                    break
+                body["aggs"]["pairs"]["composite"]["after"] = result["after_key"]
         return out
+
+
+def _chunks(pairs: Sequence[Pair], size: int = _PAIRS_PER_AGGREGATION
+            ) -> Iterator[list[Pair]]:
+    """Pairs in key order, ``size`` at a time: one bulk read's terms lists stay short."""
+    ordered = sorted(pairs)
+    for start in range(0, len(ordered), size):
+        yield ordered[start:start + size]
 
 
 def rebuild_entities(client: OpenSearch, settings: Settings, entity_ids: Iterable[str],
@@ -189,7 +310,7 @@ def rebuild_entities(client: OpenSearch, settings: Settings, entity_ids: Iterabl
         return 0
     index = settings.catalog_index
     ids = sorted(set(entity_ids))
-    updated = 0
+    actions: list[dict[str, Any]] = []
     for start in range(0, len(ids), 200):
         chunk = ids[start:start + 200]
         searches: list[dict[str, Any]] = []
@@ -201,18 +322,21 @@ def rebuild_entities(client: OpenSearch, settings: Settings, entity_ids: Iterabl
                              "query": {"term": {"entity_id": entity}}})
         responses = client.msearch(body=searches)["responses"]
         where = entity_documents(client, index, description, chunk)
-        actions: list[dict[str, Any]] = []
         for entity, response in zip(chunk, responses, strict=True):
-            docs = [h["_source"] for h in response.get("hits", {}).get("hits", [])]
+            if "error" in response:  # an empty answer would erase the entity's memory
+                error = response["error"]
+                raise LtrrError(f"reading the memory docs of entity {entity!r} failed: "
+                                f"{error.get('type') if isinstance(error, dict) else error}")
+            docs = [h["_source"] for h in response["hits"]["hits"]]
             q2e = merge_q2e(docs, config.max_pairs_per_entity)
             for doc_index, doc_id in where.get(entity, ()):
                 actions.append({**action("update", doc_index, doc_id, {"script": {
                     "source": _SET_Q2E, "lang": "painless",
                     "params": {"q2e": q2e, "field": description.memory_field}}}),
                     "retry_on_conflict": 3})
-        # 404: a pair for an entity not (or no longer) in the catalog, skipped.
-        updated += bulk_write(client, actions, "catalog q2e updates", refresh=True, ok=(404,))
-    return updated
+    # One bulk and one refresh for all of them. 404: a pair for an entity not (or no
+    # longer) in the catalog, skipped.
+    return bulk_write(client, actions, "catalog q2e updates", refresh=True, ok=(404,))
 
 
 def entity_documents(client: OpenSearch, index: str, description: CatalogDescription,

@@ -59,15 +59,33 @@ def save_checkpoint(client: OpenSearch, settings: Settings, consumer: str, log: 
     })
 
 
+def up_to(log: Log, after: list[Any] | None) -> dict[str, Any] | None:
+    """A query clause for the docs of ``log`` at or before the sort position ``after`` (what
+    a consumer at that checkpoint has applied); None when nothing was applied yet."""
+    if after is None:
+        return None
+    arrived, key = after
+    return {"bool": {"minimum_should_match": 1, "should": [
+        {"range": {log.time_field: {"lt": arrived, "format": "epoch_millis"}}},
+        {"bool": {"filter": [
+            {"range": {log.time_field: {"gte": arrived, "lte": arrived,
+                                        "format": "epoch_millis"}}},
+            {"range": {log.key_field: {"lte": key}}}]}}]}}
+
+
 def read_pages(client: OpenSearch, log: Log, after: list[Any] | None, until: datetime,
-               page_size: int) -> Iterator[list[dict[str, Any]]]:
-    """Pages of hits (with ``sort`` values) after ``after``, up to arrival time ``until``."""
+               page_size: int, source: list[str] | None = None
+               ) -> Iterator[list[dict[str, Any]]]:
+    """Pages of hits (with ``sort`` values) after ``after``, up to arrival time ``until``;
+    ``source`` names the fields to return (None: the whole doc)."""
     query = {"range": {log.time_field: {"lte": format_ts(until)}}}
     while True:
         body: dict[str, Any] = {
-            "size": page_size, "query": query,
+            "size": page_size, "query": query, "track_total_hits": False,
             "sort": [{log.time_field: "asc"}, {log.key_field: "asc"}],
         }
+        if source is not None:
+            body["_source"] = source
         if after is not None:
             body["search_after"] = after
         hits = client.search(index=log.index, body=body)["hits"]["hits"]
@@ -78,3 +96,19 @@ def read_pages(client: OpenSearch, log: Log, after: list[Any] | None, until: dat
         if len(hits) < page_size:
             return
 
+
+
+def read_batches(client: OpenSearch, log: Log, after: list[Any] | None, until: datetime,
+                 page_size: int, batch_size: int, source: list[str] | None = None
+                 ) -> Iterator[list[dict[str, Any]]]:
+    """:func:`read_pages` gathered into batches of at least ``batch_size`` docs (the last
+    one may be smaller): a consumer applies a batch at once, so a key touched by many docs
+    of the batch is recomputed once."""
+    batch: list[dict[str, Any]] = []
+    for page in read_pages(client, log, after, until, page_size, source):
+        batch.extend(page)
+        if len(batch) >= batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
