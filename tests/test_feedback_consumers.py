@@ -8,12 +8,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from ltrr_opensearch.bulk import scan
-from ltrr_opensearch.feedback import ingest_events, log_search, run_consumers
+from ltrr_opensearch.feedback import ingest_events, log_search, run_consumers, seed_memory
 from ltrr_opensearch.feedback.cache import KeyCache
 from ltrr_opensearch.feedback.config import FeedbackConfig, MemoryConfig
 from ltrr_opensearch.feedback.events import parse_timestamp
 from ltrr_opensearch.feedback.indices import memory_index, training_rows_index
-from ltrr_opensearch.feedback.memory import _DECAYED_SUM, MemoryConsumer
+from ltrr_opensearch.feedback.memory import _DECAYED_SUM, MemoryConsumer, entity_memory
 from ltrr_opensearch.feedback.rewards import RewardConsumer, reward_docs
 from ltrr_opensearch.feedback.scoring import PairEvent, merge_q2e, score_pair
 from ltrr_opensearch.feedback.training import TrainingSetConsumer, training_rows
@@ -156,6 +156,23 @@ def test_incremental_consumers_end_where_a_recompute_of_the_logs_from_scratch_en
     assert got[0]["r1:bm25"]["reward"] == 1.0 and got[3]["p1"]  # the waves reached everything
 
 
+def test_consumers_holding_an_entitys_memory_see_a_seed_that_ran_since(client, settings):
+    make_catalog(client, settings)
+    kept = consumers(client, settings)
+    log_search(client, settings, search(client, settings, "halo", "r1", ["t1", "t2"], "u1"),
+               refresh="wait_for")
+    ingest_events(client, settings, [event("r1", "t1", "play", "u1")])
+    run_consumers(client, settings, kept, now=NOW, settle_seconds=0)  # t1's docs now held
+    seed_memory(client, settings)  # predicted docs for every entity, t1's too
+    ingest_events(client, settings, [event("r1", "t1", "play", "u2")])
+    run_consumers(client, settings, kept, now=NOW, settle_seconds=0)
+    client.indices.refresh(index=memory_index(settings))
+    docs, complete = entity_memory(client, settings, ["t1"], MemoryConfig())["t1"]
+    assert complete and {d["source"] for d in docs.values()} == {"predicted", "observed"}
+    stored = client.get(index=settings.catalog_alias, id="t1")["_source"]["q2e"]
+    assert stored == merge_q2e(docs.values(), MemoryConfig().max_pairs_per_entity)
+
+
 def test_a_cache_is_dropped_when_another_process_moved_the_checkpoints():
     cache: KeyCache[set] = KeyCache(10)
     start = {"queries": (None, 0), "events": (None, 0)}
@@ -165,6 +182,9 @@ def test_a_cache_is_dropped_when_another_process_moved_the_checkpoints():
     assert cache.follow({**start, "events": ([1, "a"], 1)}) and cache.get("r1")
     assert not cache.follow({**start, "events": ([2, "b"], 2)})  # someone else's position
     assert cache.get("r1") is None and not cache.complete
+    cache.put("r2", {("t2", "click")})
+    assert not cache.follow({**start, "events": ([2, "b"], 2)}, version="seeded again")
+    assert cache.get("r2") is None
 
 
 def test_a_cache_that_lets_a_key_go_no_longer_claims_to_hold_every_key():

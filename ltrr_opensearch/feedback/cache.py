@@ -20,6 +20,7 @@ again is harmless because folding is idempotent (sets, or maps keyed by doc key)
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping
 from typing import Any, Generic, TypeVar
@@ -36,7 +37,9 @@ class KeyCache(Generic[V]):
             raise ValueError(f"max_keys must be >= 0, got {max_keys}")
         self.max_keys = max_keys
         self._entries: OrderedDict[Hashable, V] = OrderedDict()
+        self._lock = threading.Lock()  # a consumer may apply key partitions side by side
         self._positions: dict[str, Any] = {}
+        self._version: Any = None
         # Every key with docs up to the checkpoints is held: true from a start with nothing
         # applied until the first key is let go.
         self.complete = False
@@ -44,16 +47,17 @@ class KeyCache(Generic[V]):
     def __len__(self) -> int:
         return len(self._entries)
 
-    def follow(self, positions: Mapping[str, Any]) -> bool:
-        """Start of a run from ``positions`` (log name -> checkpoint as loaded). Returns
-        whether the cache was kept; it is cleared unless the checkpoints are the ones this
-        process saw last."""
-        kept = dict(positions) == self._positions
+    def follow(self, positions: Mapping[str, Any], version: Any = None) -> bool:
+        """Start of a run from ``positions`` (log name -> checkpoint ``(after, processed)``
+        as loaded). Returns whether the cache was kept; it is cleared unless the
+        checkpoints are the ones this process saw last and ``version`` (anything else the
+        held state depends on) is the one it was given last."""
+        kept = dict(positions) == self._positions and version == self._version
         if not kept:
             self._entries.clear()
-            self._positions = dict(positions)
+            self._positions, self._version = dict(positions), version
             self.complete = self.max_keys > 0 and all(
-                position is None or position[0] is None for position in positions.values())
+                after is None for after, _ in positions.values())
         return kept
 
     def saved(self, log: str, position: Any) -> None:
@@ -66,16 +70,18 @@ class KeyCache(Generic[V]):
         return self._positions.get(log)
 
     def get(self, key: Hashable) -> V | None:
-        value = self._entries.get(key)
-        if value is not None:
-            self._entries.move_to_end(key)
-        return value
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
 
     def put(self, key: Hashable, value: V) -> None:
         if self.max_keys == 0:
             return
-        self._entries[key] = value
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_keys:
-            self._entries.popitem(last=False)
-            self.complete = False
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_keys:
+                self._entries.popitem(last=False)
+                self.complete = False

@@ -14,7 +14,10 @@ import hashlib
 import logging
 import threading
 import time
+import uuid
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -32,11 +35,11 @@ from ltrr_opensearch.config import Settings
 from ltrr_opensearch.errors import LtrrError
 from ltrr_opensearch.feedback.cache import KeyCache
 from ltrr_opensearch.feedback.config import FeedbackConfig, MemoryConfig
-from ltrr_opensearch.feedback.events import parse_timestamp
+from ltrr_opensearch.feedback.events import format_ts, parse_timestamp
 from ltrr_opensearch.feedback.indices import memory_index
 from ltrr_opensearch.feedback.ingest import join_events
 from ltrr_opensearch.feedback.scoring import PairEvent, merge_q2e, score_pair
-from ltrr_opensearch.feedback.stream import logs, up_to
+from ltrr_opensearch.feedback.stream import History, logs
 
 Pair = tuple[str, str]  # (q2e key, entity id)
 
@@ -50,6 +53,22 @@ _DECAYED_SUM = ("Math.pow(0.5, Math.max(0, params.now - doc['timestamp'].value.t
                 ".toEpochMilli()) / params.half_life_ms)")
 
 
+SEEDED_MARKER = "marker:memory-seeded"  # state doc: a new token whenever seeding writes
+
+
+def seeded_token(client: OpenSearch, settings: Settings) -> str | None:
+    """The token `ltrr memory seed` last wrote (None: never seeded)."""
+    doc = client.mget(index=settings.state_index, body={"ids": [SEEDED_MARKER]})["docs"][0]
+    return doc["_source"].get("token") if doc.get("found") else None
+
+
+def mark_seeded(client: OpenSearch, settings: Settings) -> None:
+    """Tell memory consumers that predicted docs changed (their held entity docs are stale)."""
+    client.index(index=settings.state_index, id=SEEDED_MARKER, refresh=True, body={
+        "kind": "marker", "token": uuid.uuid4().hex,
+        "updated_at": format_ts(datetime.now(timezone.utc))})
+
+
 def memory_doc_id(source: str, key: str, entity_id: str) -> str:
     doc_id = f"{source}:{key}:{entity_id}"
     if len(doc_id.encode("utf-8")) > 500:  # OpenSearch caps _id at 512 bytes
@@ -60,7 +79,7 @@ def memory_doc_id(source: str, key: str, entity_id: str) -> str:
 # What the memory consumer reads of an event (the late join writes back only its fields).
 MEMORY_EVENT_FIELDS = ["query_id", "client_id", "action_name", "timestamp", "joined", "query",
                        "normalized", "q2e_key", "event_attributes.object.object_id"]
-_PAIRS_PER_READ = 250  # pairs per read of their events: 2 clauses each, 1024 at most
+_PAIRS_PER_READ = 5000  # pairs per read of their history
 # Pairs per aggregation of their impressions: two terms lists of at most this many values
 # (the engine accepts 65,536), and buckets returned a page at a time.
 _PAIRS_PER_AGGREGATION = 20_000
@@ -116,8 +135,21 @@ class MemoryConsumer:
         self.feedback = feedback or FeedbackConfig.from_settings(settings)
         self.weighted = sorted(a for a in self.feedback.actions if self.feedback.weight(a) > 0)
         self.cache: KeyCache[PairLog] = KeyCache(self.feedback.consumer_cache_keys)
+        # Each entity's memory docs by _id (what its catalog map is merged from), held only
+        # when they are all of them; also valid only until `ltrr memory seed` runs again.
+        self.entities: KeyCache[dict[str, dict[str, Any]]] = KeyCache(
+            self.feedback.consumer_cache_keys)
         # The batch being applied: its weighted, joined events per pair, by event key.
         self._new: dict[Pair, dict[str, Mapping[str, Any]]] = {}
+
+    def follow(self, positions: Mapping[str, Any]) -> bool:
+        """See :meth:`KeyCache.follow`; the entities' docs also follow the seed marker."""
+        self.entities.follow(positions, seeded_token(self.client, self.settings))
+        return self.cache.follow(positions)
+
+    def saved(self, log: str, position: Any) -> None:
+        self.cache.saved(log, position)
+        self.entities.saved(log, position)
 
     # -- which pairs a batch of the logs touches ------------------------------------------
     def keys_from_events(self, hits: list[dict[str, Any]]) -> set[Pair]:
@@ -186,8 +218,24 @@ class MemoryConsumer:
             return 0
         logs = self._pair_logs(ordered)
         shown = self._impressions(ordered, now)
-        evidence = []
-        for key, entity in ordered:
+        in_index = description_for(self.settings).memory_store == MEMORY_IN_INDEX
+        # Entity partitions, side by side: one scores while another's writes are in the
+        # engine. By entity, so that each entity's map is rebuilt by one partition only.
+        parts: list[list[Pair]] = [[] for _ in range(_partitions(len(ordered)))]
+        for pair in ordered:
+            parts[zlib.crc32(pair[1].encode("utf-8")) % len(parts)].append(pair)
+        if len(parts) == 1:
+            return self._apply_part(parts[0], logs, shown, now, in_index)
+        with ThreadPoolExecutor(len(parts), thread_name_prefix="ltrr-memory") as pool:
+            done = [pool.submit(self._apply_part, part, logs, shown, now, in_index)
+                    for part in parts]
+        return sum(d.result() for d in done)
+
+    def _apply_part(self, pairs: list[Pair], logs: Mapping[Pair, PairLog],
+                    shown: Mapping[Pair, tuple[int, float, str | None]], now: datetime,
+                    in_index: bool) -> int:
+        docs = {}
+        for key, entity in pairs:
             log = logs[(key, entity)]
             events = log.newest(now, self.config.max_events_per_pair)
             count, decayed, normalized = shown.get((key, entity), (0, 0.0, None))
@@ -195,20 +243,49 @@ class MemoryConsumer:
             # (both were joined from the same searches).
             query = ((normalized or log.normalized) if count
                      else log.normalized if events else "") or ""
-            evidence.append(score_pair(key, query, entity, events, impressions=decayed,
-                                       impressions_raw=count, weights=self.feedback.weights,
-                                       config=self.config, now=now))
-        actions = [action("index", memory_index(self.settings),
-                          memory_doc_id("observed", item.key, item.entity_id), item.doc())
-                   for item in evidence]
-        # Forced refresh: the entity rebuild below must read these docs.
-        bulk_write(self.client, actions, "Q2E evidence docs", refresh=True)
-        for pair in ordered:
+            docs[memory_doc_id("observed", key, entity)] = score_pair(
+                key, query, entity, events, impressions=decayed, impressions_raw=count,
+                weights=self.feedback.weights, config=self.config, now=now).doc()
+        # Searches read the memory index itself when it is kept outside the catalog.
+        bulk_write(self.client, [action("index", memory_index(self.settings), doc_id, doc)
+                                 for doc_id, doc in docs.items()],
+                   "Q2E evidence docs", refresh=not in_index)
+        for pair in pairs:
             logs[pair].scored = True
             logs[pair].trim(self.config.max_events_per_pair)
-        rebuild_entities(self.client, self.settings, {e.entity_id for e in evidence},
-                         self.config)
-        return len(evidence)
+        if in_index:
+            self._rebuild(docs)
+        return len(docs)
+
+    def _rebuild(self, written: Mapping[str, dict[str, Any]]) -> None:
+        """Rewrite the catalog map of every entity among the evidence docs just written:
+        from its held docs with those written over them, or, for an entity not held, from
+        its docs read back from the memory index."""
+        by_entity: dict[str, dict[str, dict[str, Any]]] = {}
+        for doc_id, doc in written.items():
+            by_entity.setdefault(doc["entity_id"], {})[doc_id] = {
+                k: doc[k] for k in ("key", "value", "source", "eligible")}
+        held: dict[str, dict[str, dict[str, Any]]] = {}
+        missing = []
+        for entity in sorted(by_entity):
+            docs = self.entities.get(entity)
+            if docs is None:
+                missing.append(entity)
+            else:
+                held[entity] = docs
+        if missing:
+            self.client.indices.refresh(index=memory_index(self.settings))
+            for entity, (docs, complete) in entity_memory(self.client, self.settings, missing,
+                                                          self.config).items():
+                held[entity] = docs
+                if complete:  # more than a map reads: read them again each time
+                    self.entities.put(entity, docs)
+        maps = {}
+        for entity, docs in held.items():
+            docs.update(by_entity[entity])
+            maps[entity] = merge_q2e(strongest(docs.values(), self.config),
+                                     self.config.max_pairs_per_entity)
+        write_q2e(self.client, self.settings, maps)
 
     def _pair_logs(self, pairs: Sequence[Pair]) -> dict[Pair, PairLog]:
         """Each pair's log with the batch folded in: held ones from the cache, the others
@@ -224,32 +301,35 @@ class MemoryConsumer:
             else:
                 out[pair] = held
         _, events_log = logs(self.settings)
-        applied = up_to(events_log, (self.cache.position("events") or (None, 0))[0])
-        if missing and applied is not None and not self.cache.complete:
-            self._read_history(missing, applied, out)
+        history = History(events_log, (self.cache.position("events") or (None, 0))[0])
+        if missing and history.clause is not None and not self.cache.complete:
+            self._read_history(missing, history, out)
         for pair, log in out.items():
             for event_key, doc in self._new.get(pair, {}).items():
                 log.add(event_key, doc)
             self.cache.put(pair, log)
         return out
 
-    def _read_history(self, pairs: list[Pair], applied: Mapping[str, Any],
+    def _read_history(self, pairs: list[Pair], history: History,
                       out: dict[Pair, PairLog]) -> None:
         """Fill ``out`` with the weighted events of ``pairs`` up to the checkpoint: one
-        read per chunk of pairs, each pair its own clause (the engine's clause limit is
-        1024), so a hot key's events with other entities are not read."""
-        for start in range(0, len(pairs), _PAIRS_PER_READ):
-            chunk = pairs[start:start + _PAIRS_PER_READ]
-            either = {"bool": {"minimum_should_match": 1, "should": [
-                {"bool": {"filter": [{"term": {"q2e_key": key}},
-                                     {"term": {"event_attributes.object.object_id": entity}}]}}
-                for key, entity in chunk]}}
+        scan per chunk of pairs, over the chunk's keys and entities. That also returns the
+        other pairs of those keys and entities, complete: all are kept, so a later miss
+        rarely reads again (one exact clause per pair cost the engine far more)."""
+        for chunk in _chunks(pairs, _PAIRS_PER_READ):
+            read = {pair: out[pair] for pair in chunk}
             for hit in scan(self.client, self.settings.ubi_events_index, {"bool": {"filter": [
-                    either, {"terms": {"action_name": self.weighted}}, applied]}},
-                    source=MEMORY_EVENT_FIELDS, page_size=5000):
+                    {"terms": {"q2e_key": sorted({k for k, _ in chunk})}},
+                    {"terms": {"event_attributes.object.object_id": sorted({e for _, e in chunk})}},
+                    {"terms": {"action_name": self.weighted}}, history.clause]}},
+                    source=MEMORY_EVENT_FIELDS + history.fields, page_size=5000):
                 doc = hit["_source"]
-                out[(doc["q2e_key"], doc["event_attributes"]["object"]["object_id"])].add(
-                    hit["_id"], doc)
+                if history.covers(doc):
+                    pair = (doc["q2e_key"], doc["event_attributes"]["object"]["object_id"])
+                    read.setdefault(pair, PairLog()).add(hit["_id"], doc)
+            for pair, log in read.items():
+                if pair not in out:
+                    self.cache.put(pair, log)
 
     def _impressions(self, pairs: Sequence[Pair], now: datetime
                      ) -> dict[Pair, tuple[int, float, str | None]]:
@@ -287,6 +367,12 @@ class MemoryConsumer:
         return out
 
 
+def _partitions(pairs: int) -> int:
+    """How many partitions a batch of ``pairs`` is applied in: up to 3, each of at least
+    4,000 pairs (smaller ones cost more in requests than they save)."""
+    return max(1, min(3, pairs // 4000))
+
+
 def _chunks(pairs: Sequence[Pair], size: int = _PAIRS_PER_AGGREGATION
             ) -> Iterator[list[Pair]]:
     """Pairs in key order, ``size`` at a time: one bulk read's terms lists stay short."""
@@ -305,37 +391,69 @@ def rebuild_entities(client: OpenSearch, settings: Settings, entity_ids: Iterabl
     document ``_id`` through the description's id field when they differ. With
     ``[memory] store = "outside"`` the catalog is never written: the memory index alone
     holds the memory (:func:`memory_for_key` reads it at search time)."""
-    description = description_for(settings)
-    if description.memory_store != MEMORY_IN_INDEX:
+    if description_for(settings).memory_store != MEMORY_IN_INDEX:
         return 0
-    index = settings.catalog_index
-    ids = sorted(set(entity_ids))
-    actions: list[dict[str, Any]] = []
-    for start in range(0, len(ids), 200):
-        chunk = ids[start:start + 200]
+    docs = entity_memory(client, settings, sorted(set(entity_ids)), config)
+    return write_q2e(client, settings, {entity: merge_q2e(held.values(),
+                                                          config.max_pairs_per_entity)
+                                        for entity, (held, _) in docs.items()})
+
+
+def entity_memory(client: OpenSearch, settings: Settings, entity_ids: Sequence[str],
+                  config: MemoryConfig) -> dict[str, tuple[dict[str, dict[str, Any]], bool]]:
+    """entity id -> (its strongest memory docs by ``_id``, whether that is all of them):
+    what a memory map is merged from, one ``_msearch`` per 200 entities."""
+    out: dict[str, tuple[dict[str, dict[str, Any]], bool]] = {}
+    size = docs_per_entity(config)
+    for start in range(0, len(entity_ids), 200):
+        chunk = entity_ids[start:start + 200]
         searches: list[dict[str, Any]] = []
         for entity in chunk:
             searches.append({"index": memory_index(settings)})
-            searches.append({"size": 10 * config.max_pairs_per_entity + 100,
+            searches.append({"size": size, "track_total_hits": size + 1,
                              "_source": ["key", "value", "source", "eligible"],
                              "sort": [{"value": "desc"}],
                              "query": {"term": {"entity_id": entity}}})
         responses = client.msearch(body=searches)["responses"]
-        where = entity_documents(client, index, description, chunk)
         for entity, response in zip(chunk, responses, strict=True):
             if "error" in response:  # an empty answer would erase the entity's memory
                 error = response["error"]
                 raise LtrrError(f"reading the memory docs of entity {entity!r} failed: "
                                 f"{error.get('type') if isinstance(error, dict) else error}")
-            docs = [h["_source"] for h in response["hits"]["hits"]]
-            q2e = merge_q2e(docs, config.max_pairs_per_entity)
+            hits = response["hits"]
+            out[entity] = ({h["_id"]: h["_source"] for h in hits["hits"]},
+                           hits["total"]["value"] <= size)
+    return out
+
+
+def docs_per_entity(config: MemoryConfig) -> int:
+    # An entity's map keeps max_pairs_per_entity keys; read ten times as many docs (plus
+    # room) so ineligible observed docs cannot crowd eligible ones out.
+    return 10 * config.max_pairs_per_entity + 100
+
+
+def strongest(docs: Iterable[dict[str, Any]], config: MemoryConfig) -> list[dict[str, Any]]:
+    """The docs a map is merged from when more are held: the strongest, as read."""
+    return sorted(docs, key=lambda d: -float(d["value"]))[:docs_per_entity(config)]
+
+
+def write_q2e(client: OpenSearch, settings: Settings, maps: Mapping[str, dict[str, float]]
+              ) -> int:
+    """Replace each entity's memory map in the catalog: one bulk of scripted partial updates
+    and one refresh; returns the catalog docs updated (404, an entity not or no longer in
+    the catalog, is skipped)."""
+    description = description_for(settings)
+    ids = sorted(maps)
+    actions: list[dict[str, Any]] = []
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start:start + 1000]
+        where = entity_documents(client, settings.catalog_index, description, chunk)
+        for entity in chunk:
             for doc_index, doc_id in where.get(entity, ()):
                 actions.append({**action("update", doc_index, doc_id, {"script": {
                     "source": _SET_Q2E, "lang": "painless",
-                    "params": {"q2e": q2e, "field": description.memory_field}}}),
+                    "params": {"q2e": maps[entity], "field": description.memory_field}}}),
                     "retry_on_conflict": 3})
-    # One bulk and one refresh for all of them. 404: a pair for an entity not (or no
-    # longer) in the catalog, skipped.
     return bulk_write(client, actions, "catalog q2e updates", refresh=True, ok=(404,))
 
 
