@@ -20,7 +20,7 @@ from ltrr_opensearch.errors import LtrrError
 from ltrr_opensearch.feedback.cache import KeyCache
 from ltrr_opensearch.feedback.config import FeedbackConfig
 from ltrr_opensearch.feedback.events import format_ts, parse_timestamp
-from ltrr_opensearch.feedback.stream import logs, up_to
+from ltrr_opensearch.feedback.stream import History, logs
 
 
 def engaged_weights(events: Iterable[Mapping[str, Any]], config: FeedbackConfig
@@ -112,6 +112,13 @@ class PerRequestConsumer:
         self.cache: KeyCache[Engagement] = KeyCache(self.config.consumer_cache_keys)
         self._new: dict[str, Engagement] = {}  # the batch being applied, per request
 
+    def follow(self, positions: Mapping[str, Any]) -> bool:
+        """A run starts from ``positions``; see :meth:`KeyCache.follow`."""
+        return self.cache.follow(positions)
+
+    def saved(self, log: str, position: Any) -> None:
+        self.cache.saved(log, position)
+
     def keys_from_queries(self, hits: list[dict[str, Any]]) -> set[str]:
         self._new = {}
         return {h["_source"]["query_id"] for h in hits}
@@ -151,15 +158,16 @@ class PerRequestConsumer:
         to read when the cache holds every request that has events)."""
         out: dict[str, Engagement] = {q: set() for q in query_ids}
         _, events_log = logs(self.settings)
-        applied = up_to(events_log, (self.cache.position("events") or (None, 0))[0])
-        if not query_ids or applied is None or self.cache.complete:
+        history = History(events_log, (self.cache.position("events") or (None, 0))[0])
+        if not query_ids or history.clause is None or self.cache.complete:
             return out
         for hit in scan(self.client, self.settings.ubi_events_index, {"bool": {"filter": [
-                {"terms": {"query_id": query_ids}}, applied]}},
-                source=REQUEST_EVENT_FIELDS, page_size=5000):
+                {"terms": {"query_id": query_ids}}, history.clause]}},
+                source=REQUEST_EVENT_FIELDS + history.fields, page_size=5000):
             event = hit["_source"]
-            out[event["query_id"]].add((event["event_attributes"]["object"]["object_id"],
-                                        event["action_name"]))
+            if history.covers(event):
+                out[event["query_id"]].add((event["event_attributes"]["object"]["object_id"],
+                                            event["action_name"]))
         return out
 
 

@@ -11,7 +11,7 @@ cannot give. Full reads without a checkpoint use :func:`ltrr_opensearch.bulk.sca
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -19,7 +19,7 @@ from typing import Any
 from opensearchpy import OpenSearch
 
 from ltrr_opensearch.config import Settings
-from ltrr_opensearch.feedback.events import format_ts
+from ltrr_opensearch.feedback.events import format_ts, parse_timestamp
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,28 @@ def up_to(log: Log, after: list[Any] | None) -> dict[str, Any] | None:
             {"range": {log.time_field: {"gte": arrived, "lte": arrived,
                                         "format": "epoch_millis"}}},
             {"range": {log.key_field: {"lte": key}}}]}}]}}
+
+
+class History:
+    """Reading the docs of a log that a checkpoint covers, for keys a consumer does not hold:
+    :attr:`clause` narrows a search to docs that arrived by the checkpoint's millisecond (a
+    single range: cheap next to the keys' own clauses) and :meth:`covers` drops the docs of
+    that millisecond past it. Searches must return the log's time and key fields."""
+
+    def __init__(self, log: Log, after: list[Any] | None) -> None:
+        self.log, self.after = log, after
+        self.clause = (None if after is None else
+                       {"range": {log.time_field: {"lte": after[0], "format": "epoch_millis"}}})
+
+    @property
+    def fields(self) -> list[str]:
+        return [self.log.time_field, self.log.key_field]
+
+    def covers(self, doc: Mapping[str, Any]) -> bool:
+        if self.after is None:
+            return False
+        arrived = round(parse_timestamp(doc[self.log.time_field]).timestamp() * 1000)
+        return (arrived, doc[self.log.key_field]) <= (self.after[0], self.after[1])
 
 
 def read_pages(client: OpenSearch, log: Log, after: list[Any] | None, until: datetime,
