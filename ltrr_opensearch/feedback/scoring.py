@@ -76,9 +76,10 @@ def counted_events(events: Iterable[PairEvent], weights: Mapping[str, float],
     kept: list[PairEvent] = []
     capped = 0
     for group in groups.values():
-        group.sort(key=lambda e: (-weights.get(e.action, 0.0), e.timestamp))
+        if len(group) > config.per_client_cap:  # (most groups are one event: nothing to cut)
+            group.sort(key=lambda e: (-weights.get(e.action, 0.0), e.timestamp))
+            capped += len(group) - config.per_client_cap
         kept.extend(group[: config.per_client_cap])
-        capped += max(0, len(group) - config.per_client_cap)
     return kept, capped
 
 
