@@ -160,6 +160,14 @@ def steady_state(base, client, args, rate):
             if failed:
                 print(f"  worker: {len(failed)} of {len(cycles)} cycles failed, first: "
                       f"{failed[0].get('error')}")
+            busy = [c for c in cycles if c.get("ok") and c.get("events_read")]
+            if busy:
+                def median(name):
+                    return statistics.median(c["timings_ms"].get(name, 0.0) for c in busy)
+                print(f"  worker: {len(busy)} cycles that read events, median "
+                      f"{statistics.median(c['events_read'] for c in busy):,.0f} events, "
+                      f"{median('total'):,.0f} ms (consumers {median('consumers'):,.0f}, "
+                      f"bandit learn {median('learn'):,.0f}, sync {median('sync'):,.0f})")
         client.indices.delete(index=f"{settings.index_prefix}-*", ignore_unavailable=True,
                               expand_wildcards="all")
 

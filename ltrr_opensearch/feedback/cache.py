@@ -37,7 +37,7 @@ class KeyCache(Generic[V]):
             raise ValueError(f"max_keys must be >= 0, got {max_keys}")
         self.max_keys = max_keys
         self._entries: OrderedDict[Hashable, V] = OrderedDict()
-        self._lock = threading.Lock()  # a consumer may apply key partitions side by side
+        self._lock = threading.RLock()  # a consumer may apply key partitions side by side
         self._positions: dict[str, Any] = {}
         self._version: Any = None
         # Every key with docs up to the checkpoints is held: true from a start with nothing
@@ -75,6 +75,11 @@ class KeyCache(Generic[V]):
             if value is not None:
                 self._entries.move_to_end(key)
             return value
+
+    def put_if_absent(self, key: Hashable, value: V) -> None:
+        with self._lock:
+            if key not in self._entries:
+                self.put(key, value)
 
     def put(self, key: Hashable, value: V) -> None:
         if self.max_keys == 0:

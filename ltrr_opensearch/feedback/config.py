@@ -41,7 +41,7 @@ class FeedbackConfig:
     reformulation_window_seconds: float = 300.0
     # Log docs a consumer applies at once: a key touched several times in a batch is
     # recomputed and written once, and the checkpoint moves once per batch.
-    consumer_batch_size: int = 20000
+    consumer_batch_size: int = 50_000
     # Keys (requests, query/entity pairs) whose log docs each consumer keeps folded in
     # memory between runs, so a touched key is not read again from the log
     # (feedback/cache.py); 0 reads every touched key from the log each time.

@@ -216,24 +216,24 @@ class MemoryConsumer:
         ordered = sorted(pairs)
         if not ordered:
             return 0
-        logs = self._pair_logs(ordered)
         shown = self._impressions(ordered, now)
         in_index = description_for(self.settings).memory_store == MEMORY_IN_INDEX
-        # Entity partitions, side by side: one scores while another's writes are in the
-        # engine. By entity, so that each entity's map is rebuilt by one partition only.
+        # Entity partitions, side by side: one folds and scores while another's writes are
+        # in the engine. By entity, so that each entity's map is rebuilt by one partition.
         parts: list[list[Pair]] = [[] for _ in range(_partitions(len(ordered)))]
         for pair in ordered:
             parts[zlib.crc32(pair[1].encode("utf-8")) % len(parts)].append(pair)
         if len(parts) == 1:
-            return self._apply_part(parts[0], logs, shown, now, in_index)
+            return self._apply_part(parts[0], shown, now, in_index)
         with ThreadPoolExecutor(len(parts), thread_name_prefix="ltrr-memory") as pool:
-            done = [pool.submit(self._apply_part, part, logs, shown, now, in_index)
+            done = [pool.submit(self._apply_part, part, shown, now, in_index)
                     for part in parts]
         return sum(d.result() for d in done)
 
-    def _apply_part(self, pairs: list[Pair], logs: Mapping[Pair, PairLog],
+    def _apply_part(self, pairs: list[Pair],
                     shown: Mapping[Pair, tuple[int, float, str | None]], now: datetime,
                     in_index: bool) -> int:
+        logs = self._pair_logs(pairs)
         docs = {}
         for key, entity in pairs:
             log = logs[(key, entity)]
@@ -328,8 +328,8 @@ class MemoryConsumer:
                     pair = (doc["q2e_key"], doc["event_attributes"]["object"]["object_id"])
                     read.setdefault(pair, PairLog()).add(hit["_id"], doc)
             for pair, log in read.items():
-                if pair not in out:
-                    self.cache.put(pair, log)
+                if pair not in out:  # (another partition may hold it, folded: keep that)
+                    self.cache.put_if_absent(pair, log)
 
     def _impressions(self, pairs: Sequence[Pair], now: datetime
                      ) -> dict[Pair, tuple[int, float, str | None]]:
