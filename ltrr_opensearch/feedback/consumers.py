@@ -50,6 +50,11 @@ DEFAULT_PAGE = 5_000
 
 
 class Consumer(Protocol):
+    """What :func:`run_consumers` drives. Optional, looked up by name: ``sources`` (log name
+    -> the fields it reads of a doc; default the whole doc), ``follow(positions) -> bool``
+    and ``saved(log, position)`` (a consumer that keeps state between runs is told the
+    checkpoints a run starts from and each one it saves; see feedback/cache.py)."""
+
     name: str
 
     def keys_from_queries(self, hits: list[dict[str, Any]]) -> set[Any]: ...
@@ -66,7 +71,7 @@ class ConsumerRun:
     docs: int  # log docs read in this run
     keys: int  # requests or pairs recomputed
     outputs: int  # docs written (rewards, evidence, rows)
-    seconds: float = 0.0  # wall-clock time this consumer spent on this log
+    seconds: float = 0.0  # time this consumer spent applying this log's batches
 
 
 def default_consumers(client: OpenSearch, settings: Settings) -> list[Consumer]:

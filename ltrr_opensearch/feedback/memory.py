@@ -1,11 +1,14 @@
 """The Q2E memory consumer: evidence docs per (query key, entity) and the catalog's ``q2e``.
 
 For every pair touched by new events (or by new searches that showed a remembered pair) the
-consumer re-reads that pair's whole evidence from the logs, scores it
+consumer scores the pair from all its weighted events and impressions
 (:mod:`ltrr_opensearch.feedback.scoring`), overwrites its evidence doc in ``<prefix>-memory``
 and then rewrites the ``q2e`` map of each touched entity in the catalog with one batched
-bulk of scripted partial updates. Everything is recomputed, never incremented, so
-re-applying a batch after a crash, or replaying events, leaves the same result.
+bulk of scripted partial updates. A pair's events and an entity's memory docs are kept
+between batches and the new ones folded in (docs/feedback.md, "What a consumer keeps between
+runs"); what is not held is read from the logs. Everything is recomputed, never
+incremented, so re-applying a batch after a crash, or replaying events, leaves the same
+result.
 """
 
 from __future__ import annotations
@@ -335,7 +338,7 @@ class MemoryConsumer:
                      ) -> dict[Pair, tuple[int, float, str | None]]:
         """(searches that showed it, their decayed sum at ``now``, the key's query text) per
         pair that was shown, from one paged composite aggregation of the query log per
-        chunk of keys (the same sum, over the same docs, as a search per pair)."""
+        chunk of pairs (the same sum, over the same docs, as a search per pair)."""
         now_ms = int(now.timestamp() * 1000)
         half_life_ms = self.config.half_life_days * 86400_000.0
         out: dict[Pair, tuple[int, float, str | None]] = {}

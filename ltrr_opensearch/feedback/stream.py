@@ -2,11 +2,12 @@
 
 Each log is read sorted by (arrival time, doc key) with ``search_after``; a consumer's
 position in each log is one doc in the state index (``_id = checkpoint:<consumer>:<log>``),
-written only after the consumer applied the page. A crash between the two re-applies that
-page on restart, which is harmless because every consumer recomputes its outputs from the
-logs (idempotent) instead of incrementing them. ``search_after`` rather than
-``helpers.scan``: a checkpoint is a sort position a later run resumes from, which a scroll
-cannot give. Full reads without a checkpoint use :func:`ltrr_opensearch.bulk.scan`.
+written only after the consumer applied the batch. A crash between the two re-applies that
+batch on restart, which is harmless because every consumer recomputes its outputs from all
+the logs hold for a key (idempotent) instead of incrementing them. ``search_after`` rather
+than ``helpers.scan``: a checkpoint is a sort position a later run resumes from, which a
+scroll cannot give. Full reads without a checkpoint use :func:`ltrr_opensearch.bulk.scan`;
+:class:`History` reads what a checkpoint covers for keys a consumer does not hold.
 """
 
 from __future__ import annotations
@@ -117,7 +118,6 @@ def read_pages(client: OpenSearch, log: Log, after: list[Any] | None, until: dat
         after = hits[-1]["sort"]
         if len(hits) < page_size:
             return
-
 
 
 def read_batches(client: OpenSearch, log: Log, after: list[Any] | None, until: datetime,
