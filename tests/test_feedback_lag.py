@@ -64,6 +64,8 @@ def test_worker_status_prints_each_consumers_lag_and_a_cycle_logs_what_is_left(
     assert run_cycle(client, settings, settle_seconds=0).behind == 0
     assert main(["worker", "--status", "--url", settings.urls[0]]) == 0
     table = capsys.readouterr().out.splitlines()
+    assert main(["worker", "--json", "--url", settings.urls[0]]) == 2  # --json alone: refused
+    assert "--json goes with --status" in capsys.readouterr().err
     assert table[0].split() == ["consumer", "log", "processed", "behind", "seconds", "checkpoint"]
     assert table[2].split()[:4] == ["rewards", "events", "3", "0"]
 

@@ -105,6 +105,10 @@ def _worker(args: argparse.Namespace) -> int:
     from ltrr_opensearch.service.worker import install_stop_signals, run_worker
 
     _positive("--interval", args.interval)
+    if args.json and not args.status:
+        from ltrr_opensearch.errors import ConfigError
+
+        raise ConfigError("--json goes with --status", hint="ltrr worker --status --json")
     settings = settings_from_args(args)
     if args.status:
         return _worker_status(settings, as_json=args.json)
