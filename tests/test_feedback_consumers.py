@@ -13,6 +13,7 @@ from ltrr_opensearch.feedback.cache import KeyCache
 from ltrr_opensearch.feedback.config import FeedbackConfig, MemoryConfig
 from ltrr_opensearch.feedback.events import parse_timestamp
 from ltrr_opensearch.feedback.indices import memory_index, training_rows_index
+from ltrr_opensearch.feedback.lag import consumer_lag
 from ltrr_opensearch.feedback.memory import _DECAYED_SUM, MemoryConsumer, entity_memory
 from ltrr_opensearch.feedback.rewards import RewardConsumer, reward_docs
 from ltrr_opensearch.feedback.scoring import PairEvent, merge_q2e, score_pair
@@ -196,3 +197,22 @@ def test_a_cache_that_lets_a_key_go_no_longer_claims_to_hold_every_key():
     cache.put("c", 3)
     assert (cache.get("a"), cache.get("b"), cache.get("c")) == (1, None, 3)
     assert not cache.complete
+
+
+class Broken(TrainingSetConsumer):
+    def apply(self, query_ids, now=None):
+        raise RuntimeError("disk full")
+
+
+def test_a_failing_consumer_stops_alone_and_its_failure_is_raised_after_the_others_ran(
+        client, settings):
+    make_catalog(client, settings)
+    log_search(client, settings, search(client, settings, "halo", "r1", ["t1", "t2"], "u1"),
+               refresh="wait_for")
+    ingest_events(client, settings, [event("r1", "t1", "play", "u1")])
+    with pytest.raises(RuntimeError, match="disk full"):
+        run_consumers(client, settings, [Broken(client, settings),
+                                         RewardConsumer(client, settings)], settle_seconds=0)
+    lags = {(lag.consumer, lag.log): lag.behind for lag in consumer_lag(client, settings)}
+    assert lags[("rewards", "events")] == 0 and lags[("training", "queries")] == 1
+    assert client.get(index=settings.state_index, id="r1:bm25")["_source"]["reward"] == 1.0
