@@ -39,6 +39,13 @@ class FeedbackConfig:
     settle_seconds: float = 5.0
     # Engagement credits earlier searches of the same session this recent (0 disables).
     reformulation_window_seconds: float = 300.0
+    # Log docs a consumer applies at once: a key touched several times in a batch is
+    # recomputed and written once, and the checkpoint moves once per batch.
+    consumer_batch_size: int = 50_000
+    # Keys (requests, query/entity pairs) whose log docs each consumer keeps folded in
+    # memory between runs, so a touched key is not read again from the log
+    # (feedback/cache.py); 0 reads every touched key from the log each time.
+    consumer_cache_keys: int = 200_000
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FeedbackConfig:
@@ -65,6 +72,12 @@ class FeedbackConfig:
         if "settle_seconds" in raw:
             values["settle_seconds"] = _number("[feedback] settle_seconds",
                                                raw["settle_seconds"], low=0.0)
+        if "consumer_batch_size" in raw:
+            values["consumer_batch_size"] = int(_number("[feedback] consumer_batch_size",
+                                                        raw["consumer_batch_size"], low=1))
+        if "consumer_cache_keys" in raw:
+            values["consumer_cache_keys"] = int(_number("[feedback] consumer_cache_keys",
+                                                        raw["consumer_cache_keys"], low=0))
         if "reformulation_window_seconds" in raw:
             values["reformulation_window_seconds"] = _number(
                 "[feedback] reformulation_window_seconds", raw["reformulation_window_seconds"],

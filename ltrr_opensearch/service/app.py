@@ -32,7 +32,14 @@ from fastapi import Body, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from opensearchpy import exceptions as os_exc
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -107,6 +114,20 @@ class Metrics:
         self.bandit_syncs = Counter("ltrr_bandit_publishes",
                                     "new bandit snapshots picked up without restart",
                                     registry=r)
+        # The feedback consumers' lag (``ltrr worker``), read from their checkpoints in the
+        # state index every resync interval; ..._read_timestamp says how fresh it is.
+        lag = ["consumer", "log"]
+        self.consumer_behind = Gauge("ltrr_consumer_behind_docs",
+                                     "log docs that arrived after the consumer's checkpoint",
+                                     lag, registry=r)
+        self.consumer_lag = Gauge("ltrr_consumer_lag_seconds",
+                                  "how long the oldest doc not applied yet has waited",
+                                  lag, registry=r)
+        self.consumer_processed = Gauge("ltrr_consumer_processed_docs",
+                                        "log docs the consumer has applied", lag, registry=r)
+        self.consumer_lag_read = Gauge("ltrr_consumer_lag_read_timestamp_seconds",
+                                       "when the consumers' lag was last read (unix time)",
+                                       registry=r)
 
 
 @dataclass
@@ -174,7 +195,9 @@ class ServiceState:
                                                     ("ltrr-resync", self.resync_seconds,
                                                      self._resync_job),
                                                     ("ltrr-flush", self.flush_seconds,
-                                                     self._flush_job))]
+                                                     self._flush_job),
+                                                    ("ltrr-lag", self.resync_seconds,
+                                                     self._lag_job))]
         for thread in self.threads:
             thread.start()
 
@@ -228,6 +251,15 @@ class ServiceState:
     def _flush_job(self) -> None:
         if self.search_log is not None:
             self.search_log.flush()
+
+    def _lag_job(self) -> None:
+        from ltrr_opensearch.feedback.lag import consumer_lag
+
+        for lag in consumer_lag(self.client, self.settings):
+            self.metrics.consumer_behind.labels(lag.consumer, lag.log).set(lag.behind)
+            self.metrics.consumer_lag.labels(lag.consumer, lag.log).set(lag.seconds_behind)
+            self.metrics.consumer_processed.labels(lag.consumer, lag.log).set(lag.processed)
+        self.metrics.consumer_lag_read.set_to_current_time()
 
 
 def _reason(exc: BaseException) -> str:
