@@ -189,7 +189,9 @@ class Gazetteer:
     catalog's types, recognised by :func:`type_words`. ``known_words`` are texts whose
     words users type on purpose (catalog titles); together with the words of every value
     they are never typo-corrected on their own, and their punctuated words teach
-    :meth:`rewrite` the catalog's spelling. Build one with :meth:`from_rows` or
+    :meth:`rewrite` the catalog's spelling. ``entity_types`` may map each type to how
+    many entities have it (:meth:`type_rank`); ``titles`` are the entity titles
+    :meth:`is_title` knows (default: ``known_words``). Build one with :meth:`from_rows` or
     :meth:`from_index`; it is read-only afterwards and safe to share between threads.
     """
 
@@ -198,7 +200,8 @@ class Gazetteer:
         vocab: Mapping[str, Mapping[str, float]],
         known_words: Iterable[str] = (),
         *,
-        entity_types: Iterable[str] = (),
+        entity_types: Iterable[str] | Mapping[str, float] = (),
+        titles: Iterable[str] | None = None,
     ) -> None:
         bad = sorted(k for k in vocab if not _KIND_NAME.match(k) or k == "entity_type")
         if bad:
@@ -216,8 +219,15 @@ class Gazetteer:
                     self._add(alias, _Entry(kind, value, float(weight)))
         for kind in CATALOG_KINDS:
             self._values.setdefault(kind, ())
-        types = tuple(sorted(set(entity_types)))
+        type_counts = (dict(entity_types) if isinstance(entity_types, Mapping)
+                       else dict.fromkeys(entity_types, 0.0))
+        types = tuple(sorted(type_counts))
         self._values["entity_type"] = types
+        # Most common first; ties by name, so the ranks do not depend on reading order.
+        by_count = sorted(types, key=lambda t: (-float(type_counts[t]), t))
+        self._type_ranks = {t: rank for rank, t in enumerate(by_count, start=1)}
+        self._titles = frozenset(normalize_query(t) for t in (texts if titles is None
+                                                               else titles))
         for entity_type in types:
             for word in type_words(entity_type):
                 self._add(word, _Entry("entity_type", entity_type, 0.0))
@@ -230,6 +240,17 @@ class Gazetteer:
         every_value = (v for values in vocab.values() for v in values)
         self._compounds = self._compound_index([*texts, *every_value])
         self._compound_tokens = max((p.count(" ") + 1 for p in self._compounds), default=0)
+
+    def type_rank(self, entity_type: str | None) -> int | None:
+        """1 for the catalog's most common entity type, 2 for the next...; None for a type
+        the catalog does not have."""
+        return self._type_ranks.get(entity_type) if entity_type is not None else None
+
+    def is_title(self, tokens: Sequence[str]) -> bool:
+        """The tokens (as the catalog spells them, :meth:`rewrite`) are exactly the title
+        of a catalog entity: any entity when built from rows, the most popular ones (and
+        every punctuated title) when read from an index. A set lookup, no round trip."""
+        return bool(tokens) and " ".join(tokens) in self._titles
 
     def known_word_fraction(self, tokens: Sequence[str]) -> float:
         """Share of the non-stopword tokens that are catalog words or numbers. Slang and
@@ -293,6 +314,7 @@ class Gazetteer:
         types: Counter[str] = Counter()
         years: Counter[int] = Counter()
         titles: set[str] = set()
+        creator_titles: set[str] = set()
         creator_types = _creator_types(d)
         periods = _period_field(d)
         for position, row in enumerate(rows):
@@ -312,6 +334,7 @@ class Gazetteer:
                 title = _optional_str(row, title_field.name, where)
                 if title and position_in_title == 0 and entity_type in creator_types:
                     counts[CREATOR_KIND][title] += 1
+                    creator_titles.add(title)
                 elif title:
                     titles.add(title)
             for kind, field in d.facets.items():
@@ -323,7 +346,9 @@ class Gazetteer:
                     years[year] += 1
         vocab.update(counts)
         vocab.update(_period_vocab(years))
-        return cls(vocab, titles, entity_types=set(types) | set(d.entity_types or ()))
+        declared = dict.fromkeys(d.entity_types or (), 0.0)
+        return cls(vocab, titles, entity_types={**declared, **types},
+                   titles=titles | creator_titles)
 
     @classmethod
     def from_index(
@@ -364,7 +389,8 @@ class Gazetteer:
                 merged[value] = merged.get(value, 0.0) + count
             vocab[kind] = merged
         vocab.setdefault(CREATOR_KIND, {})
-        types = set(vocab.pop("entity_type", {})) | set(catalog.description.entity_types or ())
+        declared = dict.fromkeys(catalog.description.entity_types or (), 0.0)
+        types = {**declared, **vocab.pop("entity_type", {})}
         vocab.update(_period_vocab(read.years))
         return cls(vocab, read.titles, entity_types=types)
 
