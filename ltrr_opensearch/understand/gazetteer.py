@@ -190,9 +190,10 @@ class Gazetteer:
     words users type on purpose (catalog titles); together with the words of every value
     they are never typo-corrected on their own, and their punctuated words teach
     :meth:`rewrite` the catalog's spelling. ``entity_types`` may map each type to how
-    many entities have it (:meth:`type_rank`); ``titles`` are the entity titles
-    :meth:`is_title` knows (default: ``known_words``). Build one with :meth:`from_rows` or
-    :meth:`from_index`; it is read-only afterwards and safe to share between threads.
+    many entities have it (:meth:`type_rank`); :meth:`is_title` knows the ``known_words``
+    titles plus ``extra_titles`` (titles that are not known words: creators'). Build one
+    with :meth:`from_rows` or :meth:`from_index`; it is read-only afterwards and safe to
+    share between threads.
     """
 
     def __init__(
@@ -201,7 +202,7 @@ class Gazetteer:
         known_words: Iterable[str] = (),
         *,
         entity_types: Iterable[str] | Mapping[str, float] = (),
-        titles: Iterable[str] | None = None,
+        extra_titles: Iterable[str] = (),
     ) -> None:
         bad = sorted(k for k in vocab if not _KIND_NAME.match(k) or k == "entity_type")
         if bad:
@@ -210,7 +211,8 @@ class Gazetteer:
         self._values: dict[str, tuple[str, ...]] = {}
         self._exact: dict[str, _Entry] = {}
         texts = list(known_words)
-        title_words = frozenset(word for text in texts for word in normalize_query(text).split())
+        titles = {normalize_query(text) for text in texts}
+        title_words = frozenset(word for title in titles for word in title.split())
         for kind in sorted(vocab, key=kind_rank):
             values = vocab[kind]
             self._values[kind] = tuple(sorted(values))
@@ -226,8 +228,7 @@ class Gazetteer:
         # Most common first; ties by name, so the ranks do not depend on reading order.
         by_count = sorted(types, key=lambda t: (-float(type_counts[t]), t))
         self._type_ranks = {t: rank for rank, t in enumerate(by_count, start=1)}
-        self._titles = frozenset(normalize_query(t) for t in (texts if titles is None
-                                                               else titles))
+        self._titles = frozenset(titles | {normalize_query(t) for t in extra_titles})
         for entity_type in types:
             for word in type_words(entity_type):
                 self._add(word, _Entry("entity_type", entity_type, 0.0))
@@ -348,7 +349,7 @@ class Gazetteer:
         vocab.update(_period_vocab(years))
         declared = dict.fromkeys(d.entity_types or (), 0.0)
         return cls(vocab, titles, entity_types={**declared, **types},
-                   titles=titles | creator_titles)
+                   extra_titles=creator_titles)
 
     @classmethod
     def from_index(
