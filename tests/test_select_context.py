@@ -137,3 +137,16 @@ def test_state_learned_on_an_older_context_keeps_serving(client, catalog, caplog
                    refresh="wait_for")
     learner.sync()
     assert learner.bandit.counts["bm25_popularity"] == 1
+
+
+def test_an_experiment_variant_s_policy_reads_the_serving_layout(client, catalog, tmp_path):
+    from ltrr_opensearch.experiment.flags import FlagSource, Variant
+
+    flags = tmp_path / "flags.json"
+    flags.write_text('{"flags": {}}')
+    source = FlagSource.from_file(str(flags))
+    timed = serving_pipeline(client, catalog, with_clock(serving_config(catalog), True))
+    variant = source.selector(Variant(policy="lints"), timed.selector, client, catalog)
+    assert variant.config.name == "lints" and variant.context_spec.clock
+    context = timed.understand("metallica").context
+    assert variant.select(context, seed=0).choices  # no layout mismatch
