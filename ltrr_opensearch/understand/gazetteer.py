@@ -201,8 +201,8 @@ class Gazetteer:
         vocab: Mapping[str, Mapping[str, float]],
         known_words: Iterable[str] = (),
         *,
-        entity_types: Iterable[str] | Mapping[str, float] = (),
         extra_titles: Iterable[str] = (),
+        entity_types: Iterable[str] = (),
     ) -> None:
         bad = sorted(k for k in vocab if not _KIND_NAME.match(k) or k == "entity_type")
         if bad:
@@ -213,6 +213,13 @@ class Gazetteer:
         texts = list(known_words)
         titles = {normalize_query(text) for text in texts}
         title_words = frozenset(word for title in titles for word in title.split())
+        self._titles = frozenset(titles | {normalize_query(t) for t in extra_titles})
+        # Types by how many entities have them (a mapping's values; plain names count 0),
+        # most common first, ties by name: the ranks do not depend on reading order.
+        counts = (dict(entity_types) if isinstance(entity_types, Mapping)
+                  else dict.fromkeys(entity_types, 0.0))
+        by_count = sorted(counts, key=lambda t: (-float(counts[t]), t))
+        self._type_ranks = {t: rank for rank, t in enumerate(by_count, start=1)}
         for kind in sorted(vocab, key=kind_rank):
             values = vocab[kind]
             self._values[kind] = tuple(sorted(values))
@@ -221,14 +228,8 @@ class Gazetteer:
                     self._add(alias, _Entry(kind, value, float(weight)))
         for kind in CATALOG_KINDS:
             self._values.setdefault(kind, ())
-        type_counts = (dict(entity_types) if isinstance(entity_types, Mapping)
-                       else dict.fromkeys(entity_types, 0.0))
-        types = tuple(sorted(type_counts))
+        types = tuple(sorted(set(entity_types)))
         self._values["entity_type"] = types
-        # Most common first; ties by name, so the ranks do not depend on reading order.
-        by_count = sorted(types, key=lambda t: (-float(type_counts[t]), t))
-        self._type_ranks = {t: rank for rank, t in enumerate(by_count, start=1)}
-        self._titles = frozenset(titles | {normalize_query(t) for t in extra_titles})
         for entity_type in types:
             for word in type_words(entity_type):
                 self._add(word, _Entry("entity_type", entity_type, 0.0))
@@ -241,17 +242,6 @@ class Gazetteer:
         every_value = (v for values in vocab.values() for v in values)
         self._compounds = self._compound_index([*texts, *every_value])
         self._compound_tokens = max((p.count(" ") + 1 for p in self._compounds), default=0)
-
-    def type_rank(self, entity_type: str | None) -> int | None:
-        """1 for the catalog's most common entity type, 2 for the next...; None for a type
-        the catalog does not have."""
-        return self._type_ranks.get(entity_type) if entity_type is not None else None
-
-    def is_title(self, tokens: Sequence[str]) -> bool:
-        """The tokens (as the catalog spells them, :meth:`rewrite`) are exactly the title
-        of a catalog entity: any entity when built from rows, the most popular ones (and
-        every punctuated title) when read from an index. A set lookup, no round trip."""
-        return bool(tokens) and " ".join(tokens) in self._titles
 
     def known_word_fraction(self, tokens: Sequence[str]) -> float:
         """Share of the non-stopword tokens that are catalog words or numbers. Slang and
@@ -406,6 +396,17 @@ class Gazetteer:
     def __len__(self) -> int:
         """How many distinct phrases (values and aliases) can be recognised."""
         return len(self._exact)
+
+    def type_rank(self, entity_type: str | None) -> int | None:
+        """1 for the catalog's most common entity type, 2 for the next...; None for a type
+        the catalog does not have."""
+        return self._type_ranks.get(entity_type) if entity_type is not None else None
+
+    def is_title(self, tokens: Sequence[str]) -> bool:
+        """The tokens (as the catalog spells them, :meth:`rewrite`) are exactly the title
+        of a catalog entity: any entity when built from rows, the most popular ones (and
+        every punctuated title) when read from an index. A set lookup, no round trip."""
+        return bool(tokens) and " ".join(tokens) in self._titles
 
     def match(self, tokens: tuple[str, ...] | list[str]) -> tuple[SpanMatch, ...]:
         """Recognise slots in normalised tokens, left to right, longest span first."""
