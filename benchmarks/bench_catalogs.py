@@ -19,6 +19,9 @@ system answers every query:
 * ``<strategy>`` — ``Pipeline.search(q, strategies=[(name, 50)])``: one strategy alone, for
   every template found (those off by default are marked ``(off)``);
 * ``default`` — ``Pipeline.search(q)``: every default-on strategy, merged (the product path);
+* ``serve (day one)`` — what ``ltrr serve`` answers on its first day: the serving policy's
+  selector over a fresh bandit state (then a floor table: each kind against the best
+  single strategy, issue 21);
 * ``default-<strategy>`` (with ``--ablate``) — the default search without that one
   default-on strategy: what it adds to the default search on this catalog;
 * ``fusion`` / ``rrf`` — the same candidates without the LTR model, merged by the fallback
@@ -129,6 +132,61 @@ def strategy_alone(name: str) -> System:
 @system("default")
 def default_search(bench: Bench, query: str) -> list[str]:
     return [c.id for c in bench.pipeline.search(query, k=TOP).shown]
+
+
+DAY_ONE = "serve (day one)"
+_SERVING: dict[int, Pipeline] = {}
+
+
+@system(DAY_ONE)
+def serve_day_one(bench: Bench, query: str) -> list[str]:
+    """What ``ltrr serve`` answers on its first day: its selector (the serving policy, as
+    service/app.py builds it) over a fresh bandit state. Nothing is fed back here, so the
+    state stays that of day one."""
+    if id(bench) not in _SERVING:
+        from ltrr_opensearch.loop import serving_config
+        from ltrr_opensearch.select.learner import Learner
+        from ltrr_opensearch.service.state import PublishedSelector
+
+        learner = Learner.load(bench.client, bench.settings, serving_config(bench.settings))
+        _SERVING[id(bench)] = dataclasses.replace(bench.pipeline,
+                                                  selector=PublishedSelector(learner))
+    return [c.id for c in _SERVING[id(bench)].search(query, k=TOP, log=False).shown]
+
+
+FLOOR_MRR, FLOOR_ATTRIBUTE_P = 0.02, 0.05  # issue 21's floor under the best single strategy
+
+
+def floor_report(summary: dict[str, dict[str, dict[str, float]]], strategies: list[str],
+                 kinds: list[str]) -> str:
+    """Issue 21's floor per query kind: MRR@10 at least the best single strategy's minus
+    0.02, and attribute P@10 at least the best single's minus 0.05 (when the run measured
+    P@10), for the default search and the first-day serving search."""
+    singles = [s for s in strategies if s in summary]
+    systems = [s for s in ("default", DAY_ONE) if s in summary]
+    if not singles or not systems:
+        return ""
+    lines = ["| kind | metric | best single strategy | " + " | ".join(systems) + " |",
+             "|---|---|---|" + "---|" * len(systems)]
+    for kind in kinds:
+        checks = [("mrr@10", "MRR@10", FLOOR_MRR)]
+        if kind == "attribute":
+            checks.append(("p@10", "P@10", FLOOR_ATTRIBUTE_P))
+        for key, label, slack in checks:
+            scored = [(summary[s][kind][key], s) for s in singles
+                      if key in summary[s].get(kind, {})]
+            if not scored:
+                continue
+            best, name = max(scored)
+            cells = []
+            for s in systems:
+                value = summary[s].get(kind, {}).get(key)
+                verdict = "-" if value is None else ("ok" if value >= best - slack else "BELOW")
+                cells.append("-" if value is None else f"{value:.3f} {verdict}")
+            lines.append(f"| {kind} | {label} | {best:.3f} ({name}) | " + " | ".join(cells)
+                         + " |")
+    return "floor: at least the best single strategy's MRR@10 - 0.02 per kind, attribute " \
+           "P@10 - 0.05\n\n" + "\n".join(lines)
 
 
 def _unranked(bench: Bench, query: str) -> Any:
@@ -358,6 +416,9 @@ def print_reports(paths: list[str]) -> int:
         ablation = contributions(summary, data.get("default_on", []), kinds)
         if ablation:
             print("\n" + ablation)
+        floor = floor_report(summary, data.get("default_on", []), kinds)
+        if floor:
+            print("\n" + floor)
     return 0
 
 
@@ -476,6 +537,9 @@ def main() -> int:
     ablation = contributions(summary, default_on, kinds)
     if ablation:
         print("\n" + ablation)
+    floor = floor_report(summary, default_on, kinds)
+    if floor:
+        print("\n" + floor)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     target = out / (f"{label}-{Path(args.judged).stem}.json" if args.own_index

@@ -189,6 +189,17 @@ class Pipeline:
         names = [n for n in names if n not in never] or list(names)
         return [ArmChoice(name, self.default_k, 1.0) for name in names], None
 
+    def understand(self, query: str, *, now: datetime | None = None,
+                   user_features: Mapping[str, float] | None = None) -> Understanding:
+        """Query understanding with the context the selector reads: its layout (the clock
+        fields if its config turns them on) and whether the memory holds the query's key."""
+        from ltrr_opensearch.select.config import context_spec_of
+        from ltrr_opensearch.understand import understand
+
+        return understand(query, self.gazetteer, now=now, user_features=user_features,
+                          spec=context_spec_of(self.selector),
+                          memory_keys=self._availability().memory_keys)
+
     def unavailable(self, understanding: Understanding) -> dict[str, str]:
         """Strategies that cannot return anything for this request (no memory for its key,
         no query vector, no date field), with reasons: the bandit does not choose them."""
@@ -217,12 +228,11 @@ class Pipeline:
         skips the UBI query record for this request only."""
         from ltrr_opensearch.retrieve.merge import merge_results
         from ltrr_opensearch.retrieve.msearch import run_strategies
-        from ltrr_opensearch.understand import understand
 
         started = time.perf_counter()
         timings: dict[str, float] = {}
         now = now or (self.now() if self.now else None)
-        understanding = understand(query, self.gazetteer, now=now, user_features=user_features)
+        understanding = self.understand(query, now=now, user_features=user_features)
         mark = _lap(timings, "understand", started)
         variant = self.flags.resolve(client_id) if self.flags is not None else None
         ranker = (self.flags.ranker(variant, self.ranker, self.client, self.settings)

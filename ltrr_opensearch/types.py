@@ -10,10 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# Catalogs may use any entity_type token (catalog/schema.py); this fixed list is only the
-# width of the bandit's arm-feature one-hot (select/config.py), where other types count as none.
-ENTITY_TYPES = ("track", "artist", "album", "playlist", "podcast", "station", "genre")
-
 
 @dataclass(frozen=True)
 class Slot:

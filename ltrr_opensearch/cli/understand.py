@@ -13,7 +13,8 @@ def register(commands: argparse._SubParsersAction, parent: argparse.ArgumentPars
         help="slots, intent and context vector of queries, using the catalog's vocabulary",
     )
     parser.add_argument("queries", nargs="+", metavar="QUERY")
-    parser.add_argument("--now", help="ISO time for the time-of-day features (default: now)")
+    parser.add_argument("--now", help="ISO time for the clock features, when the serving "
+                                      "policy turns them on (default: now)")
     parser.add_argument("--json", action="store_true", help="one JSON object per query")
     parser.set_defaults(func=_understand)
 
@@ -24,6 +25,9 @@ def _understand(args: argparse.Namespace) -> int:
     from ltrr_opensearch.cli import settings_from_args
     from ltrr_opensearch.engine.client import make_client
     from ltrr_opensearch.errors import ConfigError
+    from ltrr_opensearch.feedback.indices import memory_index
+    from ltrr_opensearch.loop import serving_config
+    from ltrr_opensearch.select.availability import MemoryKeys
     from ltrr_opensearch.understand import Gazetteer, understand
 
     now = None
@@ -34,9 +38,13 @@ def _understand(args: argparse.Namespace) -> int:
             raise ConfigError(f"--now {args.now!r} is not an ISO time",
                               hint="e.g. --now 2024-01-06T21:30") from None
     settings = settings_from_args(args)
-    gazetteer = Gazetteer.from_index(make_client(settings), settings)
+    client = make_client(settings)
+    gazetteer = Gazetteer.from_index(client, settings)
+    # The context the serving bandit would see: its layout, the memory's keys.
+    spec = serving_config(settings).context_spec
+    memory = MemoryKeys(client, memory_index(settings))
     for query in args.queries:
-        u = understand(query, gazetteer, now=now)
+        u = understand(query, gazetteer, now=now, spec=spec, memory_keys=memory)
         if args.json:
             print(json.dumps({
                 "query": u.raw, "normalized": u.normalized, "searched": u.match_text,

@@ -159,13 +159,20 @@ class FlagSource:
             return found
         from dataclasses import replace
 
-        from ltrr_opensearch.select.config import config_from_settings, load_config
+        from ltrr_opensearch.select.config import (
+            config_from_settings,
+            context_spec_of,
+            load_config,
+            with_clock,
+        )
         from ltrr_opensearch.select.learner import Learner
 
         try:
             config = (load_config(variant.policy) if variant.policy
                       else getattr(getattr(default, "learner", default), "config", None)
                       or config_from_settings(settings))
+            # One context per request, in the serving policy's layout: a variant reads it too.
+            config = with_clock(config, context_spec_of(default).clock)
             if variant.epsilon is not None:
                 config = replace(config, epsilon=variant.epsilon)
             if variant.namespace():

@@ -189,8 +189,11 @@ class Gazetteer:
     catalog's types, recognised by :func:`type_words`. ``known_words`` are texts whose
     words users type on purpose (catalog titles); together with the words of every value
     they are never typo-corrected on their own, and their punctuated words teach
-    :meth:`rewrite` the catalog's spelling. Build one with :meth:`from_rows` or
-    :meth:`from_index`; it is read-only afterwards and safe to share between threads.
+    :meth:`rewrite` the catalog's spelling. ``entity_types`` may map each type to how
+    many entities have it (:meth:`type_rank`); :meth:`is_title` knows the ``known_words``
+    titles plus ``extra_titles`` (titles that are not known words: creators'). Build one
+    with :meth:`from_rows` or :meth:`from_index`; it is read-only afterwards and safe to
+    share between threads.
     """
 
     def __init__(
@@ -198,6 +201,7 @@ class Gazetteer:
         vocab: Mapping[str, Mapping[str, float]],
         known_words: Iterable[str] = (),
         *,
+        extra_titles: Iterable[str] = (),
         entity_types: Iterable[str] = (),
     ) -> None:
         bad = sorted(k for k in vocab if not _KIND_NAME.match(k) or k == "entity_type")
@@ -207,7 +211,15 @@ class Gazetteer:
         self._values: dict[str, tuple[str, ...]] = {}
         self._exact: dict[str, _Entry] = {}
         texts = list(known_words)
-        title_words = frozenset(word for text in texts for word in normalize_query(text).split())
+        titles = {normalize_query(text) for text in texts}
+        title_words = frozenset(word for title in titles for word in title.split())
+        self._titles = frozenset(titles | {normalize_query(t) for t in extra_titles})
+        # Types by how many entities have them (a mapping's values; plain names count 0),
+        # most common first, ties by name: the ranks do not depend on reading order.
+        counts = (dict(entity_types) if isinstance(entity_types, Mapping)
+                  else dict.fromkeys(entity_types, 0.0))
+        by_count = sorted(counts, key=lambda t: (-float(counts[t]), t))
+        self._type_ranks = {t: rank for rank, t in enumerate(by_count, start=1)}
         for kind in sorted(vocab, key=kind_rank):
             values = vocab[kind]
             self._values[kind] = tuple(sorted(values))
@@ -299,6 +311,7 @@ class Gazetteer:
         types: Counter[str] = Counter()
         years: Counter[int] = Counter()
         titles: set[str] = set()
+        creator_titles: set[str] = set()
         creator_types = _creator_types(d)
         periods = _period_field(d)
         for position, row in enumerate(rows):
@@ -318,6 +331,7 @@ class Gazetteer:
                 title = _optional_str(row, title_field.name, where)
                 if title and position_in_title == 0 and entity_type in creator_types:
                     counts[CREATOR_KIND][title] += 1
+                    creator_titles.add(title)
                 elif title:
                     titles.add(title)
             for kind, field in d.facets.items():
@@ -329,7 +343,9 @@ class Gazetteer:
                     years[year] += 1
         vocab.update(counts)
         vocab.update(_period_vocab(years))
-        return cls(vocab, titles, entity_types=set(types) | set(d.entity_types or ()))
+        declared = dict.fromkeys(d.entity_types or (), 0.0)
+        return cls(vocab, titles, entity_types={**declared, **types},
+                   extra_titles=creator_titles)
 
     @classmethod
     def from_index(
@@ -370,7 +386,8 @@ class Gazetteer:
                 merged[value] = merged.get(value, 0.0) + count
             vocab[kind] = merged
         vocab.setdefault(CREATOR_KIND, {})
-        types = set(vocab.pop("entity_type", {})) | set(catalog.description.entity_types or ())
+        declared = dict.fromkeys(catalog.description.entity_types or (), 0.0)
+        types = {**declared, **vocab.pop("entity_type", {})}
         vocab.update(_period_vocab(read.years))
         return cls(vocab, read.titles, entity_types=types)
 
@@ -385,6 +402,17 @@ class Gazetteer:
     def __len__(self) -> int:
         """How many distinct phrases (values and aliases) can be recognised."""
         return len(self._exact)
+
+    def type_rank(self, entity_type: str | None) -> int | None:
+        """1 for the catalog's most common entity type, 2 for the next...; None for a type
+        the catalog does not have."""
+        return self._type_ranks.get(entity_type) if entity_type is not None else None
+
+    def is_title(self, tokens: Sequence[str]) -> bool:
+        """The tokens (as the catalog spells them, :meth:`rewrite`) are exactly the title
+        of a catalog entity: any entity when built from rows, the most popular ones (and
+        every punctuated title) when read from an index. A set lookup, no round trip."""
+        return bool(tokens) and " ".join(tokens) in self._titles
 
     def match(self, tokens: tuple[str, ...] | list[str]) -> tuple[SpanMatch, ...]:
         """Recognise slots in normalised tokens, left to right, longest span first."""
