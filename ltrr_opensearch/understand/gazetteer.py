@@ -447,6 +447,7 @@ class Gazetteer:
         page_size: int = 5000,
         title_entities: int = 10_000,
         catalog: BoundCatalog | None = None,
+        learned: bool = True,
     ) -> Gazetteer:
         """Collect the vocabularies from the catalog the description names (the user's own
         index, or the managed alias), with paged composite aggregations over the
@@ -456,7 +457,8 @@ class Gazetteer:
         and folds accents), which is what the keyword fields match. Known words come
         from the titles of the ``title_entities`` most popular entities (one search).
         ``catalog`` defaults to the description in force bound to the live mapping.
-        The description's synonyms become aliases.
+        The description's synonyms become aliases; with ``learned``, the phrases learned
+        from engagement so far (``feedback/vocab.py``) are added on top.
         """
         if catalog is None:
             from opensearchpy import exceptions as os_exc
@@ -487,7 +489,12 @@ class Gazetteer:
             logger.warning("synonym %r of %s names %r, a value %s does not have: ignored "
                            "(ltrr doctor)", phrase, kind, value,
                            catalog.description.target(settings))
-        return gazetteer
+        if not learned:
+            return gazetteer
+        from ltrr_opensearch.feedback.vocab import read_learned
+
+        version, phrases = read_learned(client, settings)
+        return gazetteer.with_learned(phrases, version)
 
     # -- lookup ------------------------------------------------------------------------
 
