@@ -97,9 +97,11 @@ def _vocab_show(args: argparse.Namespace) -> int:
         return 0
     for doc in sorted(decisions, key=lambda d: (not d["eligible"], -d["engagement"])):
         verdict = "learned" if doc["eligible"] else f"not learned: {doc['reason']}"
-        print(f"{doc['phrase']!r} -> {doc['kind']}={doc['value']!r}  {verdict}")
+        target = f"{doc['kind']}={doc['value']!r}" if doc.get("kind") else "-"
+        print(f"{doc['phrase']!r} -> {target}  {verdict}")
         print(f"    engagement {doc['engagement']:.3g} of {doc['total']:.3g} "
-              f"(share {doc['share']:.2f}), {doc['clients']} clients, {doc['queries']} "
+              f"(share {doc['share']:.2f}; shown {doc.get('shown_share', 0.0):.2f}, catalog "
+              f"{doc.get('rate', 0.0):.2f}), {doc['clients']} clients, {doc['queries']} "
               f"queries, {doc['event_count']} events ({doc['events_capped']} capped), "
               f"runner-up {doc['runner_up'] or '-'} ({doc['runner_up_engagement']:.3g}), "
               f"half-life {doc['half_life_days']:g} days, computed {doc['computed_at']}")

@@ -125,12 +125,22 @@ class VocabConfig:
     # Decayed, capped, weighted engagement on the value: two fresh plays or four clicks.
     min_engagement: float = 2.0
     min_clients: int = 2
+    # Items the engagement on the value is spread over, (sum w)^2 / sum w^2: engagement on
+    # one item links the query to it (the memory's job) and makes all its values look
+    # concentrated.
+    min_items: int = 3
     # The value's part of the phrase's engagement (on items with or without a value of that
     # kind); the slot's confidence. Under 0.8 the structured strategy boosts, not filters.
     min_share: float = 0.6
+    # The share's lower confidence bound must exceed, by this much, the value's share of
+    # what the phrase's searches showed (position-weighted) and of the catalog's items:
+    # engagement that only follows what was shown (the popular 1990s films first on the
+    # page, every film a movie) says nothing. -1 switches the comparison off.
+    min_margin: float = 0.15
     max_phrase_tokens: int = 3  # longest phrase learned
     max_phrases: int = 5000  # learned phrases understanding reads, most engaged first
     max_events_per_query: int = 1000  # newest events read when a query is recomputed
+    max_searches_per_query: int = 20  # newest searches whose results are the baseline
     max_queries_per_phrase: int = 2000  # queries read when a phrase is recomputed
 
     @classmethod
@@ -143,6 +153,8 @@ class VocabConfig:
                 continue
             if f.name == "min_share":
                 values[f.name] = _number("[vocab] min_share", raw[f.name], low=0.5, high=1.0)
+            elif f.name == "min_margin":
+                values[f.name] = _number("[vocab] min_margin", raw[f.name], low=-1.0, high=1.0)
             elif f.type == "int":
                 values[f.name] = int(_number(f"[vocab] {f.name}", raw[f.name], low=1))
             else:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -92,6 +93,8 @@ class VocabConsumer:
         self.description = description_for(settings)
         self.kinds = learnable_kinds(self.description)
         self._gazetteer = gazetteer  # the base vocabulary (no learned phrases), read lazily
+        self._rate_cache: dict[tuple[str, str], float] = {}
+        self._value_cache: dict[str, dict[str, tuple[str, ...]] | None] = {}
 
     # -- which query keys a page of the logs touches ---------------------------------------
     def keys_from_events(self, hits: list[dict[str, Any]]) -> set[str]:
@@ -167,32 +170,41 @@ class VocabConsumer:
                 for key, doc in zip(keys, response["docs"], strict=True) if doc.get("found")}
 
     def _queries(self, keys: Sequence[str], now: datetime) -> dict[str, QueryEvidence]:
-        """Each key's weighted events with the engaged items' values; keys without such
+        """Each key's weighted events with the engaged items' values, and what its newest
+        searches showed (the baseline engagement is compared with); keys without such
         events (or whose items are all gone from the catalog) are left out."""
         now_ms = int(now.timestamp() * 1000)
+        until = {"range": {"timestamp": {"lte": now_ms, "format": "epoch_millis"}}}
         searches: list[dict[str, Any]] = []
         for key in keys:
-            searches.append({"index": self.settings.ubi_events_index})
-            searches.append({
+            searches += [{"index": self.settings.ubi_events_index}, {
                 "size": self.config.max_events_per_query, "sort": [{"timestamp": "desc"}],
                 "_source": ["client_id", "action_name", "timestamp", "normalized",
                             "event_attributes.object.object_id"],
                 "query": {"bool": {"filter": [
                     {"term": {"q2e_key": key}}, {"terms": {"action_name": self.weighted}},
-                    {"range": {"timestamp": {"lte": now_ms, "format": "epoch_millis"}}}]}}})
+                    until]}}}]
+            searches += [{"index": self.settings.ubi_queries_index}, {
+                "size": self.config.max_searches_per_query, "sort": [{"timestamp": "desc"}],
+                "_source": ["query_response_hit_ids", "timestamp"],
+                "query": {"bool": {"filter": [{"term": {"q2e_key": key}}, until]}}}]
         responses = _msearch(self.client, searches, "reading the events of a query")
-        hits = {key: [h["_source"] for h in r["hits"]["hits"]]
-                for key, r in zip(keys, responses, strict=True)}
-        entities = sorted({h["event_attributes"]["object"]["object_id"]
-                           for found in hits.values() for h in found})
-        values = entity_values(self.client, self.settings, self.description, entities)
-        if not values:
+        hits = {key: [h["_source"] for h in responses[2 * i]["hits"]["hits"]]
+                for i, key in enumerate(keys)}
+        served = {key: [h["_source"] for h in responses[2 * i + 1]["hits"]["hits"]]
+                  for i, key in enumerate(keys)}
+        engaged = {h["event_attributes"]["object"]["object_id"]
+                   for found in hits.values() for h in found}
+        shown_ids = {i for found in served.values() for s in found
+                     for i in (s.get("query_response_hit_ids") or ())}
+        values = self._values(engaged | shown_ids)
+        if not any(entity in values for entity in engaged):
             return {}
         gazetteer = self._base()
         out: dict[str, QueryEvidence] = {}
         for key, found in hits.items():
             events = tuple(EngagedEvent(h["client_id"], h["action_name"],
-                                        parse_timestamp(h["timestamp"]), values[entity])
+                                        parse_timestamp(h["timestamp"]), values[entity], entity)
                            for h in found
                            if (entity := h["event_attributes"]["object"]["object_id"]) in values)
             normalized = next((h.get("normalized") for h in found if h.get("normalized")), "")
@@ -201,10 +213,21 @@ class VocabConsumer:
             tokens = gazetteer.rewrite(normalized.split())
             matches = gazetteer.match(tokens)
             covered = {i for m in matches for i in range(m.start, m.end)}
+            shown, mass = shown_values(served[key], values, now, self.config.half_life_days)
             out[key] = QueryEvidence(
                 key, normalized, candidate_phrases(tokens, covered, self.config.max_phrase_tokens),
-                frozenset(m.slot.kind for m in matches), events)
+                frozenset(m.slot.kind for m in matches), events, shown, mass)
         return out
+
+    def _values(self, entities: set[str]) -> dict[str, dict[str, tuple[str, ...]]]:
+        """:func:`entity_values`, kept for the life of this consumer (one run): the items
+        popular searches show come back for key after key."""
+        missing = sorted(entities - set(self._value_cache))
+        if missing:
+            found = entity_values(self.client, self.settings, self.description, missing)
+            for entity in missing:
+                self._value_cache[entity] = found.get(entity)
+        return {e: v for e in entities if (v := self._value_cache.get(e)) is not None}
 
     def _decide(self, phrases: Sequence[str], now: datetime) -> int:
         index = vocab_index(self.settings)
@@ -220,10 +243,13 @@ class VocabConsumer:
                     "query": {"bool": {"filter": [{"term": {"record": "query"}},
                                                   {"term": {"phrases": phrase}}]}}})
             responses = _msearch(self.client, searches, "reading the queries of a phrase")
-            for phrase, response in zip(chunk, responses, strict=True):
-                queries = [query_evidence(h["_source"]) for h in response["hits"]["hits"]]
-                decisions.append(decide(phrase, queries, self.feedback.weights, self.config,
-                                        now))
+            found = {phrase: [query_evidence(h["_source"]) for h in response["hits"]["hits"]]
+                     for phrase, response in zip(chunk, responses, strict=True)}
+            rates = self._rates({(kind, value) for queries in found.values()
+                                 for q in queries for e in q.events
+                                 for kind, values in e.values.items() for value in values})
+            decisions.extend(decide(phrase, queries, self.feedback.weights, self.config, now,
+                                    rates) for phrase, queries in found.items())
         before = self.client.mget(index=index, body={
             "ids": [doc_id("phrase", d.phrase) for d in decisions]},
             _source=["eligible", "kind", "value", "share"])["docs"]
@@ -240,6 +266,30 @@ class VocabConsumer:
         if changed:
             new_version(self.client, self.settings, now)
         return written
+
+    def _rates(self, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], float]:
+        """The share of the catalog's items that have each (kind, value): one aggregation
+        per kind, kept for the life of this consumer (one run)."""
+        missing = sorted(pairs - set(self._rate_cache))
+        kinds = sorted({kind for kind, _ in missing if kind in self.kinds})
+        if kinds:
+            searches: list[dict[str, Any]] = []
+            for kind in kinds:
+                values = sorted(v for k, v in missing if k == kind)
+                searches.append({"index": self.description.target(self.settings)})
+                searches.append({"size": 0, "track_total_hits": True, "aggs": {"values": {
+                    "terms": {"field": self.kinds[kind], "include": values,
+                              "size": len(values)}}}})
+            responses = self.client.msearch(body=searches)["responses"]
+            for kind, response in zip(kinds, responses, strict=True):
+                if "error" in response:  # no catalog (any more): every rate stays 0
+                    continue
+                items = max(1, int(response["hits"]["total"]["value"]))
+                for bucket in response["aggregations"]["values"]["buckets"]:
+                    self._rate_cache[(kind, str(bucket["key"]))] = bucket["doc_count"] / items
+        for pair in missing:
+            self._rate_cache.setdefault(pair, 0.0)
+        return {pair: self._rate_cache[pair] for pair in pairs}
 
 
 def new_version(client: OpenSearch, settings: Settings, now: datetime) -> str:
@@ -280,10 +330,34 @@ def _served(doc: Mapping[str, Any] | None) -> tuple[Any, ...] | None:
     return (doc.get("kind"), doc.get("value"), round(float(doc.get("share") or 0.0), 2))
 
 
+def shown_values(searches: Sequence[Mapping[str, Any]],
+                 values: Mapping[str, Mapping[str, tuple[str, ...]]], now: datetime,
+                 half_life_days: float) -> tuple[dict[str, dict[str, float]], float]:
+    """What a query's searches showed, per kind and value: each shown item weighs
+    1 / log2(rank + 2) (users look at the top more) times the search's decay; and the
+    total weight. The values engagement must stand out from."""
+    from ltrr_opensearch.feedback.scoring import decay
+
+    shown: dict[str, dict[str, float]] = {}
+    mass = 0.0
+    for search in searches:
+        age = (now - parse_timestamp(search["timestamp"])).total_seconds()
+        fresh = decay(age, half_life_days)
+        for rank, entity in enumerate(search.get("query_response_hit_ids") or ()):
+            weight = fresh / math.log2(rank + 2)
+            mass += weight
+            for kind, found in (values.get(entity) or {}).items():
+                for value in set(found):
+                    shown.setdefault(kind, {})[value] = shown.get(kind, {}).get(value, 0.0) \
+                        + weight
+    return shown, mass
+
+
 def _query_doc(query: QueryEvidence, now: datetime) -> dict[str, Any]:
     return {"record": "query", "key": query.key, "query": query.query,
             "phrases": list(query.phrases), "named_kinds": sorted(query.named_kinds),
-            "events": [{"client_id": e.client_id, "action": e.action,
+            "shown": query.shown, "shown_mass": query.shown_mass,
+            "events": [{"client_id": e.client_id, "action": e.action, "entity": e.entity_id,
                         "timestamp": format_ts(e.timestamp),
                         "values": {k: list(v) for k, v in e.values.items()}}
                        for e in query.events],
@@ -296,8 +370,11 @@ def query_evidence(doc: Mapping[str, Any]) -> QueryEvidence:
         doc["key"], doc.get("query") or "", tuple(doc.get("phrases") or ()),
         frozenset(doc.get("named_kinds") or ()),
         tuple(EngagedEvent(e["client_id"], e["action"], parse_timestamp(e["timestamp"]),
-                           {k: tuple(v) for k, v in (e.get("values") or {}).items()})
-              for e in doc.get("events") or ()))
+                           {k: tuple(v) for k, v in (e.get("values") or {}).items()},
+                           e.get("entity", ""))
+              for e in doc.get("events") or ()),
+        {k: dict(v) for k, v in (doc.get("shown") or {}).items()},
+        float(doc.get("shown_mass") or 0.0))
 
 
 def entity_values(client: OpenSearch, settings: Settings, description: CatalogDescription,
