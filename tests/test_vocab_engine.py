@@ -236,3 +236,15 @@ def test_a_gazetteer_built_without_learned_phrases_ignores_them(client, institut
     run_consumers(client, settings, [VocabConsumer(client, settings)], settle_seconds=0)
     assert Gazetteer.from_index(client, settings, learned=False).learned == ()
     assert len(Gazetteer.from_index(client, settings).learned) == 1
+
+
+def test_learned_phrases_that_cannot_be_read_leave_the_catalogs_vocabulary_working(
+        client, institutions, caplog):
+    settings = institutions.configure(synonyms=UNIVERSITIES)
+    engage(client, settings, TRADE_SCHOOLS)
+    run_consumers(client, settings, [VocabConsumer(client, settings)], settle_seconds=0)
+    client.indices.close(index=vocab_index(settings))
+    gazetteer = Gazetteer.from_index(client, settings)
+    assert gazetteer.learned == ()
+    assert understand("universities", gazetteer).slots[0].source == "synonym"
+    assert "learned phrases not read" in caplog.text

@@ -40,6 +40,7 @@ from ltrr_opensearch.catalog.description import (
     description_for,
 )
 from ltrr_opensearch.config import Settings
+from ltrr_opensearch.errors import LtrrError
 from ltrr_opensearch.feedback.config import FeedbackConfig, VocabConfig
 from ltrr_opensearch.feedback.events import format_ts, parse_timestamp
 from ltrr_opensearch.feedback.indices import vocab_index
@@ -420,6 +421,11 @@ def learned_version(client: OpenSearch, settings: Settings) -> str | None:
         doc = client.mget(index=vocab_index(settings), body={"ids": [VERSION_ID]})["docs"][0]
     except os_exc.NotFoundError:
         return None
+    if "error" in doc:  # mget answers 200 with a per-document error
+        error = doc["error"] if isinstance(doc["error"], dict) else {"reason": doc["error"]}
+        if error.get("type") == "index_not_found_exception":
+            return None  # nothing learned yet
+        raise LtrrError(f"reading the learned vocabulary failed: {error.get('reason')}")
     return doc["_source"].get("version") if doc.get("found") else None
 
 

@@ -491,9 +491,16 @@ class Gazetteer:
                            catalog.description.target(settings))
         if not learned:
             return gazetteer
+        from opensearchpy import exceptions as os_exc
+
         from ltrr_opensearch.feedback.vocab import read_learned
 
-        version, phrases = read_learned(client, settings)
+        try:
+            version, phrases = read_learned(client, settings)
+        except (os_exc.TransportError, LtrrError) as exc:  # unreachable too: serve without
+            logger.warning("learned phrases not read (%s): understanding uses the catalog's "
+                           "vocabulary alone until they can be", exc)
+            return gazetteer
         return gazetteer.with_learned(phrases, version)
 
     # -- lookup ------------------------------------------------------------------------
