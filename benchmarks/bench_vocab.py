@@ -51,7 +51,7 @@ from ltrr_opensearch.evaluate.metrics import reciprocal_rank  # noqa: E402
 from ltrr_opensearch.evaluate.querysets import read_catalog  # noqa: E402
 from ltrr_opensearch.feedback.consumers import default_consumers, run_consumers  # noqa: E402
 from ltrr_opensearch.feedback.ingest import ingest_events  # noqa: E402
-from ltrr_opensearch.feedback.vocab import follow_learned, read_learned  # noqa: E402
+from ltrr_opensearch.feedback.learned import follow_learned, read_learned  # noqa: E402
 from ltrr_opensearch.pipeline import BufferedSearchLog, Pipeline  # noqa: E402
 
 SLANG = {"comedy": ("funny", "laughs"), "animation": ("cartoons", "anime"),

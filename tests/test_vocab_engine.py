@@ -13,13 +13,8 @@ from ltrr_opensearch.cli import main
 from ltrr_opensearch.feedback import ArmLog, SearchRecord, ingest_events, log_search
 from ltrr_opensearch.feedback.consumers import run_consumers
 from ltrr_opensearch.feedback.indices import vocab_index
-from ltrr_opensearch.feedback.vocab import (
-    VocabConsumer,
-    follow_learned,
-    phrase_decisions,
-    read_learned,
-    relearn,
-)
+from ltrr_opensearch.feedback.learned import follow_learned, phrase_decisions, read_learned
+from ltrr_opensearch.feedback.vocab import VocabConsumer, relearn
 from ltrr_opensearch.pipeline import Pipeline
 from ltrr_opensearch.retrieve import resources
 from ltrr_opensearch.types import Slot

@@ -81,6 +81,9 @@ def test_engagement_on_one_item_is_the_memorys_not_the_vocabularys():
     assert verdict("anime", query("anime", *events, *others))[3].startswith(
         "engagement on 2.1 item(s)")  # (6 + 3)^2 / (36 + 3)
     assert effective_items([1.0] * 4) == 4.0
+    # Three equal items are three, whatever the rounding of their decayed weights.
+    assert verdict("anime", query("anime", *[play(f"w{i}", "animation", days=0.3)
+                                             for i in range(3)]))[2] is True
 
 
 def test_two_values_tied_learn_nothing():

@@ -83,7 +83,7 @@ def _understand(args: argparse.Namespace) -> int:
 
 def _vocab_show(args: argparse.Namespace) -> int:
     from ltrr_opensearch.cli import connect
-    from ltrr_opensearch.feedback.vocab import phrase_decisions
+    from ltrr_opensearch.feedback.learned import phrase_decisions
 
     client, settings = connect(args)
     decisions = phrase_decisions(client, settings, args.phrases)

@@ -267,7 +267,7 @@ def decide(phrase: str, queries: Sequence[QueryEvidence], weights: Mapping[str, 
                                    f"{config.min_engagement:g}")
     elif n_clients < config.min_clients:
         eligible, reason = False, f"{n_clients} client(s) < min {config.min_clients}"
-    elif (spread := effective_items(items[best].values())) < config.min_items:
+    elif (spread := effective_items(items[best].values())) < config.min_items - _TIE:
         eligible, reason = False, (f"engagement on {spread:.1f} item(s) < min "
                                    f"{config.min_items}: so few items are the memory's to learn")
     elif tied and second is not None:

@@ -15,8 +15,9 @@ the logs and overwritten, never incremented, like the memory's:
 * ``version``: rewritten whenever what is learned changes, so servers poll one doc and
   reread the learned phrases only then (:func:`follow_learned`).
 
-The gazetteer reads the learned phrases when it is built (:meth:`Gazetteer.from_index`)
-and ``ltrr serve`` follows them on its resync interval.
+What understanding reads of it (the learned phrases, the version, the decisions) is in
+``feedback/learned.py``: the gazetteer reads the learned phrases when it is built
+(:meth:`Gazetteer.from_index`) and ``ltrr serve`` follows them on its resync interval.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import hashlib
 import logging
 import math
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -40,11 +41,11 @@ from ltrr_opensearch.catalog.description import (
     description_for,
 )
 from ltrr_opensearch.config import Settings
-from ltrr_opensearch.errors import LtrrError
 from ltrr_opensearch.feedback.config import FeedbackConfig, VocabConfig
 from ltrr_opensearch.feedback.events import format_ts, parse_timestamp
 from ltrr_opensearch.feedback.indices import vocab_index
 from ltrr_opensearch.feedback.ingest import join_events
+from ltrr_opensearch.feedback.learned import VERSION_ID
 from ltrr_opensearch.feedback.phrases import (
     EngagedEvent,
     PhraseDecision,
@@ -52,14 +53,12 @@ from ltrr_opensearch.feedback.phrases import (
     candidate_phrases,
     decide,
 )
-from ltrr_opensearch.understand.gazetteer import LearnedPhrase
 
 if TYPE_CHECKING:
     from ltrr_opensearch.understand import Gazetteer
 
 logger = logging.getLogger(__name__)
 
-VERSION_ID = "version"
 _CHUNK = 100  # keys or phrases per _msearch
 
 
@@ -410,68 +409,6 @@ def entity_values(client: OpenSearch, settings: Settings, description: CatalogDe
             for entity in ids:
                 out[entity] = values
     return out
-
-
-# -- what understanding reads ---------------------------------------------------------------
-
-
-def learned_version(client: OpenSearch, settings: Settings) -> str | None:
-    """The version of the learned vocabulary (None: nothing learned yet); one ``mget``."""
-    try:
-        doc = client.mget(index=vocab_index(settings), body={"ids": [VERSION_ID]})["docs"][0]
-    except os_exc.NotFoundError:
-        return None
-    if "error" in doc:  # mget answers 200 with a per-document error
-        error = doc["error"] if isinstance(doc["error"], dict) else {"reason": doc["error"]}
-        if error.get("type") == "index_not_found_exception":
-            return None  # nothing learned yet
-        raise LtrrError(f"reading the learned vocabulary failed: {error.get('reason')}")
-    return doc["_source"].get("version") if doc.get("found") else None
-
-
-def read_learned(client: OpenSearch, settings: Settings,
-                 config: VocabConfig | None = None) -> tuple[str | None, tuple[LearnedPhrase, ...]]:
-    """``(version, learned phrases)``: the eligible phrases, most engaged first, at most
-    ``[vocab] max_phrases`` (one search)."""
-    config = config or VocabConfig.from_settings(settings)
-    version = learned_version(client, settings)
-    if version is None:
-        return None, ()
-    response = client.search(index=vocab_index(settings), body={
-        "size": config.max_phrases, "track_total_hits": False,
-        "_source": ["phrase", "kind", "value", "share", "engagement", "clients"],
-        "sort": [{"engagement": "desc"}, {"phrase": "asc"}],
-        "query": {"bool": {"filter": [{"term": {"record": "phrase"}},
-                                      {"term": {"eligible": True}}]}}})
-    return version, tuple(
-        LearnedPhrase(doc["phrase"], doc["kind"], doc["value"], float(doc["share"]),
-                      float(doc["engagement"]), int(doc["clients"]))
-        for doc in (h["_source"] for h in response["hits"]["hits"]))
-
-
-def follow_learned(client: OpenSearch, settings: Settings, gazetteer: Gazetteer) -> Gazetteer:
-    """``gazetteer`` with the learned phrases of now: the same object when nothing changed
-    since it was built (one ``mget``), else a copy sharing its base vocabulary."""
-    version = learned_version(client, settings)
-    if version == gazetteer.learned_version:
-        return gazetteer
-    version, phrases = read_learned(client, settings)
-    return gazetteer.with_learned(phrases, version)
-
-
-def phrase_decisions(client: OpenSearch, settings: Settings,
-                     phrases: Iterable[str] = ()) -> list[dict[str, Any]]:
-    """Stored decisions: of the given phrases (normalised), else every eligible one."""
-    from ltrr_opensearch.understand.normalize import normalize_query
-
-    wanted = [normalize_query(p) for p in phrases]
-    query: dict[str, Any] = {"bool": {"filter": [{"term": {"record": "phrase"}}]}}
-    query["bool"]["filter"].append({"terms": {"phrase": wanted}} if wanted
-                                   else {"term": {"eligible": True}})
-    try:
-        return [h["_source"] for h in scan(client, vocab_index(settings), query, ("phrase",))]
-    except os_exc.NotFoundError:
-        return []
 
 
 def _msearch(client: OpenSearch, searches: list[dict[str, Any]],

@@ -224,7 +224,7 @@ class ServiceState:
     def _follow_vocabulary(self) -> None:
         """Understand with the phrases learned so far: the worker's vocabulary consumer
         bumps a version doc when they change, and only then are they reread."""
-        from ltrr_opensearch.feedback.vocab import follow_learned
+        from ltrr_opensearch.feedback.learned import follow_learned
 
         if self.pipeline is None:
             return

@@ -493,7 +493,7 @@ class Gazetteer:
             return gazetteer
         from opensearchpy import exceptions as os_exc
 
-        from ltrr_opensearch.feedback.vocab import read_learned
+        from ltrr_opensearch.feedback.learned import read_learned
 
         try:
             version, phrases = read_learned(client, settings)
