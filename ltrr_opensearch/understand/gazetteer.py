@@ -9,6 +9,12 @@ is matched on its values), entity types from the type field's values, and period
 is specific to music except the synonyms of the music entity types ("songs" -> track),
 used only for the types a catalog has.
 
+Everyday words reach those values two ways, matched like any other phrase: the
+description's ``[synonyms]`` ("universities" -> degree=bachelor), aliases of the values
+they name, and phrases learned from engagement (``feedback/vocab.py``), an overlay that
+:meth:`Gazetteer.with_learned` replaces without rebuilding the rest. Each slot says where
+it came from (``Slot.source``: catalog, synonym, learned).
+
 Before matching, :meth:`Gazetteer.rewrite` restores the catalog's spelling of words
 whose punctuation the user left out or typed differently ("titan ae" / "titan a e" ->
 "titan a.e", "acdc" -> "ac dc", "r and b" / "rnb" -> "r b"), learnt from the catalog's
@@ -217,8 +223,10 @@ class Gazetteer:
     catalog's types, recognised by :func:`type_words`. ``known_words`` are texts whose
     words users type on purpose (catalog titles); together with the words of every value
     they are never typo-corrected on their own, and their punctuated words teach
-    :meth:`rewrite` the catalog's spelling. Build one with :meth:`from_rows` or
-    :meth:`from_index`; it is read-only afterwards and safe to share between threads.
+    :meth:`rewrite` the catalog's spelling. ``synonyms`` maps a kind to ``{phrase: value}``
+    (the description's ``[synonyms]``). Build one with :meth:`from_rows` or
+    :meth:`from_index`; it is read-only afterwards and safe to share between threads
+    (:meth:`with_learned` returns a new one).
     """
 
     def __init__(
