@@ -243,3 +243,11 @@ def test_learned_phrases_that_cannot_be_read_leave_the_catalogs_vocabulary_worki
     assert gazetteer.learned == ()
     assert understand("universities", gazetteer).slots[0].source == "synonym"
     assert "learned phrases not read" in caplog.text
+
+
+def test_learning_switched_off_learns_and_serves_nothing(client, institutions):
+    settings = institutions.configure(config="[vocab]\nlearn = false\n")
+    engage(client, settings, TRADE_SCHOOLS)
+    runs = run_consumers(client, settings, settle_seconds=0)
+    assert sum(r.outputs for r in runs if r.consumer == "vocab") == 0
+    assert Gazetteer.from_index(client, settings).learned == ()

@@ -228,6 +228,7 @@ def vocab_config(text, tmp_path):
     ("[vocab]\nmax_phrases = 50000\n", r"max_phrases must be at most 10000"),
     ("[vocab]\nmax_phrase_tokens = 6\n", r"max_phrase_tokens must be at most 5"),
     ("[vocab]\nmin_margin = 2\n", r"\[vocab\] min_margin must be between -1.0 and 1.0"),
+    ("[vocab]\nlearn = \"no\"\n", r"\[vocab\] learn must be true or false"),
     ("[vocab]\nhalf_life_days = \"two weeks\"\n", r"half_life_days must be a number"),
 ])
 def test_a_bad_vocab_setting_is_refused_naming_its_key(text, message, tmp_path):

@@ -119,6 +119,7 @@ class VocabConfig:
     concentration rule. A phrase speaks for every query that contains it, so it needs more
     evidence than one (query, entity) pair of the memory."""
 
+    learn: bool = True  # false: nothing is learned and nothing learned is used
     half_life_days: float = 14.0
     per_client_cap: int = 3  # a client's events count at most this many per phrase per window
     cap_window_hours: float = 24.0
@@ -151,7 +152,11 @@ class VocabConfig:
         for f in fields(cls):
             if f.name not in raw:
                 continue
-            if f.name == "min_share":
+            if f.name == "learn":
+                if not isinstance(raw[f.name], bool):
+                    raise ConfigError(f"[vocab] learn must be true or false, got {raw[f.name]!r}")
+                values[f.name] = raw[f.name]
+            elif f.name == "min_share":
                 values[f.name] = _number("[vocab] min_share", raw[f.name], low=0.5, high=1.0)
             elif f.name == "min_margin":
                 values[f.name] = _number("[vocab] min_margin", raw[f.name], low=-1.0, high=1.0)

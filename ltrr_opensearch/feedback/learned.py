@@ -45,6 +45,8 @@ def read_learned(client: OpenSearch, settings: Settings,
     """``(version, learned phrases)``: the eligible phrases, most engaged first, at most
     ``[vocab] max_phrases`` (one search)."""
     config = config or VocabConfig.from_settings(settings)
+    if not config.learn:
+        return None, ()
     version = learned_version(client, settings)
     if version is None:
         return None, ()
@@ -63,7 +65,8 @@ def read_learned(client: OpenSearch, settings: Settings,
 def follow_learned(client: OpenSearch, settings: Settings, gazetteer: Gazetteer) -> Gazetteer:
     """``gazetteer`` with the learned phrases of now: the same object when nothing changed
     since it was built (one ``mget``), else a copy sharing its base vocabulary."""
-    version = learned_version(client, settings)
+    version = learned_version(client, settings) if VocabConfig.from_settings(settings).learn \
+        else None
     if version == gazetteer.learned_version:
         return gazetteer
     version, phrases = read_learned(client, settings)

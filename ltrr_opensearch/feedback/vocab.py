@@ -91,7 +91,8 @@ class VocabConsumer:
         self.feedback = feedback or FeedbackConfig.from_settings(settings)
         self.weighted = sorted(a for a in self.feedback.actions if self.feedback.weight(a) > 0)
         self.description = description_for(settings)
-        self.kinds = learnable_kinds(self.description)
+        # Nothing to learn: no facet nor type, or [vocab] learn = false.
+        self.kinds = learnable_kinds(self.description) if self.config.learn else {}
         self._gazetteer = gazetteer  # the base vocabulary (no learned phrases), read lazily
         self._rate_cache: dict[tuple[str, str], float] = {}
         self._value_cache: dict[str, dict[str, tuple[str, ...]] | None] = {}
