@@ -18,7 +18,10 @@ class Slot:
     kind: str  # artist | genre | mood | decade | language | entity_type | album | title
     value: str  # the canonical catalog value, e.g. "Taylor Swift", "1990s", "rock"
     text: str  # the normalised query text it was matched from
-    confidence: float  # 1.0 exact, lower for fuzzy matches
+    confidence: float  # 1.0 exact, lower for fuzzy matches (and for learned phrases: their share)
+    # Where the phrase comes from: "catalog" (a value or its built-in aliases), "synonym"
+    # (the description's [synonyms]) or "learned" (a phrase learned from engagement).
+    source: str = "catalog"
 
 
 @dataclass(frozen=True)

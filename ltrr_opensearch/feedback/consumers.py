@@ -42,6 +42,7 @@ from ltrr_opensearch.feedback.stream import (
     save_checkpoint,
 )
 from ltrr_opensearch.feedback.training import TrainingSetConsumer
+from ltrr_opensearch.feedback.vocab import VocabConsumer
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ class ConsumerRun:
 
 def default_consumers(client: OpenSearch, settings: Settings) -> list[Consumer]:
     return [RewardConsumer(client, settings), MemoryConsumer(client, settings),
-            TrainingSetConsumer(client, settings)]
+            TrainingSetConsumer(client, settings), VocabConsumer(client, settings)]
 
 
 def run_consumers(client: OpenSearch, settings: Settings,

@@ -11,8 +11,9 @@
 
 The pipeline is built once (``Pipeline.from_cluster``); if the cluster is not reachable at
 start the service still starts, answers 503 (with the reason and a request id) and keeps
-trying in the background. Background threads re-sync the bandit from the state index and
-flush the buffered search log on an interval (and at shutdown). Errors never carry a stack
+trying in the background. Background threads re-sync the bandit from the state index,
+follow the deployed ranker and the learned vocabulary, and flush the buffered search log
+on an interval (and at shutdown). Errors never carry a stack
 trace: 4xx name the problem, 503/504 say the engine is unavailable or slow.
 """
 
@@ -232,6 +233,7 @@ class ServiceState:
             for learner in list(self.flags.learners.values()):
                 learner.sync()
         self._follow_deployed_ranker()
+        self._follow_vocabulary()
 
     def _follow_deployed_ranker(self) -> None:
         """Serve the model the registry names now: a deploy or rollback (by hand or by the
@@ -247,6 +249,21 @@ class ServiceState:
             logger.info("ranker changed", extra={"fields": {
                 "event": "ranker", "from": before and before.model,
                 "to": current and current.model}})
+
+    def _follow_vocabulary(self) -> None:
+        """Understand with the phrases learned so far: the worker's vocabulary consumer
+        bumps a version doc when they change, and only then are they reread."""
+        from ltrr_opensearch.feedback.learned import follow_learned
+
+        if self.pipeline is None:
+            return
+        before = self.pipeline.gazetteer
+        after = follow_learned(self.client, self.settings, before)
+        if after is not before:
+            self.pipeline.gazetteer = after  # one attribute write: requests see old or new
+            logger.info("vocabulary changed", extra={"fields": {
+                "event": "vocabulary", "version": after.learned_version,
+                "learned_phrases": len(after.learned)}})
 
     def _flush_job(self) -> None:
         if self.search_log is not None:
