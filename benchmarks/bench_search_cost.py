@@ -100,15 +100,17 @@ class Service:
         config.write_text(f'[catalog]\ndescription = "{description}"\n', encoding="utf-8")
         env["LTRR_CONFIG"] = str(config)
         self.config = config
+        # Its log goes to a file: a pipe nobody reads fills up and blocks the server.
+        self.log = Path(f"/tmp/bench-search-cost-{self.port}.log")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "ltrr_opensearch.cli", "serve", "--quiet", "--no-bandit",
              "--port", str(self.port)], env=env, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, text=True)
+            stderr=self.log.open("w"))
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30.0)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise SystemExit(f"ltrr serve exited: {self.proc.stderr.read()[-2000:]}")
+                raise SystemExit(f"ltrr serve exited: {self.log.read_text()[-2000:]}")
             try:
                 if self.http.get("/ready").status_code == 200:
                     return
@@ -130,6 +132,7 @@ class Service:
         self.proc.terminate()
         self.proc.wait(timeout=30)
         self.config.unlink(missing_ok=True)
+        self.log.unlink(missing_ok=True)
 
 
 def main() -> int:

@@ -251,3 +251,42 @@ def test_learning_switched_off_learns_and_serves_nothing(client, institutions):
     runs = run_consumers(client, settings, settle_seconds=0)
     assert sum(r.outputs for r in runs if r.consumer == "vocab") == 0
     assert Gazetteer.from_index(client, settings).learned == ()
+
+
+# -- reaching the ranker -----------------------------------------------------------------
+
+def ranked_features(client, settings, query: str) -> dict[str, dict[str, float]]:
+    """The deployed default model's search: each shown school's logged feature values."""
+    from ltrr_opensearch.rank.setup import ltr_init
+
+    ltr_init(client, settings)
+    response = Pipeline.from_cluster(client, settings).search(query, k=11, log=False)
+    assert response.rank_error is None and response.ranker is not None
+    names = response.ranker.feature_names
+    return {c.id: dict(zip(names, c.features or (), strict=True)) for c in response.shown}
+
+
+@pytest.mark.ltr
+@pytest.mark.usefixtures("require_ltr")
+def test_a_synonym_reaches_the_rankers_facet_features(client, institutions):
+    plain = ranked_features(client, institutions.configure(), "universities in virginia")
+    assert {row["facet_degree"] for row in plain.values()} == {0.0}  # nothing names a degree
+    settings = institutions.configure(synonyms=UNIVERSITIES)
+    rows = ranked_features(client, settings, "universities in virginia")
+    assert rows["i5"]["facet_degree"] == 1.0 and rows["i5"]["all_slots_match"] == 1.0
+    assert rows["i6"]["facet_degree"] == 0.0 and rows["i6"]["slot_matches"] == 1.0
+    assert rows["i5"]["slot_count"] == 2.0
+    assert next(iter(rows)) == "i5"  # the one bachelor school in Virginia comes first
+
+
+@pytest.mark.ltr
+@pytest.mark.usefixtures("require_ltr")
+def test_a_learned_phrase_reaches_the_rankers_facet_features(client, institutions):
+    settings = institutions.configure()
+    engage(client, settings, TRADE_SCHOOLS)
+    run_consumers(client, settings, settle_seconds=0)
+    resources.clear()
+    rows = ranked_features(client, settings, "trade schools in minnesota")
+    assert rows["i10"]["facet_degree"] == 1.0 and rows["i10"]["all_slots_match"] == 1.0
+    assert rows["i11"]["facet_degree"] == 0.0  # a university in Minnesota
+    assert next(iter(rows)) == "i10"
