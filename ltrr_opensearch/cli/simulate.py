@@ -133,6 +133,7 @@ def run_command(args: argparse.Namespace) -> int:
 def judged_command(args: argparse.Namespace) -> int:
     from ltrr_opensearch.cli import connect
     from ltrr_opensearch.evaluate.curve_report import summary_lines, write_outputs
+    from ltrr_opensearch.evaluate.judged import read_judged
     from ltrr_opensearch.evaluate.learning_curve import CurveOptions, run_curve
     from ltrr_opensearch.rank.judgments import DEFAULT_MIN_EVIDENCE
 
@@ -142,7 +143,8 @@ def judged_command(args: argparse.Namespace) -> int:
         retrain_hours=args.retrain_hours, checkpoints=args.checkpoints,
         min_evidence=DEFAULT_MIN_EVIDENCE if args.min_evidence is None else args.min_evidence,
         policy_file=args.policy, keep=args.keep)
-    options.check()  # before reaching the cluster: a bad option runs nothing
+    options.check()  # a bad option or a bad judged file: nothing runs, not even a request
+    queries = read_judged(args.queries)
     client, settings = connect(args)
 
     def say(line: str) -> None:
@@ -152,7 +154,8 @@ def judged_command(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"  {done}/{total} sessions", file=sys.stderr, flush=True)
 
-    result = run_curve(client, settings, args.queries, options, say=say, progress=progress)
+    result = run_curve(client, settings, args.queries, options, say=say, progress=progress,
+                       queries=queries)
     for line in summary_lines(result):
         say(line)
     data, plot = write_outputs(result, args.out)

@@ -187,9 +187,12 @@ def split_holdout(queries: Sequence[JudgedQuery], fraction: float, seed: int
     held out (at least one per kind that has two keys), seeded."""
     if not 0 < fraction < 1:
         raise ConfigError(f"--holdout must be between 0 and 1 (exclusive), got {fraction}")
-    by_kind: dict[str, dict[str, list[JudgedQuery]]] = defaultdict(dict)
+    by_key: dict[str, list[JudgedQuery]] = defaultdict(list)
     for q in queries:
-        by_kind[q.kind].setdefault(q.key, []).append(q)
+        by_key[q.key].append(q)
+    by_kind: dict[str, list[str]] = defaultdict(list)  # a key counts for its first line's kind
+    for key, same in by_key.items():
+        by_kind[same[0].kind].append(key)
     train: list[JudgedQuery] = []
     held: list[JudgedQuery] = []
     for kind in sorted(by_kind):
@@ -198,10 +201,7 @@ def split_holdout(queries: Sequence[JudgedQuery], fraction: float, seed: int
         n = round(fraction * len(keys))
         n = min(max(n, 1), len(keys) - 1) if len(keys) >= 2 else 0
         for i, key in enumerate(keys):
-            (held if i < n else train).extend(by_kind[kind][key])
-    # A key may appear under two kinds: it stays wherever it was held out.
-    held_keys = {q.key for q in held}
-    train = [q for q in train if q.key not in held_keys]
+            (held if i < n else train).extend(by_key[key])
     if len(held) < MIN_SIDE or len(train) < MIN_SIDE:
         raise ValidationError(
             f"too few queries for --holdout {fraction:g}: {len(queries)} judged queries "

@@ -153,10 +153,12 @@ def checkpoint_marks(sessions: int, count: int) -> list[int]:
     return sorted({max(1, round(sessions * k / count)) for k in range(1, count + 1)})
 
 
-def load_judged(client: OpenSearch, settings: Settings, path: str | Path, holdout: float,
-                seed: int) -> tuple[list[JudgedQuery], list[JudgedQuery], UnknownIds, str]:
-    """(session queries, held-out queries, unknown ids, catalog): the file checked, its ids
-    checked against the catalog in force (read only), the held-out queries set aside."""
+def load_judged(client: OpenSearch, settings: Settings,
+                judged: str | Path | Sequence[JudgedQuery], holdout: float, seed: int
+                ) -> tuple[list[JudgedQuery], list[JudgedQuery], UnknownIds, str]:
+    """(session queries, held-out queries, unknown ids, catalog): the file (or the queries
+    already read from it) checked, its ids checked against the catalog in force (read
+    only), the held-out queries set aside."""
     from ltrr_opensearch.catalog.description import ID_FROM_DOCUMENT, bound_catalog, description_for
     from ltrr_opensearch.evaluate.judged import (
         catalog_ids,
@@ -165,7 +167,8 @@ def load_judged(client: OpenSearch, settings: Settings, path: str | Path, holdou
         split_holdout,
     )
 
-    queries = read_judged(path)
+    queries = list(judged) if isinstance(judged, Sequence) and not isinstance(judged, str) \
+        else read_judged(judged)
     description = description_for(settings)
     catalog = description.target(settings)
     bound_catalog(client, settings, description)  # the catalog exists and fits its description
@@ -174,15 +177,16 @@ def load_judged(client: OpenSearch, settings: Settings, path: str | Path, holdou
                         (i for q in queries for i in q.relevant))
     kept, unknown = drop_unknown_ids(queries, known)
     if not kept:
-        raise ValidationError(f"none of the ids judged in {path} is in the catalog {catalog}",
+        raise ValidationError(f"none of the judged ids is in the catalog {catalog}",
                               hint="is the config naming the catalog the file was judged on?")
     train, held = split_holdout(kept, holdout, seed)
     return train, held, unknown, catalog
 
 
-def run_curve(client: OpenSearch, settings: Settings, judged: str | Path, options: CurveOptions,
-              say: Callable[[str], None] = print,
-              progress: Callable[[int, int], None] | None = None) -> CurveResult:
+def run_curve(client: OpenSearch, settings: Settings, judged: str | Path,
+              options: CurveOptions, say: Callable[[str], None] = print,
+              progress: Callable[[int, int], None] | None = None,
+              queries: Sequence[JudgedQuery] | None = None) -> CurveResult:
     """The whole run (module docstring). Nothing is written before the judged file, its ids
     and the options are checked; the scratch state is discarded afterwards unless ``keep``."""
     from ltrr_opensearch.evaluate import scratch as scratch_state
@@ -190,8 +194,8 @@ def run_curve(client: OpenSearch, settings: Settings, judged: str | Path, option
     from ltrr_opensearch.retrieve import resources
 
     options.check()
-    train, held, unknown, catalog = load_judged(client, settings, judged, options.holdout,
-                                                options.seed)
+    train, held, unknown, catalog = load_judged(client, settings, queries or judged,
+                                                options.holdout, options.seed)
     scratch = scratch_state.scratch_settings(settings)
     try:
         made = scratch_state.prepare(client, settings, scratch)
