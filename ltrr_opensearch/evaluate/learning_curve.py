@@ -36,7 +36,7 @@ from opensearchpy import OpenSearch
 from opensearchpy import exceptions as os_exc
 
 from ltrr_opensearch.config import Settings
-from ltrr_opensearch.errors import ConfigError, LtrrError, ValidationError
+from ltrr_opensearch.errors import ConfigError, EngineBusy, LtrrError, ValidationError
 from ltrr_opensearch.evaluate.judged import JudgedQuery, UnknownIds
 from ltrr_opensearch.evaluate.metrics import ndcg, reciprocal_rank
 from ltrr_opensearch.rank.judgments import DEFAULT_MIN_EVIDENCE
@@ -197,6 +197,7 @@ def run_curve(client: OpenSearch, settings: Settings, judged: str | Path,
     train, held, unknown, catalog = load_judged(client, settings, queries or judged,
                                                 options.holdout, options.seed)
     scratch = scratch_state.scratch_settings(settings)
+    result: CurveResult | None = None
     try:
         made = scratch_state.prepare(client, settings, scratch)
         result = CurveResult(str(judged), catalog, scratch.index_prefix, made.note, options,
@@ -204,6 +205,12 @@ def run_curve(client: OpenSearch, settings: Settings, judged: str | Path,
         say(header_line(result))
         _replay(client, made.settings, result, say, progress)
         return result
+    except os_exc.TransportError as exc:  # an engine refusal mid-run (a breaker, a 5xx...)
+        done = result.checkpoints[-1].sessions if result and result.checkpoints else 0
+        raise EngineBusy(f"OpenSearch failed a request of the simulation ({exc.status_code} "
+                         f"{exc.error}) after the checkpoint at {done} sessions: the run stopped",
+                         hint="run it again when the cluster has room (its scratch state is "
+                              "deleted, production was only read)") from None
     finally:
         resources.clear()
         forget_memory_cache()
@@ -265,6 +272,7 @@ def _replay(client: OpenSearch, settings: Settings, result: CurveResult,
             if pipeline.ranker is not None and options.retrain_hours > 0 \
                     and now - last_retrain >= retrain_every:
                 result.retrains.append(_retrain(client, settings, options, done))
+                say(retrain_line(result.retrains[-1]))
                 pipeline.ranker = deployed_ranker(client, settings)  # as serving's resync does
                 last_retrain = now
             if progress is not None:
@@ -315,6 +323,12 @@ def _retrain(client: OpenSearch, settings: Settings, options: CurveOptions, sess
     outcome = scheduled_retrain(client, settings, min_evidence=options.min_evidence)
     return {**outcome, "sessions": sessions,
             "seconds": round(time.perf_counter() - started, 1)}
+
+
+def retrain_line(retrain: dict[str, Any]) -> str:
+    verdict = "deployed by the gate" if retrain.get("deployed") else "not deployed"
+    return (f"retrain after {retrain['sessions']} sessions: {retrain.get('trained') or 'no model'}"
+            f" {verdict}: {retrain.get('reason')}")
 
 
 def _most_searched(train: Sequence[JudgedQuery], sessions: Sequence[Any], limit: int

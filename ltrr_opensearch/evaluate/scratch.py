@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -181,11 +182,26 @@ def _set_path(doc: dict[str, Any], path: str, value: Any) -> None:
     doc[leaf] = value
 
 
-def discard(client: OpenSearch, scratch: Settings) -> None:
-    """Delete what a simulation made: its models in the LTR store, then its indices."""
+def discard(client: OpenSearch, scratch: Settings, attempts: int = 4) -> None:
+    """Delete what a simulation made: its models in the LTR store, then its indices. A
+    refusal (a busy node, after a run that stopped for that very reason) is retried; after
+    the last attempt the error says what is left to delete."""
+    for attempt in range(attempts):
+        try:
+            _discard(client, scratch)
+            return
+        except os_exc.TransportError as exc:
+            if attempt == attempts - 1:
+                raise LtrrError(f"could not delete the simulation's scratch state ({exc.error})",
+                                hint=f"delete the indices {scratch.index_prefix}-* and the "
+                                     "models trained there later") from None
+            time.sleep(2.0 * 2 ** attempt)
+
+
+def _discard(client: OpenSearch, scratch: Settings) -> None:
     from ltrr_opensearch.rank import registry
 
-    with contextlib.suppress(LtrrError, os_exc.TransportError):
+    with contextlib.suppress(LtrrError, os_exc.NotFoundError):
         for entry in registry.list_entries(client, scratch):
             if entry.source == "trained":
                 with contextlib.suppress(os_exc.NotFoundError):
