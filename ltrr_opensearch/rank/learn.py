@@ -9,7 +9,12 @@
    logged *at search time*: the catalog and memory may have changed since, and the model
    must learn from what it saw, not from a re-query.
 4. The trainer (LambdaMART or linear) is fitted with a split by query, and the result is
-   registered (not deployed: ``ltrr model deploy`` gates it).
+   registered (not deployed: ``ltrr model deploy`` gates it). The gate's held-out judgments
+   are those of query texts (keys) the model never trained on: searches of one text by many
+   users are one query, and a model must beat the deployed one on queries it has not seen.
+   (Split by search instead, every held-out search had its twins in training: on films,
+   ``ltrr simulate judged`` watched models pass that gate with +0.015 NDCG@10 and cut
+   never-searched queries from 0.92 to 0.63, ranking popular weak matches first.)
 """
 
 from __future__ import annotations
@@ -95,7 +100,8 @@ def training_rows(client: OpenSearch, settings: Settings, searches: list[LoggedS
             if grade is None or values is None:
                 continue
             rows.append({"query_id": s.query_id, "doc_id": doc, "label": grade,
-                         "features": dict(zip(newest, values, strict=True))})
+                         "features": dict(zip(newest, values, strict=True)),
+                         "query_key": s.query_key})
     if not rows:
         raise ValidationError(f"no (search, item) pair has {min_evidence:g}+ examinations yet",
                               hint="wait for more traffic or lower --min-evidence")
@@ -112,9 +118,9 @@ def train_from_logs(client: OpenSearch, settings: Settings, *, trainer: str = "l
     rows, names = training_rows(client, settings, searches, click_model=click_model,
                                 min_evidence=min_evidence)
     feature_set = _feature_set_for(client, settings, names, searches[-1].feature_set)
-    result = TRAINERS[trainer](rows, list(names), seed=seed)
-    heldout_ids = _heldout_queries(rows, seed)
-    heldout = [r for r in rows if r["query_id"] in heldout_ids][:HELDOUT_ROWS_CAP]
+    trained, heldout = split_by_key(rows, seed)
+    result = TRAINERS[trainer](trained, list(names), seed=seed)
+    heldout = heldout[:HELDOUT_ROWS_CAP]
     stamp = datetime.now(timezone.utc)
     entry = registry.ModelEntry(
         name=name or f"ltrr_{trainer}_{stamp:%Y%m%d%H%M%S}_{uuid.uuid4().hex[:4]}",
@@ -133,12 +139,18 @@ def train_from_logs(client: OpenSearch, settings: Settings, *, trainer: str = "l
     return registry.register(client, settings, entry, feature_set)
 
 
-def _heldout_queries(rows: list[dict[str, Any]], seed: int, fraction: float = 0.2) -> set[str]:
-    from ltrr_opensearch.rank.dataset import build_dataset, split_by_query
+def split_by_key(rows: list[dict[str, Any]], seed: int, fraction: float = 0.2
+                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(rows to train on, the gate's held-out rows): about ``fraction`` of the query keys,
+    seeded, with every search of them. With one key there is nothing to hold out (the gate
+    then refuses: no held-out judgments)."""
+    import random
 
-    names = list(rows[0]["features"])
-    _, valid = split_by_query(build_dataset(rows, names), fraction, seed)
-    return set(valid.queries())
+    keys = sorted({r["query_key"] for r in rows})
+    random.Random(seed).shuffle(keys)
+    held = set(keys[:max(1, round(fraction * len(keys)))]) if len(keys) > 1 else set()
+    return ([r for r in rows if r["query_key"] not in held],
+            [r for r in rows if r["query_key"] in held])
 
 
 def _feature_set_for(client: OpenSearch, settings: Settings, names: tuple[str, ...],
