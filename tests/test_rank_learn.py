@@ -24,3 +24,16 @@ def test_the_gate_holds_out_query_texts_never_trained_on_not_repeated_searches()
 def test_one_query_text_leaves_nothing_to_hold_out():
     rows = rows_for([("only", 5)])
     assert split_by_key(rows, seed=0) == (rows, [])
+
+
+def test_a_judged_search_brings_candidates_it_did_not_show_as_negatives():
+    from ltrr_opensearch.rank.learn import LoggedSearch, below_page
+
+    logged = {f"d{i}": [float(i)] for i in range(40)}  # the first 40 merged candidates
+    search = LoggedSearch("q1", "key", tuple(f"d{i}" for i in range(10)), "set", ("f",), logged)
+    picked = below_page(search, 20)
+    assert len(picked) == 20 and len(set(picked)) == 20
+    assert not set(picked) & set(search.shown) and set(picked) <= set(logged)
+    assert below_page(search, 20) == picked  # the same pick every time
+    assert {int(d[1:]) for d in picked} != set(range(10, 30))  # spread, not just the next 20
+    assert below_page(search, 100) and len(below_page(search, 100)) == 30

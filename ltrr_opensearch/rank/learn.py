@@ -4,7 +4,8 @@
    the search path when a ranker served it) and the events that joined it become one
    :class:`Impression` per search (what was shown, what was clicked).
 2. A position-bias-aware click model (PBM by EM, or SDBN) turns the impressions into graded
-   judgments per (query key, item), with a minimum evidence.
+   judgments per (query key, item), with a minimum evidence. Candidates a judged search
+   logged but did not show become negatives (label 0, up to :data:`BELOW_PAGE_NEGATIVES`).
 3. Each judged (search, item) pair becomes a training row with the feature vector the engine
    logged *at search time*: the catalog and memory may have changed since, and the model
    must learn from what it saw, not from a re-query.
@@ -19,6 +20,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -42,6 +44,7 @@ CLICK_MODELS = {"pbm": PBM, "sdbn": SDBN}
 TRAINERS: dict[str, Callable[..., TrainingResult]] = {"lambdamart": train_lambdamart,
                                                       "linear": train_linear}
 HELDOUT_ROWS_CAP = 20_000  # rows kept with the entry for the deploy gate
+BELOW_PAGE_NEGATIVES = 20  # unshown logged candidates per judged search, labelled 0
 
 
 @dataclass(frozen=True)
@@ -94,18 +97,29 @@ def training_rows(client: OpenSearch, settings: Settings, searches: list[LoggedS
     grades = {(j.query_key, j.doc_id): j.grade for j in judgments(model, min_evidence)}
     rows = []
     for s in searches:
-        for doc in s.shown:
-            grade = grades.get((s.query_key, doc))
-            values = s.features.get(doc)
-            if grade is None or values is None:
-                continue
-            rows.append({"query_id": s.query_id, "doc_id": doc, "label": grade,
-                         "features": dict(zip(newest, values, strict=True)),
-                         "query_key": s.query_key})
+        judged = [(doc, grades[(s.query_key, doc)]) for doc in s.shown
+                  if (s.query_key, doc) in grades and doc in s.features]
+        if judged:
+            judged += [(doc, 0) for doc in below_page(s, BELOW_PAGE_NEGATIVES)]
+        rows += [{"query_id": s.query_id, "doc_id": doc, "label": grade,
+                  "features": dict(zip(newest, s.features[doc], strict=True)),
+                  "query_key": s.query_key} for doc, grade in judged]
     if not rows:
         raise ValidationError(f"no (search, item) pair has {min_evidence:g}+ examinations yet",
                               hint="wait for more traffic or lower --min-evidence")
     return rows, newest
+
+
+def below_page(search: LoggedSearch, limit: int) -> list[str]:
+    """Up to ``limit`` logged candidates the search did not show, a fixed pseudo-random pick
+    of them: the negatives of a judged search. The serving ranker put them below the page;
+    without them a model learns only to order a page of plausible items, and at serving time
+    ranks the popular weak matches it never saw first (measured on films: held-out NDCG@10
+    0.92 -> 0.67 with the first model the gate let through)."""
+    shown = set(search.shown)
+    unseen = [doc for doc in search.features if doc not in shown]
+    return sorted(unseen, key=lambda doc: hashlib.sha1(
+        f"{search.query_id}:{doc}".encode(), usedforsecurity=False).digest())[:limit]
 
 
 def train_from_logs(client: OpenSearch, settings: Settings, *, trainer: str = "lambdamart",
