@@ -8,6 +8,7 @@ import argparse
 import dataclasses
 import itertools
 import sys
+import time
 from pathlib import Path
 
 DEFAULT_CHINOOK_CACHE = Path("~/.cache/ltrr/chinook")
@@ -154,12 +155,14 @@ def judged_command(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"  {done}/{total} sessions", file=sys.stderr, flush=True)
 
+    started = time.monotonic()
     result = run_curve(client, settings, args.queries, options, say=say, progress=progress,
                        queries=queries)
     for line in summary_lines(result):
         say(line)
     data, plot = write_outputs(result, args.out)
-    say(f"wrote {data}" + (f" and {plot}" if plot else
+    say(f"{options.sessions} sessions in {(time.monotonic() - started) / 60:.1f} min; wrote {data}"
+        + (f" and {plot}" if plot else
                            " (no plot: pip install 'ltrr-opensearch[plots]')")
         + ("" if not options.keep else f"; scratch indices kept under {result.scratch}-*"))
     return 0

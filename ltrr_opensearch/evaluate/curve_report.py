@@ -40,8 +40,9 @@ def summary_lines(result: CurveResult) -> list[str]:
         result.ablations.get("day-one bandit") if "day-one ranker" not in result.ablations
         else None)
     if both is not None:
-        out.append("  everything else (memory, learned vocabulary; with the day-one ranker and "
-                   f"bandit - day one): NDCG@10 {_interval(difference(both, first, lines, 'ndcg@10'))}")
+        out.append("  everything else (memory, learned vocabulary, index statistics as memory "
+                   "writes rewrite documents; with the day-one ranker and bandit - day one): "
+                   f"NDCG@10 {_interval(difference(both, first, lines, 'ndcg@10'))}")
     learning = result.learning
     out.append(f"  held-out queries whose memory key learned something: "
                f"{learning.get('heldout_keys_with_memory', 0)} of {len({q.key for q in held})} "
