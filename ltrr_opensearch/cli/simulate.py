@@ -132,7 +132,8 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def judged_command(args: argparse.Namespace) -> int:
-    from ltrr_opensearch.cli import connect
+    from ltrr_opensearch.cli import settings_from_args
+    from ltrr_opensearch.engine.client import cluster_info, make_client
     from ltrr_opensearch.evaluate.curve_report import summary_lines, write_outputs
     from ltrr_opensearch.evaluate.judged import read_judged
     from ltrr_opensearch.evaluate.learning_curve import CurveOptions, run_curve
@@ -146,7 +147,10 @@ def judged_command(args: argparse.Namespace) -> int:
         policy_file=args.policy, keep=args.keep)
     options.check()  # a bad option or a bad judged file: nothing runs, not even a request
     queries = read_judged(args.queries)
-    client, settings = connect(args)
+    settings = settings_from_args(args)
+    # The bandit's memory-key watcher reads from a thread of its own: room for both.
+    client = make_client(settings, pool_maxsize=4)
+    cluster_info(client, settings)  # "cannot reach ..." before anything is written
 
     def say(line: str) -> None:
         print(line, flush=True)
