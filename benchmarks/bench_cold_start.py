@@ -2,9 +2,10 @@
 
 Through the real node and the real feedback loop (evaluate/harness.py): every single
 strategy (the best one is the baseline to beat), the uniform mix (every strategy, K
-split evenly), the serving LinUCB policy with its [cold_start] prior, and the same policy
-without the prior (min_obs 0: the unfitted model scores every arm alike and runs a
-random pair, what the bandit did before the prior existed).
+split evenly), the serving LinUCB policy with its [cold_start] plan (every available
+strategy until each has min_obs observations), the same policy with the earlier plan
+(``linucb_prior``: the top M by the prior, exploring) and without any (``linucb_noprior``:
+min_obs 0, the unfitted model scores every arm alike and runs a random pair).
 
     python benchmarks/bench_cold_start.py --world configs/worlds/10k.toml --searches 200
 """
@@ -23,15 +24,14 @@ from ltrr_opensearch.evaluate.compare import compare
 POLICY = PACKAGE_ROOT / "policies" / "linucb.toml"
 
 
-def without_prior(folder: Path) -> Path:
-    """linucb.toml renamed ``linucb_noprior`` with the cold-start plan switched off."""
+def variant(folder: Path, name: str, old: str, new: str) -> Path:
+    """linucb.toml renamed ``name`` with one line of its [cold_start] changed."""
     text = POLICY.read_text(encoding="utf-8")
-    text = text.replace('name = "linucb"', 'name = "linucb_noprior"', 1)
-    text = text.replace("[cold_start]\nmin_obs = 20", "[cold_start]\nmin_obs = 0", 1)
-    if 'name = "linucb_noprior"' not in text or "min_obs = 0" not in text:
-        raise SystemExit("linucb.toml changed shape: update bench_cold_start.without_prior")
-    path = folder / "linucb_noprior.toml"
-    path.write_text(text, encoding="utf-8")
+    changed = text.replace('name = "linucb"', f'name = "{name}"', 1).replace(old, new, 1)
+    if f'name = "{name}"' not in changed or new not in changed or old == new:
+        raise SystemExit("linucb.toml changed shape: update bench_cold_start.variant")
+    path = folder / f"{name}.toml"
+    path.write_text(changed, encoding="utf-8")
     return path
 
 
@@ -43,12 +43,16 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--out", default="out/cold_start")
     parser.add_argument("--policies", default="bm25_popularity,structured_qu,knn_vector,"
-                        "q2e_memory,fresh_releases,uniform_mix,linucb,linucb_noprior")
+                        "q2e_memory,fresh_releases,uniform_mix,linucb,linucb_prior,"
+                        "linucb_noprior")
     args = parser.parse_args()
     settings = Settings.load()
     client = make_client(settings)
     with tempfile.TemporaryDirectory() as tmp:
-        files = [str(POLICY), str(without_prior(Path(tmp)))]
+        files = [str(POLICY),
+                 str(variant(Path(tmp), "linucb_prior", 'plan = "all"', 'plan = "prior"')),
+                 str(variant(Path(tmp), "linucb_noprior", "min_obs = 20\nplan",
+                             "min_obs = 0\nplan"))]
         outcomes = compare(client, settings, args.world, searches=args.searches,
                            embedder=args.embedder, bandit_files=files, batch=args.batch,
                            out=args.out, policies=tuple(args.policies.split(",")))

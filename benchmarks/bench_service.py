@@ -125,7 +125,8 @@ def sequential(base: str, client, settings: Settings, texts: list[str],
                warm: bool = False) -> dict[str, dict[str, float]]:
     """Side by side, one request at a time, so load spikes hit both alike: each search
     through the service, then at once the raw _msearch of the very bodies it rendered (same
-    plan, templates, catalog variable, ranker, memory and embedder; same filter_path), then
+    plan, templates, catalog variable, memory and embedder; same filter_path; the ranker's
+    own search is not replayed: run with no model deployed to compare like with like), then
     an empty endpoint (GET /health: the HTTP hop alone). Once per client library in
     ``kinds`` (alternating which goes first), each paired with its own raw _msearch.
 
@@ -157,7 +158,7 @@ def sequential(base: str, client, settings: Settings, texts: list[str],
         lines: list[dict] = []
         for p in prepare_searches(pipeline.registry, understanding, plan,
                                   embed_query=pipeline.embed_query, timeout=timeout,
-                                  ranker=pipeline.ranker, catalog=pipeline.catalog,
+                                  catalog=pipeline.catalog,
                                   memory=memory):
             if p.body is not None:
                 lines += [{}, p.body]

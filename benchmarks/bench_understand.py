@@ -6,8 +6,9 @@ the artist a query names?
 Builds a seeded synthetic catalog in memory (pseudo-word artist names, 40 genres,
 30 moods, decades 1950s-2020s), a gazetteer from it, and a query mix (clean artist
 names, artist names with one typo, attribute queries, random words). Prints the build
-time, per-query median / p99 / mean of ``understand()`` and of ``normalize_query``
-alone, and how often the intended artist was found. No node needed.
+time, per-query median / p99 / mean of ``understand()`` (without and with the memory's key
+set, what the context's ``memory_available`` reads) and of ``normalize_query`` alone, and
+how often the intended artist was found. No node needed.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from datetime import datetime
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from ltrr_opensearch.understand import Gazetteer, normalize_query, understand
+from ltrr_opensearch.understand import Gazetteer, normalize_query, q2e_key, understand
 
 GENRES = [
     "rock", "pop", "jazz", "blues", "hip hop", "rap", "country", "folk", "soul", "funk",
@@ -147,6 +148,13 @@ def main() -> None:
     now = datetime(2024, 1, 6, 12, 0)
     print(summary("understand()", timings(lambda q: understand(q, gazetteer, now=now),
                                           texts, args.repeat)))
+    # The context's memory_available reads the memory's key set (a Python set, as
+    # select/availability.py holds it): half the queries' keys plus 300k others.
+    keys = {q2e_key(normalize_query(t)) for t in texts[::2] if normalize_query(t)}
+    keys |= {f"other_key_{i}" for i in range(300_000)}
+    print(summary("understand() + memory keys",
+                  timings(lambda q: understand(q, gazetteer, now=now, memory_keys=keys),
+                          texts, args.repeat)))
     print(summary("normalize_query()", timings(normalize_query, texts, args.repeat)))
     for kind in ("clean", "typo", "attribute", "random"):
         subset = [t for k, t, _ in mix if k == kind]

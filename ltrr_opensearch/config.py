@@ -302,6 +302,21 @@ def _read_toml(path: Path) -> tuple[dict[str, Any], dict[str, Mapping[str, Any]]
     if "replicas" in indices:
         values["index_replicas"] = _parse_replicas("[indices] replicas", indices["replicas"])
 
+    if isinstance(data.get("catalog"), dict):
+        data["catalog"] = _description_from(path, data["catalog"])
     sections: dict[str, Mapping[str, Any]] = {
         k: MappingProxyType(dict(v)) for k, v in data.items() if isinstance(v, dict)}
     return values, sections
+
+
+def _description_from(config: Path, catalog: dict[str, Any]) -> dict[str, Any]:
+    """``[catalog] description = "x.toml"`` relative to the config file's folder, not to
+    the folder the command runs in (a built-in name such as "music" stays a name)."""
+    from ltrr_opensearch.catalog.description import builtin_names
+
+    spec = catalog.get("description")
+    if not isinstance(spec, str) or spec in builtin_names() or Path(spec).is_absolute():
+        return catalog
+    if not Path(spec).suffix and not (config.parent / spec).exists():
+        return catalog  # neither a file nor a built-in: load_description says so by name
+    return {**catalog, "description": str(config.parent / spec)}

@@ -63,6 +63,10 @@ class CycleSummary:
     bandit_observations: int | None = None  # observations the synced bandit has learned
     retrained: Any = None  # what the retrain hook returned, when it ran
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # After the consumers: the most docs any consumer still has to read in either log, and
+    # how long the oldest of them has waited (feedback/lag.py).
+    behind: int = 0
+    lag_seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {"queries_read": self.queries_read, "events_read": self.events_read,
@@ -70,7 +74,8 @@ class CycleSummary:
                 "training_rows": self.training_rows, "observations": self.observations,
                 "bandit_version": self.bandit_version,
                 "bandit_observations": self.bandit_observations,
-                "retrained": self.retrained,
+                "retrained": self.retrained, "behind": self.behind,
+                "lag_seconds": self.lag_seconds,
                 "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()}}
 
 
@@ -94,6 +99,9 @@ class FeedbackLoop:
         self.settle_seconds = settle_seconds
         self._last_retrain: float | None = None
         self.variant_learners: dict[str, Any] = {}  # snapshot name -> Learner (experiments)
+        # Kept across cycles: each consumer holds what it read of the logs per key
+        # (feedback/cache.py), so a cycle reads only what is new.
+        self.consumers: list[Any] | None = None
 
     @classmethod
     def for_serving(cls, client: OpenSearch, settings: Settings,
@@ -107,18 +115,20 @@ class FeedbackLoop:
     def cycle(self, now: datetime | None = None) -> CycleSummary:
         """Run one cycle. ``now`` is the scoring clock (memory decay, attribution window);
         default the wall clock."""
-        from ltrr_opensearch.feedback.consumers import run_consumers
+        from ltrr_opensearch.feedback.consumers import default_consumers, run_consumers
+        from ltrr_opensearch.feedback.lag import consumer_lag
 
         started = time.perf_counter()
         timings: dict[str, float] = {}
-        # Docs written a moment ago must be visible before the consumers look for them.
-        self.client.indices.refresh(
-            index=f"{self.settings.ubi_queries_index},{self.settings.ubi_events_index}",
-            ignore_unavailable=True)
-        runs = run_consumers(self.client, self.settings, now=now,
-                             settle_seconds=self.settle_seconds)
-        mark = _lap(timings, "consumers", started)
         counts: dict[str, Any] = {"queries_read": 0, "events_read": 0}  # CycleSummary fields
+        if self.consumers is None:
+            self.consumers = default_consumers(self.client, self.settings)
+        runs = run_consumers(self.client, self.settings, self.consumers, now=now,
+                             settle_seconds=self.settle_seconds)
+        lags = consumer_lag(self.client, self.settings, [c.name for c in self.consumers])
+        counts["behind"] = max((lag.behind for lag in lags), default=0)
+        counts["lag_seconds"] = max((lag.seconds_behind for lag in lags), default=0.0)
+        mark = _lap(timings, "consumers", started)
         for run in runs:
             if run.consumer == "rewards":
                 counts[f"{run.log}_read"] += run.docs

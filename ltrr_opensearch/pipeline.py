@@ -1,6 +1,7 @@
 """``Pipeline.search()``: the one place the funnel is composed.
 
-    understand -> select (bandit, or a fixed plan) -> retrieve (one _msearch) -> merge -> log
+    understand -> select (bandit, or a fixed plan) -> retrieve (one _msearch) -> merge
+        -> rank (one search: the deployed model reranks the union) -> log
 
 A search never changes what the system has learned: it reads the bandit's current state
 and, at most, appends a UBI query record (buffered, bulk-written) that later feedback
@@ -38,10 +39,12 @@ class SearchResponse:
     took_ms: float
     explanation: Any = None  # the selector's explanation (select.bandit.Explanation) or None
     # Where the time went (ms): understand, select, embed (the query embedding, inside
-    # retrieve), engine (the wait on the one _msearch, inside retrieve), retrieve (render +
-    # the one _msearch + reading the hits), merge, log. Measured, never estimated.
+    # retrieve), retrieve (render + the one _msearch + reading the hits), merge, rank (the
+    # reranking search, built and read), log; engine is the wait on the engine in all
+    # (engine_retrieve + engine_rank). Measured, never estimated.
     timings: Mapping[str, float] = field(default_factory=dict)
     ranker: Any = None  # rank.ranker.Ranker that ordered the candidates, if any
+    rank_error: str | None = None  # why the fused order was served despite a ranker
     # The catalog variable the strategies rendered with: which source field plays which
     # role in the results (None: the built-in music description).
     catalog: Mapping[str, Any] | None = None
@@ -69,6 +72,8 @@ class SearchResponse:
             "errors": [{"strategy": r.strategy, "error": r.error}
                        for r in self.results if r.error],
         }
+        if self.rank_error:
+            body["rank_error"] = self.rank_error
         if explain:
             u = self.understanding
             body["understanding"] = {
@@ -109,7 +114,9 @@ class Pipeline:
     now: Callable[[], datetime] | None = None
     embed_problem: str | None = None  # why embed_query is None, when a strategy needs one
     ranker: Any = None  # rank.ranker.Ranker: the deployed LTR model; None orders by fusion
-    log_features_depth: int = 50  # candidates whose feature vectors the search record keeps
+    # Reranked candidates that come back with their feature vectors (and go to the search
+    # record), at least the shown ones: training reads the shown ones only.
+    log_features_depth: int = 0
     # experiment.FlagSource: behaviour flags and experiments, resolved once per request by
     # the user/client id; None: the configuration above decides alone.
     flags: Any = None
@@ -182,6 +189,17 @@ class Pipeline:
         names = [n for n in names if n not in never] or list(names)
         return [ArmChoice(name, self.default_k, 1.0) for name in names], None
 
+    def understand(self, query: str, *, now: datetime | None = None,
+                   user_features: Mapping[str, float] | None = None) -> Understanding:
+        """Query understanding with the context the selector reads: its layout (the clock
+        fields if its config turns them on) and whether the memory holds the query's key."""
+        from ltrr_opensearch.select.config import context_spec_of
+        from ltrr_opensearch.understand import understand
+
+        return understand(query, self.gazetteer, now=now, user_features=user_features,
+                          spec=context_spec_of(self.selector),
+                          memory_keys=self._availability().memory_keys)
+
     def unavailable(self, understanding: Understanding) -> dict[str, str]:
         """Strategies that cannot return anything for this request (no memory for its key,
         no query vector, no date field), with reasons: the bandit does not choose them."""
@@ -210,12 +228,11 @@ class Pipeline:
         skips the UBI query record for this request only."""
         from ltrr_opensearch.retrieve.merge import merge_results
         from ltrr_opensearch.retrieve.msearch import run_strategies
-        from ltrr_opensearch.understand import understand
 
         started = time.perf_counter()
         timings: dict[str, float] = {}
         now = now or (self.now() if self.now else None)
-        understanding = understand(query, self.gazetteer, now=now, user_features=user_features)
+        understanding = self.understand(query, now=now, user_features=user_features)
         mark = _lap(timings, "understand", started)
         variant = self.flags.resolve(client_id) if self.flags is not None else None
         ranker = (self.flags.ranker(variant, self.ranker, self.client, self.settings)
@@ -223,19 +240,29 @@ class Pipeline:
         mark = _lap(timings, "flags", mark) if variant is not None else mark
         choices, explanation = self.plan(understanding, strategies, seed, variant)
         mark = _lap(timings, "select", mark)
-        embed_query = _timed(self.embed_query, timings) if self.embed_query else None
+        # Embedded at most once: the vector strategy and the model may both read it.
+        embed_query = _once(_timed(self.embed_query, timings)) if self.embed_query else None
         results = run_strategies(self.client, self.settings, self.registry, understanding,
-                                 choices, embed_query=embed_query, now=now, ranker=ranker,
-                                 rescore_window=variant.rescore_window if variant else None,
+                                 choices, embed_query=embed_query, now=now,
                                  catalog=self.catalog, timings=timings)
+        timings["engine_retrieve"] = timings.get("engine", 0.0)
         mark = _lap(timings, "retrieve", mark)
         candidates = merge_results(results)
         mark = _lap(timings, "merge", mark)
+        rank_error = None
+        if ranker is not None and candidates:
+            reranked = self._rerank(ranker, understanding, candidates, k, now, embed_query,
+                                    variant.rescore_window if variant else None)
+            candidates, rank_error = reranked.candidates, reranked.error
+            timings["engine_rank"] = reranked.engine_ms
+            timings["engine"] = timings.get("engine", 0.0) + reranked.engine_ms
+            mark = _lap(timings, "rank", mark)
         response = SearchResponse(
             request_id=request_id or uuid.uuid4().hex, query=query, understanding=understanding,
             choices=tuple(choices), results=tuple(results), candidates=tuple(candidates),
             shown=tuple(candidates[:k]), took_ms=(mark - started) * 1000,
-            explanation=explanation, timings=timings, ranker=ranker, catalog=self.catalog)
+            explanation=explanation, timings=timings, ranker=ranker, catalog=self.catalog,
+            rank_error=rank_error)
         if log and self.search_log is not None:
             self.search_log(search_record(response, client_id=client_id, session_id=session_id,
                                           timestamp=now, ranker=ranker,
@@ -243,6 +270,19 @@ class Pipeline:
                                           features_depth=self.log_features_depth))
             _lap(timings, "log", mark)
         return response
+
+
+    def _rerank(self, ranker: Any, understanding: Understanding, candidates: list[Candidate],
+                k: int, now: datetime | None, embed: Callable[[str], Sequence[float]] | None,
+                window: int | None) -> Any:
+        from ltrr_opensearch.rank.rerank import rerank, rerank_window
+        from ltrr_opensearch.retrieve.msearch import default_q2e_key, subsearch_timeout
+
+        return rerank(self.client, self.settings, ranker, understanding, candidates,
+                      size=max(k, self.log_features_depth),
+                      window=rerank_window(self.settings, window),
+                      q2e_key=default_q2e_key(understanding.normalized), now=now,
+                      embed=embed, catalog=self.catalog, timeout=subsearch_timeout(self.settings))
 
 
 def _lap(timings: dict[str, float], name: str, since: float) -> float:
@@ -263,10 +303,21 @@ def _timed(embed: Callable[[str], Sequence[float]],
     return timed
 
 
+def _once(embed: Callable[[str], Sequence[float]]) -> Callable[[str], Sequence[float]]:
+    """``embed`` that computes its one text's vector once per search."""
+    memo: dict[str, Sequence[float]] = {}
+
+    def once(text: str) -> Sequence[float]:
+        if text not in memo:
+            memo[text] = embed(text)
+        return memo[text]
+    return once
+
+
 def search_record(response: SearchResponse, *, client_id: str | None = None,
                   session_id: str | None = None, timestamp: datetime | None = None,
                   variant: str | None = None, ranker: Any = None,
-                  features_depth: int = 50) -> Any:
+                  features_depth: int = 0) -> Any:
     """The UBI query record of a response (what feedback later joins on ``request_id``).
 
     With a ranker, it keeps the feature vectors the engine computed for the first

@@ -10,10 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# Catalogs may use any entity_type token (catalog/schema.py); this fixed list is only the
-# width of the bandit's arm-feature one-hot (select/config.py), where other types count as none.
-ENTITY_TYPES = ("track", "artist", "album", "playlist", "podcast", "station", "genre")
-
 
 @dataclass(frozen=True)
 class Slot:
@@ -22,7 +18,10 @@ class Slot:
     kind: str  # artist | genre | mood | decade | language | entity_type | album | title
     value: str  # the canonical catalog value, e.g. "Taylor Swift", "1990s", "rock"
     text: str  # the normalised query text it was matched from
-    confidence: float  # 1.0 exact, lower for fuzzy matches
+    confidence: float  # 1.0 exact, lower for fuzzy matches (and for learned phrases: their share)
+    # Where the phrase comes from: "catalog" (a value or its built-in aliases), "synonym"
+    # (the description's [synonyms]) or "learned" (a phrase learned from engagement).
+    source: str = "catalog"
 
 
 @dataclass(frozen=True)
@@ -50,6 +49,7 @@ class Understanding:
     intent: str | None  # the entity type the user most likely wants, if any
     intent_confidence: float
     context: ContextVector
+    unknown: tuple[str, ...] = ()  # tokens that are no catalog word: the likely typos
 
     @property
     def match_text(self) -> str:
@@ -75,7 +75,7 @@ class Hit:
     id: str
     score: float | None
     source: dict[str, Any]
-    features: tuple[float, ...] | None = None  # the ranker's logged feature values, if ranked
+    doc_id: str | None = None  # the engine's _id (the id field may be another field)
 
 
 @dataclass(frozen=True)
@@ -86,8 +86,6 @@ class StrategyResult:
     hits: tuple[Hit, ...]
     took_ms: int | None
     error: str | None = None
-    ranked: bool = False  # the ranker's feature values were logged for its hits
-    scored: bool = False  # and hit scores are the ranker's model scores
 
 
 @dataclass
@@ -99,3 +97,4 @@ class Candidate:
     provenance: dict[str, tuple[int, float | None]] = field(default_factory=dict)
     score: float | None = None  # final ranking score (model score or fallback)
     features: tuple[float, ...] | None = None  # the ranker's feature values, if ranked
+    doc_id: str | None = None  # the engine's _id, what the reranking search looks up

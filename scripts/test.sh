@@ -6,14 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
-# tests/test_tls_proxy.py puts nginx (TLS + basic auth) in front of the node: CI (a fresh
-# machine, as root) installs Debian's nginx-light; elsewhere that module skips, saying why.
-if [ "${CI:-}" = true ] && ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ] \
-    && [ "$(id -u)" = 0 ]; then
-  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-    nginx-light >/dev/null
-fi
-
 # The plugin's Java unit tests (Maven Surefire); the zip they build is the one the node gets.
 ltrr plugin build --test >/dev/null
 

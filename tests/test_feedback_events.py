@@ -81,3 +81,15 @@ def test_configured_actions_and_weights_replace_the_defaults():
         {"feedback": {"actions": ["click", "buy"], "weights": {"buy": 1.0}}})))
     assert config.weight("buy") == 1.0 and config.weight("click") == 0.0
     assert isinstance(validate_event(good(action_name="play"), config), Rejected)
+
+
+def test_consumer_batch_and_cache_sizes_are_read_and_bad_ones_refused():
+    config = FeedbackConfig.from_settings(Settings(sections=MappingProxyType(
+        {"feedback": {"consumer_batch_size": 1000, "consumer_cache_keys": 0}})))
+    assert (config.consumer_batch_size, config.consumer_cache_keys) == (1000, 0)
+    with pytest.raises(ConfigError, match="consumer_batch_size must be between 1"):
+        FeedbackConfig.from_settings(Settings(sections=MappingProxyType(
+            {"feedback": {"consumer_batch_size": 0}})))
+    with pytest.raises(ConfigError, match="consumer_cache_keys must be a number"):
+        FeedbackConfig.from_settings(Settings(sections=MappingProxyType(
+            {"feedback": {"consumer_cache_keys": "lots"}})))

@@ -342,23 +342,71 @@ def served(chinook, trained):
 def test_pipeline_serves_with_the_deployed_model(served):
     assert served.pipeline.ranker == served.entry.ranker()
     for response in served.responses:
-        assert all(r.ranked and r.scored for r in response.results if r.hits)
+        assert response.rank_error is None
+        assert response.timings["engine_rank"] > 0  # the one reranking search ran
 
 
-def test_pipeline_orders_the_union_by_the_models_score_on_the_logged_features(served):
+def test_pipeline_shows_the_unions_best_by_the_models_score_on_the_logged_features(served):
     names = served.entry.feature_names
     for response in served.responses:
-        candidates = response.candidates
+        candidates, shown = response.candidates, response.shown
         assert len(candidates) >= 20 and len({r.strategy for r in response.results
                                               if r.hits}) >= 2
-        assert all(c.features is not None and len(c.features) == len(names)
-                   for c in candidates)
-        scores = [c.score for c in candidates]
+        assert len(shown) == 10
+        assert all(c.features is not None and len(c.features) == len(names) for c in shown)
+        scores = [c.score for c in shown]
         assert scores == sorted(scores, reverse=True)
         expected = predict(served.entry, [dict(zip(names, c.features, strict=True))
-                                          for c in candidates])
+                                          for c in shown])
         worst = max(abs(a - b) for a, b in zip(scores, expected, strict=True))
         assert worst <= TOLERANCE, (response.query, worst)
+
+
+def test_no_unshown_candidate_outscores_the_shown_ones(chinook, served):
+    """The reranking search scored the whole union: every candidate below the page scores
+    at most the page's last (computed here on features logged by a logging-only search)."""
+    from ltrr_opensearch.rank.bootstrap import logging_pipeline
+
+    logging = logging_pipeline(served.pipeline, chinook.feature_set)
+    names = served.entry.feature_names
+    for response in served.responses[:3]:
+        every = logging.search(response.query, k=10, now=SEARCH_NOW, log=False)
+        assert {c.id for c in every.candidates} == {c.id for c in response.candidates}
+        scores = predict(served.entry, [dict(zip(names, c.features, strict=True))
+                                        for c in every.candidates])
+        below = [s for c, s in zip(every.candidates, scores, strict=True)
+                 if c.id not in {x.id for x in response.shown}]
+        assert max(below) <= response.shown[-1].score + TOLERANCE, response.query
+
+
+def test_a_failed_reranking_search_serves_the_fused_order_and_says_why(served):
+    from dataclasses import replace
+
+    gone = replace(served.pipeline.ranker, model=f"gone_{_uid()}")  # not in the store
+    broken = replace(served.pipeline, ranker=gone, search_log=None)
+    response = broken.search("queen", k=10, now=SEARCH_NOW, log=False)
+    fused = replace(served.pipeline, ranker=None).search("queen", k=10, now=SEARCH_NOW,
+                                                         log=False)
+    assert gone.model in (response.rank_error or "")
+    assert [c.id for c in response.shown] == [c.id for c in fused.shown]
+    assert response.to_dict()["rank_error"] == response.rank_error
+
+
+def test_only_the_first_window_of_the_fused_order_is_reranked(chinook, served):
+    from dataclasses import replace
+
+    from ltrr_opensearch.rank.rerank import rerank
+
+    pipeline = served.pipeline
+    fused = replace(pipeline, ranker=None).search("love", k=10, now=SEARCH_NOW, log=False)
+    u = fused.understanding
+    candidates = [replace(c) for c in fused.candidates]
+    done = rerank(chinook.client, chinook.settings, pipeline.ranker, u, candidates, size=10,
+                  window=5, q2e_key=default_q2e_key(u.normalized), now=SEARCH_NOW,
+                  catalog=pipeline.catalog)
+    assert done.error is None and done.rescored == 5
+    assert {c.id for c in done.candidates[:5]} == {c.id for c in fused.candidates[:5]}
+    assert [c.id for c in done.candidates[5:]] == [c.id for c in fused.candidates[5:]]
 
 
 def test_the_logged_search_keeps_the_feature_vector_of_every_shown_item(chinook, served):
@@ -381,8 +429,8 @@ def test_the_logged_search_keeps_the_feature_vector_of_every_shown_item(chinook,
 def test_hostile_query_text_stays_inside_its_json_strings(served, text):
     response = served.pipeline.search(text, k=10, now=SEARCH_NOW, log=False)
     assert [r.error for r in response.results if r.error] == []
-    assert response.candidates and all(r.ranked and r.scored for r in response.results)
-    assert all(c.features is not None for c in response.candidates)
+    assert response.candidates and response.rank_error is None
+    assert all(c.features is not None for c in response.shown)
 
 
 def test_bootstrap_rows_carry_every_candidates_logged_features_and_its_grade(chinook, served):
@@ -396,7 +444,7 @@ def test_bootstrap_rows_carry_every_candidates_logged_features_and_its_grade(chi
         Labelled("q2", "miles davis", lambda doc: 1 if "album" in doc else 0, now=SEARCH_NOW)],
         source="t")
     fused = pipeline.search("queen", k=10, now=SEARCH_NOW, log=False)
-    assert all(r.ranked and not r.scored for r in fused.results if r.hits)  # logging only
+    assert all(c.features is not None for c in fused.candidates)  # logging only: all of them
     assert baseline["t:q1"] == [c.id for c in fused.candidates]
     by_doc = {r["doc_id"]: r for r in rows if r["query_id"] == "t:q1"}
     assert list(by_doc) == baseline["t:q1"]

@@ -43,15 +43,43 @@ def test_a_changed_template_gets_a_new_versioned_store_name(tmp_path):
     assert one.store_name != two.store_name and one.store_name.startswith("mine_")
 
 
+def _understood(raw: str, tokens: tuple[str, ...], slots: tuple[Slot, ...],
+                unknown: tuple[str, ...] = ()) -> Understanding:
+    return Understanding(raw=raw, normalized=raw.lower(), tokens=tokens, slots=slots,
+                         keywords=(), intent=None, intent_confidence=0.0,
+                         context=ContextVector("v", (), ()), unknown=unknown)
+
+
 def test_sltr_params_carry_the_slots_and_query_properties():
-    u = Understanding(raw="Rock 1990s", normalized="rock 1990s", tokens=("rock", "1990s"),
-                      slots=(Slot("genre", "rock", "rock", 1.0), Slot("decade", "1990s", "1990s", 1.0)),
-                      keywords=(), intent=None, intent_confidence=0.0,
-                      context=ContextVector("v", (), ()))
+    u = _understood("Rock 1990s", ("rock", "1990s"),
+                    (Slot("genre", "rock", "rock", 1.0), Slot("decade", "1990s", "1990s", 1.0)))
     params = sltr_params(u, q2e_key=None, vector=None)
     assert params["genres"] == ["rock"] and params["decades"] == ["1990s"]
     assert params["facet_count"] == 2 and params["query_terms"] == 2
     assert params["query"] == "Rock 1990s" and params["q2e_key"] == "_none_"
+
+
+def test_sltr_params_name_each_facet_kind_of_the_catalog_and_count_the_slots():
+    u = _understood("banks in ohio 1990s", ("banks", "in", "ohio", "1990s"),
+                    (Slot("state", "Ohio", "ohio", 1.0), Slot("degree", "bachelor", "banks", 1.0),
+                     Slot("decade", "1990s", "1990s", 1.0)), unknown=("banks",))
+    catalog = {"facets": {"state": "state", "degree": "degree", "region": "region"},
+               "date_field": "founded"}
+    params = sltr_params(u, q2e_key=None, vector=None, catalog=catalog)
+    assert params["facet_state"] == ["Ohio"] and params["facet_degree"] == ["bachelor"]
+    assert (params["period_gte"], params["period_lte"]) == ("1990-01-01", "1999-12-31")
+    assert params["slot_count"] == 3 and params["slots_required"] == 3
+    assert params["unknown_words"] == "banks" and params["unknown_count"] == 1
+    asked = sltr_params(u, q2e_key=None, vector=None, catalog=catalog,
+                        needed={"facet_region", "slot_count"})
+    assert asked == {"facet_region": [], "slot_count": 3}  # a kind the query did not name
+
+
+def test_without_slots_no_item_matches_all_of_them():
+    params = sltr_params(_understood("x", ("x",), ()), q2e_key=None, vector=None,
+                         catalog={"facets": {}, "date_field": "d"})
+    assert params["slot_count"] == 0 and params["slots_required"] == 1
+    assert params["period_gte"] > params["period_lte"]  # a range no date falls in
 
 
 def test_templates_list_features_names_every_feature_of_the_shipped_set(capsys):
@@ -80,10 +108,16 @@ def test_a_feature_whose_role_the_catalog_lacks_is_the_constant_zero_feature():
     assert creator.template == {"bool": {"filter": [{"match_all": {}}]}} and creator.params == ()
 
 
-def test_a_bound_set_keeps_every_feature_name_in_order_on_any_catalog():
+def test_a_bound_set_keeps_the_core_feature_names_in_order_on_any_catalog():
+    from ltrr_opensearch.rank.setup import shipped_default
+
     settings = Settings.load(env={})
-    assert load_feature_set(settings, catalog=_bound(FILMS_LIKE)).names == \
-        load_feature_set(settings).names
+    films = load_feature_set(settings, catalog=_bound(FILMS_LIKE)).names
+    music = load_feature_set(settings).names
+    core = list(shipped_default().feature_names)  # what the shipped default model reads
+    assert films[:len(core)] == music[:len(core)] == core
+    assert films[len(core):] == ["facet_genre"]  # one feature per facet kind after the core
+    assert music[len(core):] == ["facet_decade", "facet_genre", "facet_language", "facet_mood"]
 
 
 def test_binding_to_another_catalog_gives_another_store_name():
@@ -93,12 +127,13 @@ def test_binding_to_another_catalog_gives_another_store_name():
     assert films.store_name.startswith("ltrr_core_")
 
 
-def test_a_missing_facet_drops_only_its_own_clause():
+def test_slot_features_have_one_clause_per_slot_kind_the_catalog_has():
     fs = load_feature_set(Settings.load(env={}), catalog=_bound(FILMS_LIKE))
-    template = next(f for f in fs.features if f.name == "attribute_matches").template
-    assert '"genres": {{#toJson}}genres{{/toJson}}' in template
-    assert "moods" not in template.replace("{{#toJson}}moods{{/toJson}}", "")
+    template = next(f for f in fs.features if f.name == "slot_matches").template
+    assert '"genres": {{#toJson}}facet_genre{{/toJson}}' in template
+    assert "moods" not in template and "artist" not in template  # no such roles in films
     assert template.count("constant_score") == 1
+    assert next(f for f in fs.features if f.name == "facet_genre").params == ("facet_genre",)
 
 
 def test_role_positions_bind_fields_sub_fields_and_boosts():

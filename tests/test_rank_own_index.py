@@ -53,11 +53,10 @@ category = "category"
 [memory]
 store = "outside"
 """
-# Roles this index lacks: an as-you-type title sub-field, a second text field (album), a
-# rank_feature twin (popularity), the memory field, a type field, the music facets, a vector.
+# Roles this index lacks: an as-you-type title sub-field, a second text field, the memory
+# field, a type field. (Popularity is read from the field itself; no twin is needed.)
 ZERO = {"bool": {"filter": [{"match_all": {}}]}}
-CONSTANT = {"title_prefix", "album_bm25", "popularity", "memory", "intent_match", "attribute_matches",
-            "all_facets_match", "vector_similarity"}
+CONSTANT = {"title_prefix", "other_text_bm25", "memory", "type_match"}
 
 
 @pytest.fixture()
@@ -90,13 +89,16 @@ def shop(client, settings, tmp_path):
 def test_the_feature_set_binds_to_the_own_field_names_and_zeroes_what_it_lacks(client, shop):
     own, _ = shop
     bound = feature_set_for(client, own)
-    assert bound.names == load_feature_set(own.with_overrides(sections={})).names
+    music = load_feature_set(own.with_overrides(sections={})).names
+    core = [n for n in music if not n.startswith("facet_")]
+    assert bound.names == core + ["facet_category"]
     zero = {f.name for f in bound.features if f.template == ZERO}
     assert zero == CONSTANT
     by_name = {f.name: f.template for f in bound.features}
     assert by_name["title_exact"]["bool"]["should"][0]["constant_score"]["filter"] == {
         "match": {"name.keyword": "{{keywords}}"}}
-    assert by_name["creator_fuzzy"]["bool"]["should"][0]["match"]["maker"]["fuzziness"] == "AUTO"
+    fuzzy = by_name["text_fuzzy"]["bool"]["should"][0]["multi_match"]
+    assert "maker^2" in fuzzy["fields"] and fuzzy["query"] == "{{unknown_words}}"
 
 
 def test_ltr_init_deploys_the_default_and_the_search_is_reranked_by_it(client, shop):

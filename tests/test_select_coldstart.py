@@ -69,3 +69,29 @@ def test_a_window_relearns_an_arm_whose_quality_changed():
     assert windowed.select(ctx(), seed=0).choices[0].arm == "bm25"
     assert forever.select(ctx(), seed=0).choices[0].arm == "knn"
     assert windowed.counts["bm25"] == 560  # the log keeps everything; the fit uses the window
+
+
+def test_day_one_runs_every_available_arm_as_deep_as_cold_start_k():
+    b = bandit(cold_start_plan="all", cold_start_k=25)
+    sel = b.select(ctx(), seed=3, unavailable={"memory": "no key"})
+    assert [c.arm for c in sel.choices] == ["bm25", "structured", "knn"]  # prior order
+    assert all(c.k == 25 and c.propensity == 1.0 for c in sel.choices)
+    assert sel.explanation.plan == "all" and not sel.explanation.explored
+    assert b.propensities(ctx(), unavailable={"memory": "no key"}) == {
+        "bm25": 1.0, "structured": 1.0, "memory": 0.0, "knn": 1.0}
+
+
+def test_day_one_depth_defaults_to_an_even_share_of_the_budget():
+    b = bandit(cold_start_plan="all", budget=Budget(2, 200, 10))
+    assert {c.k for c in b.select(ctx(), seed=0).choices} == {100}
+
+
+def test_every_arm_runs_until_each_available_one_has_enough_evidence():
+    b = bandit(cold_start_plan="all")
+    seen = [Observation(f"r{i}", arm, 1.0 if arm == "knn" else 0.0, "v1", (1.0,))
+            for i in range(6) for arm in ARMS if arm != "memory"]
+    b.fit(seen)
+    assert len(b.select(ctx(), seed=0).choices) == 4  # the memory has no evidence yet
+    learned = b.select(ctx(), seed=0, unavailable={"memory": "no key"})
+    assert learned.explanation.plan == "learned" and len(learned.choices) == 2
+    assert learned.choices[0].arm == "knn"

@@ -8,8 +8,8 @@ the service. Wrong CA: an error naming TLS verification. Wrong password: an erro
 the 401. The password (and its base64 ``Authorization`` form) appears nowhere: not in
 logs (the CLI with ``--debug``, the service's JSON log), errors, metrics or explanations.
 
-CI (``CI=true``, as root) installs nginx-light in scripts/test.sh; elsewhere the module is
-skipped, saying so, when nginx is missing.
+scripts/setup.sh installs nginx-light when it is missing and runs as root with apt-get;
+elsewhere the module is skipped, saying so, when nginx is missing.
 """
 
 from __future__ import annotations
@@ -60,8 +60,9 @@ def _make_ca(folder: Path, name: str) -> None:
 def tls_proxy(tmp_path_factory, base_settings):
     if NGINX is None:
         if os.environ.get("CI") == "true":
-            pytest.fail("nginx is missing in CI: scripts/test.sh installs nginx-light")
-        pytest.skip("nginx is not installed (apt-get install -y nginx-light; CI does this)")
+            pytest.fail("nginx is missing in CI: scripts/setup.sh installs nginx-light as root")
+        pytest.skip("nginx is not installed (apt-get install -y nginx-light; scripts/setup.sh "
+                    "does it when run as root)")
     folder = tmp_path_factory.mktemp("tls")
     os.chmod(folder, 0o755)  # nginx workers read the htpasswd file at request time
     _make_ca(folder, "ca")

@@ -558,34 +558,100 @@ def test_fuzzy_slots_lower_intent_confidence():
 
 def test_context_vector_has_the_documented_version_names_and_width(gazetteer):
     ctx = understand("90s rok", gazetteer, now=NOON_SATURDAY).context
-    assert ctx.version == CONTEXT_VERSION == "ctx-v2"
+    assert ctx.version == CONTEXT_VERSION == "ctx-v3"
     assert ctx.names == CONTEXT_NAMES
     assert len(ctx.values) == len(CONTEXT_NAMES) == len(set(CONTEXT_NAMES))
 
 
 def test_context_values_are_scaled(gazetteer):
+    clock = ContextSpec(clock=True)
     for query in ["", "x", "tayler love", "90s rok songs " * 30, "東京 rock"]:
-        values = understand(query, gazetteer, now=NOON_SATURDAY).context.values
-        assert all(-1.0 <= v <= 1.0 for v in values), query
+        for spec in (None, clock):
+            values = understand(query, gazetteer, now=NOON_SATURDAY, spec=spec).context.values
+            assert all(-1.0 <= v <= 1.0 for v in values), query
 
 
 def test_context_describes_the_query(gazetteer):
     u = understand("90s rok", gazetteer, now=NOON_SATURDAY)
     ctx = dict(zip(u.context.names, u.context.values, strict=True))
     assert ctx["bias"] == 1.0 and ctx["has_digits"] == 1.0
-    assert ctx["slots_decade"] == 0.5 and ctx["slots_genre"] == 0.5 and ctx["slots_artist"] == 0
+    assert ctx["slots_period"] == 0.5 and ctx["slots_facet"] == 0.5
+    assert ctx["slots_creator"] == 0 and ctx["slots_type"] == 0
     assert ctx["slot_coverage"] == 1.0
     assert ctx["typo_score"] == pytest.approx(1.0 - u.slots[1].confidence)
-    assert ctx["intent_playlist"] == 1.0 and ctx["intent_none"] == 0.0
-    assert ctx["hour_sin"] == pytest.approx(0.0, abs=1e-9) and ctx["hour_cos"] == -1.0
-    assert ctx["weekend"] == 1.0
+    assert u.intent == "playlist" and ctx["intent_type_other"] == 1.0  # the 4th type of ROWS
+    assert ctx["exact_title"] == 0.0 and ctx["memory_available"] == 0.0
 
 
-def test_context_of_a_weekday_morning():
-    u = understand("hello", Gazetteer.from_rows([]), now=datetime(2024, 1, 8, 6, 0))
-    ctx = dict(zip(u.context.names, u.context.values, strict=True))
-    assert ctx["weekend"] == 0.0 and ctx["hour_sin"] == 1.0
+def test_slots_are_counted_by_class_whatever_the_catalog_calls_its_facets():
+    from ltrr_opensearch.catalog.description import parse_description
+
+    d = parse_description({"fields": {"id": "id", "type": "kind", "title": ["name"]},
+                           "facets": {"state": "state", "degree": "degree"}})
+    rows = [{"id": "u1", "kind": "school", "name": "Oberlin College", "state": "Ohio",
+             "degree": "bachelor"}]
+    gazetteer = Gazetteer.from_rows(rows, d)
+    ctx = _context(understand("bachelor colleges in ohio", gazetteer))
+    assert ctx["slots_facet"] == 1.0  # two facet slots of two different kinds, capped at 1
+    assert ctx["slots_creator"] == ctx["slots_period"] == 0.0
+
+
+def test_the_clock_is_off_unless_the_spec_turns_it_on(gazetteer):
+    morning = datetime(2024, 1, 8, 6, 0)
+    plain = understand("rock", gazetteer, now=morning).context
+    later = understand("rock", gazetteer, now=NOON_SATURDAY).context
+    assert plain == later and not {"hour_sin", "hour_cos", "weekend"} & set(plain.names)
+    timed = _context(understand("rock", gazetteer, now=morning, spec=ContextSpec(clock=True)))
+    assert timed["weekend"] == 0.0 and timed["hour_sin"] == 1.0
+    saturday = understand("90s rok", gazetteer, now=NOON_SATURDAY, spec=ContextSpec(clock=True))
+    noon = _context(saturday)
+    assert noon["hour_sin"] == pytest.approx(0.0, abs=1e-9) and noon["hour_cos"] == -1.0
+    assert noon["weekend"] == 1.0
+    assert saturday.context.version == "ctx-v3+clock" != plain.version
+
+
+def test_context_of_a_query_without_slots():
+    ctx = _context(understand("hello", Gazetteer.from_rows([]), now=datetime(2024, 1, 8, 6, 0)))
     assert ctx["intent_none"] == 1.0 and ctx["slot_coverage"] == 0.0
+    assert ctx["intent_confidence"] == 0.0
+
+
+def test_intent_is_the_catalog_s_own_type_by_how_common_it_is(gazetteer):
+    # ROWS: 3 tracks, 3 artists, then album, playlist, podcast (one each; ties by name).
+    assert gazetteer.type_rank("artist") == 1 and gazetteer.type_rank("track") == 2
+    assert gazetteer.type_rank("album") == 3 and gazetteer.type_rank("podcast") == 5
+    assert gazetteer.type_rank("movie") is None
+    assert _context(understand("taylor swift", gazetteer))["intent_type_1"] == 1.0  # artist
+    assert _context(understand("taylor swift love", gazetteer))["intent_type_2"] == 1.0
+    assert _context(understand("albums", gazetteer))["intent_type_3"] == 1.0
+    assert _context(understand("podcasts", gazetteer))["intent_type_other"] == 1.0
+
+
+def test_a_films_catalog_s_type_word_is_its_main_type():
+    from ltrr_opensearch.catalog.description import load_description
+
+    rows = [{"id": f"m{i}", "entity_type": "movie", "title": f"Film {i}"} for i in range(3)]
+    rows.append({"id": "s1", "entity_type": "tv_series", "title": "A Show"})
+    gazetteer = Gazetteer.from_rows(rows, load_description("films"))
+    ctx = _context(understand("movies", gazetteer))
+    assert ctx["intent_type_1"] == 1.0 and ctx["slots_type"] == 0.5
+    assert _context(understand("tv series", gazetteer))["intent_type_2"] == 1.0
+
+
+def test_exact_title_marks_a_query_that_is_a_catalog_title(gazetteer):
+    assert _context(understand("Love Story", gazetteer))["exact_title"] == 1.0
+    assert _context(understand("taylor swift", gazetteer))["exact_title"] == 1.0  # an artist
+    assert _context(understand("love story remix", gazetteer))["exact_title"] == 0.0
+    assert _context(understand("story", gazetteer))["exact_title"] == 0.0
+
+
+def test_memory_available_says_whether_the_memory_holds_the_query_s_key(gazetteer):
+    keys = {q2e_key("headbanging")}
+    assert _context(understand("Headbanging!", gazetteer, memory_keys=keys))[
+        "memory_available"] == 1.0
+    assert _context(understand("rock", gazetteer, memory_keys=keys))["memory_available"] == 0.0
+    assert _context(understand("?!", gazetteer, memory_keys=keys))["memory_available"] == 0.0
+    assert _context(understand("headbanging", gazetteer))["memory_available"] == 0.0
 
 
 def test_user_features_are_appended_under_declared_names(gazetteer):
@@ -661,6 +727,10 @@ def test_understand_defaults_to_the_current_time(gazetteer):
 
 def _field(u, name: str) -> float:
     return u.context.values[u.context.names.index(name)]
+
+
+def _context(u) -> dict[str, float]:
+    return dict(zip(u.context.names, u.context.values, strict=True))
 
 
 def test_known_word_fraction_tells_catalog_words_from_slang(gazetteer):

@@ -146,13 +146,29 @@ def test_cli_understand_prints_slots_from_the_live_catalog(settings, catalog, ca
     from ltrr_opensearch.cli import main
 
     monkeypatch.setenv("LTRR_INDEX_PREFIX", settings.index_prefix)
+    monkeypatch.delenv("LTRR_CONFIG", raising=False)
     code = main(["understand", "--url", settings.urls[0], "--json",
                  "--now", "2024-01-06T12:00", "90s rok"])
     out = json.loads(capsys.readouterr().out)
     assert code == 0
     assert [(s["kind"], s["value"]) for s in out["slots"]] == [
         ("decade", "1990s"), ("genre", "rock")]
-    assert out["context"]["version"] == "ctx-v2" and out["context"]["values"]["weekend"] == 1.0
+    assert out["context"]["version"] == "ctx-v3" and "weekend" not in out["context"]["values"]
+
+
+def test_cli_understand_shows_the_clock_when_the_config_turns_it_on(
+        settings, catalog, capsys, monkeypatch, tmp_path):
+    from ltrr_opensearch.cli import main
+
+    config = tmp_path / "ltrr.toml"
+    config.write_text('[bandit]\npolicy_file = "linucb"\nclock_features = true\n')
+    monkeypatch.setenv("LTRR_INDEX_PREFIX", settings.index_prefix)
+    monkeypatch.setenv("LTRR_CONFIG", str(config))
+    assert main(["understand", "--url", settings.urls[0], "--json",
+                 "--now", "2024-01-06T12:00", "90s rok"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["context"]["version"] == "ctx-v3+clock"
+    assert out["context"]["values"]["weekend"] == 1.0
 
 
 def test_cli_understand_rejects_a_bad_time(settings, capsys):

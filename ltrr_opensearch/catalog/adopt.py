@@ -144,13 +144,14 @@ def plan_adoption(client: OpenSearch, settings: Settings, description: CatalogDe
         else:
             plan.problems.append(
                 f"memory field {name!r} exists with type {found.type}: choose another "
-                "[memory] field, or set [memory] store = \"outside\"")
+                f"{description.table('memory')} field, or set {description.table('memory')} "
+                "store = \"outside\"")
 
     if popularity_feature:
         pop = description.popularity
         if pop is None:
             plan.problems.append("--popularity-feature needs a popularity field in the "
-                                 "description ([fields] popularity)")
+                                 f"description ({description.table('fields')} popularity)")
         elif pop not in mapped:
             plan.problems.append(f"popularity field {pop!r} is not in the mapping")
         elif mapped[pop].type == "rank_feature":

@@ -62,8 +62,13 @@ _FACET_KIND = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _ENTITY_TYPE = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 _INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9_.*,+-]{0,254}$")
 _MAX_BOOST = 100.0
+TYPE_KIND = "entity_type"  # [synonyms.entity_type]: phrases for the catalog's entity types
+MAX_SYNONYM_TOKENS = 5  # the longest span query understanding tries (gazetteer.MAX_SPAN_TOKENS)
 
-_TOP_KEYS = {"name", "index", "embedder", "fields", "facets", "memory", "types", "extra"}
+_TOP_KEYS = {"name", "index", "embedder", "fields", "facets", "memory", "types", "extra",
+             "synonyms"}
+INLINE_SOURCE = "[catalog] in the config"  # a description written inline in the config
+_TABLE = re.compile(r"\[(fields|facets|memory|types|extra|synonyms)\]")
 _FIELD_KEYS = {"id", "type", "title", "creator", "text", "popularity", "date", "vector",
                "display"}
 _MEMORY_KEYS = {"store", "field"}
@@ -104,7 +109,14 @@ class CatalogDescription:
     memory_field: str = "q2e"
     entity_types: tuple[str, ...] | None = None  # managed loading: allowed values, None: any
     extra: Mapping[str, str] = field(default_factory=dict)  # managed: more fields -> type
+    # kind (a facet kind or "entity_type") -> {phrase as written: the value it means}
+    synonyms: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     source: str = "inline"  # where it was read from, for messages
+
+    def table(self, name: str) -> str:
+        """How a table of this description is written where the user wrote it:
+        ``[memory]`` in a description file, ``[catalog.memory]`` inline in the config."""
+        return table_name(name, self.source)
 
     @property
     def managed(self) -> bool:
@@ -183,8 +195,14 @@ def load_description(spec: str | Path) -> CatalogDescription:
     return parse_description(data, source=str(path))
 
 
+def table_name(name: str, source: str) -> str:
+    """``[name]``, or ``[catalog.name]`` for a description written inline in the config."""
+    return f"[catalog.{name}]" if source == INLINE_SOURCE else f"[{name}]"
+
+
 def parse_description(data: Mapping[str, Any], source: str = "inline") -> CatalogDescription:
-    """Check a description's shape; every problem is reported at once, naming its key."""
+    """Check a description's shape; every problem is reported at once, naming its key as
+    the user wrote it (``[memory] store`` in a file, ``[catalog.memory] store`` inline)."""
     problems: list[str] = []
     _unknown(problems, "", data, _TOP_KEYS)
     fields = _table(problems, data, "fields")
@@ -254,6 +272,10 @@ def parse_description(data: Mapping[str, Any], source: str = "inline") -> Catalo
     else:
         display = [d for d in (_single(problems, "[fields] display", x) for x in display_raw) if d]
 
+    type_field = fields.get("type")
+    synonyms = _synonyms(problems, data, facets, type_field is not None or bool(entity_types),
+                         entity_types)
+
     description = CatalogDescription(
         name=name, index=index,
         id=_single(problems, "[fields] id", fields.get("id", ID_FROM_DOCUMENT)) or ID_FROM_DOCUMENT,
@@ -264,8 +286,11 @@ def parse_description(data: Mapping[str, Any], source: str = "inline") -> Catalo
         date=_single(problems, "[fields] date", fields.get("date")),
         vector=_single(problems, "[fields] vector", fields.get("vector")),
         embedder=embedder, display=tuple(display), memory_store=store,
-        memory_field=memory_field, entity_types=entity_types, extra=extra, source=source)
+        memory_field=memory_field, entity_types=entity_types, extra=extra, synonyms=synonyms,
+        source=source)
     _overlaps(problems, description)
+    if source == INLINE_SOURCE:
+        problems = [_TABLE.sub(lambda m: table_name(m[1], source), p) for p in problems]
     if problems:
         raise ConfigError(f"catalog description {source}: " + "; ".join(problems),
                           hint="see docs/catalog-description.md")
@@ -322,6 +347,63 @@ def _weighted(problems: list[str], fields: Mapping[str, Any], role: str) -> tupl
     return tuple(out)
 
 
+def _synonyms(problems: list[str], data: Mapping[str, Any], facets: Mapping[str, str],
+              typed: bool, entity_types: tuple[str, ...] | None) -> dict[str, dict[str, str]]:
+    """``[synonyms.<kind>]`` tables of ``"phrase" = "value"``: one value per phrase, a kind
+    the description has (a facet kind, or ``entity_type`` with a type field). Phrases are
+    compared as query understanding normalises them, so "Community-College" and
+    "community college" are the same phrase. Values are checked against the live index by
+    `ltrr doctor` / `ltrr templates validate` (retrieve/catalog.py)."""
+    from ltrr_opensearch.understand.normalize import normalize_query
+
+    raw = _table(problems, data, "synonyms")
+    out: dict[str, dict[str, str]] = {}
+    owner: dict[str, tuple[str, str]] = {}  # normalised phrase -> (kind, phrase as written)
+    for kind, table in raw.items():
+        where = f"[synonyms.{kind}]"
+        if not isinstance(table, Mapping):
+            problems.append(f"{where} must be a table of \"phrase\" = \"value\", got {table!r}")
+            continue
+        if kind == TYPE_KIND:
+            if not typed:
+                problems.append(f"{where}: the catalog has no entity types (name [fields] type)")
+                continue
+        elif kind not in facets:
+            problems.append(f"{where}: {kind!r} is neither a kind of [facets] "
+                            f"({', '.join(sorted(facets)) or 'none'}) nor {TYPE_KIND}")
+            continue
+        entries: dict[str, str] = {}
+        for phrase, value in table.items():
+            normal = normalize_query(str(phrase))
+            if not normal:
+                problems.append(f"{where} phrase {phrase!r} has no words")
+                continue
+            if normal.count(" ") >= MAX_SYNONYM_TOKENS:
+                problems.append(f"{where} phrase {phrase!r} is longer than "
+                                f"{MAX_SYNONYM_TOKENS} words")
+                continue
+            if not isinstance(value, str) or not value.strip():
+                problems.append(f"{where} {phrase!r} must name one value (a string), "
+                                f"got {value!r}")
+                continue
+            if kind == TYPE_KIND and entity_types and value not in entity_types:
+                problems.append(f"{where} {phrase!r} names the type {value!r}, which is not in "
+                                f"[types] values ({', '.join(entity_types)})")
+                continue
+            clash = owner.get(normal)
+            if clash is not None:
+                other = (f"{clash[1]!r} of the same table" if clash[0] == kind
+                         else f"[synonyms.{clash[0]}] {clash[1]!r}")
+                problems.append(f"{where} {phrase!r} is the same phrase as {other}: one "
+                                "phrase may name one value")
+                continue
+            owner[normal] = (str(kind), str(phrase))
+            entries[str(phrase)] = value
+        if entries:
+            out[str(kind)] = entries
+    return out
+
+
 def _overlaps(problems: list[str], d: CatalogDescription) -> None:
     searched = [f.name for f in d.searched_fields]
     twice = sorted({n for n in searched if searched.count(n) > 1})
@@ -367,7 +449,7 @@ def description_for(settings: Settings) -> CatalogDescription:
                 data = dict(inline)
                 if "embedder" in section:
                     data["embedder"] = section["embedder"]
-                _cache[key] = parse_description(data, source="[catalog] in the config")
+                _cache[key] = parse_description(data, source=INLINE_SOURCE)
             else:
                 _cache[key] = load_description(key[1])
         return _cache[key]
@@ -543,7 +625,7 @@ def check(description: CatalogDescription,
         if found is None:
             problems.append(f"memory field {d.memory_field!r} (rank_features) is not in the "
                             "mapping: add it with `ltrr catalog adopt` (an additive mapping "
-                            "update), or set [memory] store = \"outside\"")
+                            f"update), or set {d.table('memory')} store = \"outside\"")
         elif found.type != "rank_features":
             problems.append(f"memory field {d.memory_field!r} is of type {found.type}, "
                             "it must be rank_features")

@@ -148,11 +148,17 @@ def _print_response(response: Any, pipeline: Any, explain: bool) -> None:
         decade = c.source.get(facets["decade"]) if "decade" in facets else None
         decade = f" ({_text(decade)})" if decade else ""
         prov = " ".join(f"{s}#{r}" for s, (r, _) in c.provenance.items())
-        kind = "model" if response.ranker is not None and response.ranker.model else "fusion"
-        print(f"{rank:>3}. [{shown['entity_type'] or '?'}] {_text(shown['title'] or c.id)}{by}"
+        kind = ("model" if response.ranker is not None and response.ranker.model
+                and not response.rank_error else "fusion")
+        # A catalog without a type field has no type to show ("[?]" on every hit said nothing).
+        typed = bool((response.catalog or offline_catalog()).get("type_field"))
+        kind_tag = f"[{_text(shown['entity_type'] or '?')}] " if typed else ""
+        print(f"{rank:>3}. {kind_tag}{_text(shown['title'] or c.id)}{by}"
               f"{decade}  id={c.id}  {kind}={c.score:.4f}  via {prov}")
     if explain and response.ranker is not None:
         _print_ranking(response.ranker.explain(response.shown))
+    if response.rank_error:
+        print(f"ranking: {response.rank_error}; fused order shown")
     if not response.shown:
         print("no results")
     print("strategies:")
@@ -372,9 +378,13 @@ def _vector_dimension(client: Any, settings: Any) -> int | None:
 def _validate(args: argparse.Namespace) -> int:
     if args.features:
         return _validate_features(args)
-    from ltrr_opensearch.retrieve.catalog import check_catalog
+    from ltrr_opensearch.retrieve.catalog import catalog_context, check_catalog
     from ltrr_opensearch.retrieve.resources import gazetteer_for
-    from ltrr_opensearch.retrieve.validate import random_unit_vector, validate_templates
+    from ltrr_opensearch.retrieve.validate import (
+        random_unit_vector,
+        unavailable_strategies,
+        validate_templates,
+    )
     from ltrr_opensearch.understand import understand
 
     settings, registry = _registry(args)
@@ -392,12 +402,18 @@ def _validate(args: argparse.Namespace) -> int:
     gazetteer = gazetteer_for(client, settings)
     # Only the query's shape matters here, so a stand-in vector of the catalog's width will do.
     dimension = _vector_dimension(client, settings) or 384
+    catalog = catalog_context(client, settings)
     problems = validate_templates(client, settings, registry, lambda q: understand(q, gazetteer),
-                                  lambda _text: random_unit_vector(dimension))
-    for name, found in problems.items():
-        print(f"{name:<18} {'ok' if not found else 'FAILED'}")
-        for problem in found:
+                                  lambda _text: random_unit_vector(dimension), catalog=catalog)
+    unavailable = unavailable_strategies(registry, catalog)
+    for name in registry.names:
+        if name in unavailable:  # not run: it could only fail, and serving never plans it
+            print(f"{name:<18} unavailable  {unavailable[name]}")
+            continue
+        print(f"{name:<18} {'ok' if not problems[name] else 'FAILED'}")
+        for problem in problems[name]:
             print(f"    {problem}")
     bad = sum(1 for found in problems.values() if found)
-    print(f"{len(problems) - bad} ok, {bad} failed")
+    print(f"{len(problems) - bad} ok, {bad} failed"
+          + (f", {len(unavailable)} unavailable on this catalog" if unavailable else ""))
     return 1 if bad else 0

@@ -6,6 +6,7 @@ import argparse
 import json
 import re
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from ltrr_opensearch.errors import ConfigError
 
@@ -134,6 +135,7 @@ def _evaluate(args) -> int:
                           + (" since then" if since is not None else ""),
                           hint="name it as logged: experiment/variant (ltrr experiment report "
                                "lists the variants)")
+    decisions, other = _same_layout(decisions, target.context_version)
     estimates = evaluate(decisions, lambda c: target.propensities(c, seed=0),
                          bootstrap=args.bootstrap)
     if args.json:
@@ -143,7 +145,25 @@ def _evaluate(args) -> int:
           f"observations, evaluated on {len(decisions)} logged searches")
     if since is None:
         print("  note: no --since, so the policy is untrained (its prior)")
+    if other:
+        print(f"  note: {other} logged searches of another context layout left out "
+              f"(the policy reads {target.context_version})")
     for name, est in estimates.items():
         label = "logged (baseline)" if name == "logged" else name.upper()
         print(f"  {label:<18} {est.value:8.4f}   95% CI [{est.low:.4f}, {est.high:.4f}]")
     return 0
+
+
+def _same_layout(decisions: list[Any], version: str | None) -> tuple[list[Any], int]:
+    """The logged searches whose context the policy can read, and how many others there
+    were (searches logged before an upgrade changed the context's layout)."""
+    if version is None:
+        return decisions, 0
+    kept = [d for d in decisions if d.context.version == version]
+    if decisions and not kept:
+        logged = sorted({d.context.version for d in decisions})
+        raise ConfigError(f"no logged search has the context the policy reads ({version}); "
+                          f"they were logged with {', '.join(logged)}",
+                          hint="evaluate once this version of ltrr has served and logged "
+                               "searches (docs/context-vector.md)")
+    return kept, len(decisions) - len(kept)

@@ -40,6 +40,10 @@ def register(commands: Any, parent: argparse.ArgumentParser) -> None:
                                  help="run the feedback loop: consumers -> rewards -> bandit "
                                       "-> sync, on a schedule")
     worker.add_argument("--once", action="store_true", help="one cycle, then exit")
+    worker.add_argument("--status", action="store_true",
+                        help="print how far each consumer is behind (checkpoint, docs behind, "
+                             "seconds behind per log), then exit; --json for JSON")
+    worker.add_argument("--json", action="store_true", help="with --status: one JSON object")
     worker.add_argument("--interval", type=float, default=30.0, metavar="S",
                         help="seconds between cycles (default %(default)s)")
     worker.add_argument("--policy", help="bandit policy (must match what serving uses)")
@@ -101,7 +105,13 @@ def _worker(args: argparse.Namespace) -> int:
     from ltrr_opensearch.service.worker import install_stop_signals, run_worker
 
     _positive("--interval", args.interval)
+    if args.json and not args.status:
+        from ltrr_opensearch.errors import ConfigError
+
+        raise ConfigError("--json goes with --status", hint="ltrr worker --status --json")
     settings = settings_from_args(args)
+    if args.status:
+        return _worker_status(settings, as_json=args.json)
     logs.configure()
     client = make_client(settings)
     cluster_info(client, settings)
@@ -115,3 +125,22 @@ def _worker(args: argparse.Namespace) -> int:
     stop = threading.Event()
     install_stop_signals(stop)
     return run_worker(loop, interval=args.interval, once=args.once, stop=stop)
+
+
+def _worker_status(settings: Any, *, as_json: bool) -> int:
+    import json
+
+    from ltrr_opensearch.engine.client import cluster_info, make_client
+    from ltrr_opensearch.feedback.lag import consumer_lag
+
+    client = make_client(settings)
+    cluster_info(client, settings)
+    lags = consumer_lag(client, settings)
+    if as_json:
+        print(json.dumps({"consumers": [lag.to_dict() for lag in lags]}))
+        return 0
+    print(f"{'consumer':<9} {'log':<8} {'processed':>10} {'behind':>9} {'seconds':>9}  checkpoint")
+    for lag in lags:
+        print(f"{lag.consumer:<9} {lag.log:<8} {lag.processed:>10} {lag.behind:>9} "
+              f"{lag.seconds_behind:>9.1f}  {lag.checkpoint or '-'}")
+    return 0

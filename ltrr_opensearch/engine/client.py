@@ -7,6 +7,7 @@ strips them), so opensearch-py's logs and our error messages never carry a secre
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from opensearchpy import OpenSearch
@@ -111,3 +112,19 @@ def _short_reason(exc: Exception) -> str:
         if marker.lower() in text.lower():
             return marker.lower()
     return "connection failed"
+
+
+def error_text(error: Any) -> str:
+    """``type: reason`` of the most specific cause OpenSearch gave ("all shards failed" is not)."""
+    if isinstance(error, Mapping) and isinstance(error.get("error"), (Mapping, str)):
+        error = error["error"]
+    if not isinstance(error, Mapping):
+        return str(error)
+    roots = error.get("root_cause")
+    if isinstance(roots, list) and roots and isinstance(roots[0], Mapping):
+        error = roots[0]
+    text = f"{error.get('type', 'error')}: {error.get('reason', '')}".strip()
+    cause = error.get("caused_by")
+    if isinstance(cause, Mapping) and cause.get("reason"):
+        text += f" (caused by {cause.get('type', 'error')}: {cause['reason']})"
+    return text

@@ -23,7 +23,15 @@ came in; another seed gives queries nobody tuned for.
   90s", "1990s comedy movies". Relevant: every item with that genre and decade, graded by
   popularity terciles within the set (3 = most popular third). Catalogs without decades
   (Chinook) use genre + entity type instead ("blues albums"), and genre alone when there
-  is a single entity type.
+  is a single entity type. Given a :class:`FacetPhrasing` (how people say the values of
+  two facets of ANY catalog, e.g. industry and country), attribute queries use those
+  everyday words instead: "banks in japan", "british insurers", "chipmakers",
+  "companies in korea"; relevant: every item with those facet values, graded alike.
+
+Rows of a user's own index (its own field names) become generator rows through their
+catalog description (:func:`rows_from_description`). A judged file (one
+``{"query", "kind"?, "relevant": {id: grade}}`` per line, what :func:`write_queries`
+writes) is read back, checked line by line, with :func:`read_queries`.
 
 Items are drawn uniformly (not by popularity), so the long tail is tested as much as the
 hits. Titles are compared after :func:`~ltrr_opensearch.understand.normalize_query`.
@@ -101,6 +109,7 @@ class _Item:
     genres: tuple[str, ...]
     decade: str | None
     popularity: float
+    facets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # kind -> values
 
 
 @dataclass
@@ -129,7 +138,9 @@ class CatalogIndex:
                 genres=tuple(sorted({normalize_query(g) for g in row.get("genres") or []
                                      if normalize_query(g)})),
                 decade=row.get("decade") or None,
-                popularity=float(row.get("popularity") or 0.0)))
+                popularity=float(row.get("popularity") or 0.0),
+                facets={str(kind): _values(values)
+                        for kind, values in (row.get("facets") or {}).items()}))
         items.sort(key=lambda it: it.id)  # independent of file order
         index = cls(items)
         by_word: dict[str, set[str]] = defaultdict(set)
@@ -153,6 +164,12 @@ class CatalogIndex:
     def ids_with_words(self, words: Sequence[str]) -> set[str]:
         sets = [self.by_word.get(w, set()) for w in words]
         return set.intersection(*sets) if sets else set()
+
+
+def _values(raw: Any) -> tuple[str, ...]:
+    """A facet's values as a sorted tuple of non-empty strings (one value or a list)."""
+    items = raw if isinstance(raw, (list, tuple)) else [raw]
+    return tuple(sorted({str(v).strip() for v in items if v is not None and str(v).strip()}))
 
 
 def _content_words(words: Sequence[str], min_len: int) -> list[str]:
@@ -354,6 +371,88 @@ def _attribute_queries(index: CatalogIndex, count: int, rng: random.Random
     return out
 
 
+@dataclass(frozen=True)
+class FacetPhrasing:
+    """How people ask for the values of two facets of a catalog in everyday words.
+
+    ``what`` is the facet people name as the kind of thing ("banks": industry), ``where``
+    the one they add as a place or qualifier ("in japan", "japanese": country). ``nouns``
+    maps a ``what`` value to plural nouns, ``places`` a ``where`` value to what follows
+    "in" (default: the value in lower case), ``adjectives`` a ``where`` value to adjectives
+    (none: no adjective form). ``generic`` names any item ("companies in japan").
+    A ``what`` value without nouns is never asked for alone."""
+
+    what: str
+    where: str
+    nouns: Mapping[str, Sequence[str]]
+    places: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    adjectives: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    generic: str = "items"
+
+    def place(self, value: str) -> Sequence[str]:
+        return self.places.get(value) or (value.lower(),)
+
+
+# Forms of a phrased attribute query and how often each is drawn (two facets most often).
+PHRASED_FORMS = (("what", 2), ("what-in-where", 4), ("adjective-what", 2),
+                 ("generic-in-where", 1), ("adjective-generic", 1))
+
+
+def _phrased_groups(index: CatalogIndex, phrasing: FacetPhrasing
+                    ) -> dict[str, dict[tuple[str, str], list[_Item]]]:
+    """Form -> {(what value, where value): items}, only groups people can phrase."""
+    by_what: dict[tuple[str, str], list[_Item]] = defaultdict(list)
+    by_pair: dict[tuple[str, str], list[_Item]] = defaultdict(list)
+    by_where: dict[tuple[str, str], list[_Item]] = defaultdict(list)
+    for item in index.items:
+        whats = [v for v in item.facets.get(phrasing.what, ()) if phrasing.nouns.get(v)]
+        wheres = list(item.facets.get(phrasing.where, ()))
+        for what in whats:
+            by_what[(what, "")].append(item)
+            for where in wheres:
+                by_pair[(what, where)].append(item)
+        for where in wheres:
+            by_where[("", where)].append(item)
+    with_adjective = {k: v for k, v in by_pair.items() if phrasing.adjectives.get(k[1])}
+    where_adjective = {k: v for k, v in by_where.items() if phrasing.adjectives.get(k[1])}
+    groups = {"what": by_what, "what-in-where": by_pair, "adjective-what": with_adjective,
+              "generic-in-where": by_where, "adjective-generic": where_adjective}
+    return {form: {k: v for k, v in sorted(g.items()) if len(v) >= MIN_ATTRIBUTE_ITEMS}
+            for form, g in groups.items()}
+
+
+def _phrase(form: str, what: str, where: str, phrasing: FacetPhrasing,
+            rng: random.Random) -> str:
+    noun = rng.choice(list(phrasing.nouns[what])) if what else phrasing.generic
+    if form in ("what", "generic"):
+        return noun
+    if form.startswith("adjective"):
+        return f"{rng.choice(list(phrasing.adjectives[where]))} {noun}"
+    return f"{noun} in {rng.choice(list(phrasing.place(where)))}"
+
+
+def _phrased_attribute_queries(index: CatalogIndex, count: int, rng: random.Random,
+                               phrasing: FacetPhrasing) -> list[tuple[str, dict, None, str]]:
+    groups = {form: list(g.items()) for form, g in _phrased_groups(index, phrasing).items()
+              if g}
+    forms = [(form, weight) for form, weight in PHRASED_FORMS if form in groups]
+    if not forms or count <= 0:
+        return []
+    out: list[tuple[str, dict, None, str]] = []
+    seen: set[str] = set()
+    for _ in range(count * 6):
+        form = rng.choices([f for f, _ in forms], weights=[w for _, w in forms])[0]
+        (what, where), items = rng.choice(groups[form])
+        text = _phrase(form, what, where, phrasing, rng)
+        if text in seen:
+            continue
+        seen.add(text)
+        out.append((text, popularity_grades(items), None, f"facets:{form}"))
+        if len(out) == count:
+            break
+    return out
+
+
 # --------------------------------------------------------------------------- the set
 
 
@@ -366,9 +465,11 @@ def _split(n: int, kinds: Sequence[str]) -> dict[str, int]:
 
 
 def generate_queries(rows: Iterable[Mapping[str, Any]] | CatalogIndex, n: int, seed: int,
-                     kinds: Sequence[str] = KINDS) -> list[LabelledQuery]:
+                     kinds: Sequence[str] = KINDS,
+                     phrasing: FacetPhrasing | None = None) -> list[LabelledQuery]:
     """``n`` labelled queries split evenly over ``kinds`` (fewer for a kind the catalog
-    cannot support, e.g. attribute queries without genres), deterministic in ``seed``."""
+    cannot support, e.g. attribute queries without genres), deterministic in ``seed``.
+    With ``phrasing``, attribute queries name facet values in its everyday words."""
     if n < 1:
         raise ConfigError(f"the number of queries must be >= 1, got {n}")
     unknown = [k for k in kinds if k not in KINDS]
@@ -382,8 +483,9 @@ def generate_queries(rows: Iterable[Mapping[str, Any]] | CatalogIndex, n: int, s
     for kind, count in _split(n, kinds).items():
         rng = random.Random(f"{seed}:{kind}")  # one stream per kind: kinds don't disturb each other
         if kind == "attribute":
-            made += [(kind, q, rel, t, f) for q, rel, t, f in
-                     _attribute_queries(index, count, rng)]
+            attribute = (_attribute_queries(index, count, rng) if phrasing is None
+                         else _phrased_attribute_queries(index, count, rng, phrasing))
+            made += [(kind, q, rel, t, f) for q, rel, t, f in attribute]
             continue
         make = TITLE_KINDS[kind]
         order = list(range(len(index.items)))
@@ -429,3 +531,89 @@ def write_queries(path: str | Path, queries: Iterable[LabelledQuery]) -> int:
             out.write(json.dumps(query.to_dict(), ensure_ascii=False) + "\n")
             count += 1
     return count
+
+
+def _field(row: Mapping[str, Any], path: str) -> Any:
+    """A value by dotted path (``"meta.name"``), None when absent."""
+    value: Any = row
+    for part in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def rows_from_description(rows: Iterable[Mapping[str, Any]], description: Any
+                          ) -> list[dict[str, Any]]:
+    """Generator rows (``id``, ``title``, ``entity_type``, ``popularity``, ``facets``) from
+    rows of a user's own index, read through its description's roles: the ``id`` field
+    (``"_id"``: the row's ``_id``), the first title field, the type, popularity and every
+    facet field. A row without an id or title is an error naming the row."""
+    out = []
+    title_field = description.title[0].name
+    for position, row in enumerate(rows):
+        entity_id = _field(row, description.id)
+        title = _field(row, title_field)
+        if entity_id in (None, "") or not isinstance(title, str) or not title.strip():
+            raise ValidationError(f"row {position} has no {description.id!r} or no "
+                                  f"{title_field!r} (the description's id and title fields)")
+        popularity = _field(row, description.popularity) if description.popularity else None
+        out.append({
+            "id": str(entity_id), "title": title,
+            "entity_type": _field(row, description.type) if description.type else None,
+            "popularity": popularity if isinstance(popularity, (int, float)) else 0.0,
+            "facets": {kind: _field(row, name) for kind, name in description.facets.items()}})
+    return out
+
+
+def read_queries(path: str | Path) -> list[LabelledQuery]:
+    """A judged file: one ``{"query", "kind"?, "relevant": {id: grade}}`` per line (``qid``,
+    ``target``, ``form`` optional). Every bad line is reported at once, by line number."""
+    queries: list[LabelledQuery] = []
+    problems: list[str] = []
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"judged file {str(path)!r} cannot be read: {exc}") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(f"line {number}: not JSON ({exc.msg})")
+            continue
+        problem = _judged_problem(raw)
+        if problem:
+            problems.append(f"line {number}: {problem}")
+            continue
+        queries.append(LabelledQuery.from_dict({
+            "qid": raw.get("qid") or f"line-{number}", "kind": raw.get("kind") or "query",
+            "query": raw["query"], "relevant": raw["relevant"], "target": raw.get("target"),
+            "form": raw.get("form", "")}))
+    if problems:
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more"
+                                           if len(problems) > 5 else "")
+        raise ValidationError(f"judged file {str(path)!r}: {len(problems)} bad line(s): {shown}",
+                              hint='each line: {"query": "...", "kind": "...", '
+                                   '"relevant": {"id": grade}}')
+    if not queries:
+        raise ValidationError(f"judged file {str(path)!r} has no queries")
+    return queries
+
+
+def _judged_problem(raw: Any) -> str | None:
+    if not isinstance(raw, Mapping):
+        return "not a JSON object"
+    if not isinstance(raw.get("query"), str) or not raw["query"].strip():
+        return "\"query\" must be a non-empty string"
+    if raw.get("kind") is not None and not isinstance(raw["kind"], str):
+        return "\"kind\" must be a string"
+    relevant = raw.get("relevant")
+    if not isinstance(relevant, Mapping) or not relevant:
+        return "\"relevant\" must be a non-empty object of id -> grade"
+    bad = [k for k, v in relevant.items()
+           if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 3]
+    if bad:
+        return f"grade of {bad[0]!r} must be a whole number from 0 to 3"
+    return None

@@ -18,7 +18,7 @@ bandit-policy       string    a policy name or file (``linucb``, ``epsilon_greed
 bandit-epsilon      float     exploration rate override
 bandit-state        string    ``shared`` | ``variant``: the state namespace of the bandit
 ranker-model        string    a registry model name, ``deployed`` or ``none`` (fusion)
-rescore-window      integer   the LTR rescore window (default: each sub-search's k)
+rescore-window      integer   fused candidates the model reranks (default ``[ranking] window``)
 interleave          object    ``{"name": N, "a": SLOT, "b": SLOT}``: serve this user
                               team-draft interleaved results of two ranker slots (see
                               :mod:`~ltrr_opensearch.experiment.interleave`); ``{}``: off
@@ -159,13 +159,20 @@ class FlagSource:
             return found
         from dataclasses import replace
 
-        from ltrr_opensearch.select.config import config_from_settings, load_config
+        from ltrr_opensearch.select.config import (
+            config_from_settings,
+            context_spec_of,
+            load_config,
+            with_clock,
+        )
         from ltrr_opensearch.select.learner import Learner
 
         try:
             config = (load_config(variant.policy) if variant.policy
                       else getattr(getattr(default, "learner", default), "config", None)
                       or config_from_settings(settings))
+            # One context per request, in the serving policy's layout: a variant reads it too.
+            config = with_clock(config, context_spec_of(default).clock)
             if variant.epsilon is not None:
                 config = replace(config, epsilon=variant.epsilon)
             if variant.namespace():

@@ -39,6 +39,13 @@ class FeedbackConfig:
     settle_seconds: float = 5.0
     # Engagement credits earlier searches of the same session this recent (0 disables).
     reformulation_window_seconds: float = 300.0
+    # Log docs a consumer applies at once: a key touched several times in a batch is
+    # recomputed and written once, and the checkpoint moves once per batch.
+    consumer_batch_size: int = 50_000
+    # Keys (requests, query/entity pairs) whose log docs each consumer keeps folded in
+    # memory between runs, so a touched key is not read again from the log
+    # (feedback/cache.py); 0 reads every touched key from the log each time.
+    consumer_cache_keys: int = 200_000
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FeedbackConfig:
@@ -65,6 +72,12 @@ class FeedbackConfig:
         if "settle_seconds" in raw:
             values["settle_seconds"] = _number("[feedback] settle_seconds",
                                                raw["settle_seconds"], low=0.0)
+        if "consumer_batch_size" in raw:
+            values["consumer_batch_size"] = int(_number("[feedback] consumer_batch_size",
+                                                        raw["consumer_batch_size"], low=1))
+        if "consumer_cache_keys" in raw:
+            values["consumer_cache_keys"] = int(_number("[feedback] consumer_cache_keys",
+                                                        raw["consumer_cache_keys"], low=0))
         if "reformulation_window_seconds" in raw:
             values["reformulation_window_seconds"] = _number(
                 "[feedback] reformulation_window_seconds", raw["reformulation_window_seconds"],
@@ -109,6 +122,68 @@ class MemoryConfig:
                 low = 0.0 if f.name in ("min_engagement",) else 1e-9
                 value = _number(f"[q2e] {f.name}", raw[f.name], low=low)
                 values[f.name] = int(value) if f.type == "int" else value
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class VocabConfig:
+    """Phrases learned from engagement (``feedback/vocab.py``): the memory's evidence rules
+    (per-client cap, decay, a minimum of engagement and of clients, bounded) plus a
+    concentration rule. A phrase speaks for every query that contains it, so it needs more
+    evidence than one (query, entity) pair of the memory."""
+
+    learn: bool = True  # false: nothing is learned and nothing learned is used
+    half_life_days: float = 14.0
+    per_client_cap: int = 3  # a client's events count at most this many per phrase per window
+    cap_window_hours: float = 24.0
+    # Decayed, capped, weighted engagement on the value: two fresh plays or four clicks.
+    min_engagement: float = 2.0
+    min_clients: int = 2
+    # Items the engagement on the value is spread over, (sum w)^2 / sum w^2: engagement on
+    # one item links the query to it (the memory's job) and makes all its values look
+    # concentrated.
+    min_items: int = 3
+    # The value's part of the phrase's engagement (on items with or without a value of that
+    # kind); the slot's confidence. Under 0.8 the structured strategy boosts, not filters.
+    min_share: float = 0.6
+    # The share's lower confidence bound must exceed, by this much, the value's share of
+    # what the phrase's searches showed (position-weighted) and of the catalog's items:
+    # engagement that only follows what was shown (the popular 1990s films first on the
+    # page, every film a movie) says nothing. -1 switches the comparison off.
+    min_margin: float = 0.15
+    max_phrase_tokens: int = 3  # longest phrase learned
+    max_phrases: int = 5000  # learned phrases understanding reads, most engaged first
+    max_events_per_query: int = 1000  # newest events read when a query is recomputed
+    max_searches_per_query: int = 20  # newest searches whose results are the baseline
+    max_queries_per_phrase: int = 2000  # queries read when a phrase is recomputed
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> VocabConfig:
+        raw = dict(settings.section("vocab"))
+        _reject_unknown("vocab", raw, cls)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name not in raw:
+                continue
+            if f.name == "learn":
+                if not isinstance(raw[f.name], bool):
+                    raise ConfigError(f"[vocab] learn must be true or false, got {raw[f.name]!r}")
+                values[f.name] = raw[f.name]
+            elif f.name == "min_share":
+                values[f.name] = _number("[vocab] min_share", raw[f.name], low=0.5, high=1.0)
+            elif f.name == "min_margin":
+                values[f.name] = _number("[vocab] min_margin", raw[f.name], low=-1.0, high=1.0)
+            elif f.type == "int":
+                values[f.name] = int(_number(f"[vocab] {f.name}", raw[f.name], low=1))
+            else:
+                values[f.name] = _number(f"[vocab] {f.name}", raw[f.name],
+                                         low=0.0 if f.name == "min_engagement" else 1e-9)
+        if values.get("max_phrases", 1) > 10_000:
+            raise ConfigError("[vocab] max_phrases must be at most 10000 (one search reads "
+                              "them)")
+        if values.get("max_phrase_tokens", 1) > 5:
+            raise ConfigError("[vocab] max_phrase_tokens must be at most 5, the longest span "
+                              "query understanding tries")
         return cls(**values)
 
 

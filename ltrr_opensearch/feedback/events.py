@@ -9,6 +9,7 @@ client sends is kept as is. Refusals carry a reason a person can act on.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ def to_utc(value: datetime) -> datetime:
         timezone.utc)
 
 
+@functools.lru_cache(maxsize=4096)  # the same instants recur: a batch's clock, its events
 def format_ts(value: datetime) -> str:
     """UTC, millisecond precision, ``Z`` suffix: the one timestamp format we write."""
     return to_utc(value).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"

@@ -1,9 +1,9 @@
 """Index names and creation for the feedback loop's indices.
 
-The UBI query/event logs, dead letters, Q2E memory and training rows are owned here and
-created from ``ltrr_opensearch/mappings/*.v1.json``. The state index is shared with other subsystems (the
-bandit keeps its own docs there), so it is only created when missing and our fields are
-added with an additive ``put_mapping``.
+The UBI query/event logs, dead letters, Q2E memory, training rows and learned vocabulary
+are owned here and created from ``ltrr_opensearch/mappings/*.v1.json``. The state index is
+shared with other subsystems (the bandit keeps its own docs there), so it is only created
+when missing and our fields are added with an additive ``put_mapping``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,11 @@ from ltrr_opensearch.state import ensure_state_index
 
 def memory_index(settings: Settings) -> str:
     return f"{settings.index_prefix}-memory"
+
+
+def vocab_index(settings: Settings) -> str:
+    """Phrases learned from engagement (feedback/vocab.py)."""
+    return f"{settings.index_prefix}-vocab"
 
 
 def training_rows_index(settings: Settings) -> str:
@@ -51,3 +56,4 @@ def ensure_feedback_indices(client: OpenSearch, settings: Settings) -> None:
     ensure_state_index(client, settings)
     _create(client, settings, memory_index(settings), "memory")
     _create(client, settings, training_rows_index(settings), "training_rows")
+    _create(client, settings, vocab_index(settings), "vocab")

@@ -22,7 +22,7 @@ from ltrr_opensearch.feedback.config import MemoryConfig
 from ltrr_opensearch.feedback.events import format_ts
 from ltrr_opensearch.feedback.indices import ensure_feedback_indices, memory_index
 from ltrr_opensearch.feedback.keys import query_key
-from ltrr_opensearch.feedback.memory import memory_doc_id, rebuild_entities
+from ltrr_opensearch.feedback.memory import mark_seeded, memory_doc_id, rebuild_entities
 from ltrr_opensearch.progress import Progress
 
 MAX_PREDICTED = 20
@@ -122,6 +122,9 @@ def seed_memory(client: OpenSearch, settings: Settings, *, quiet: bool = True,
     index = settings.catalog_index
     ensure_feedback_indices(client, settings)
     now = datetime.now(timezone.utc)
+    # Before and after: a memory consumer then re-reads the entity docs it held, whether
+    # its run started before, during or after this one.
+    mark_seeded(client, settings)
     total = client.count(index=index)["count"]
     by_id = description.id == ID_FROM_DOCUMENT
     seeded = 0
@@ -139,6 +142,7 @@ def seed_memory(client: OpenSearch, settings: Settings, *, quiet: bool = True,
         if batch:
             seeded += _seed_batch(client, settings, batch, config, now)
             bar.advance(len(batch))
+    mark_seeded(client, settings)
     return seeded
 
 

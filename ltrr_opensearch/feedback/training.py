@@ -20,11 +20,7 @@ from ltrr_opensearch.bulk import action, bulk_write, scan
 from ltrr_opensearch.config import Settings
 from ltrr_opensearch.feedback.config import FeedbackConfig
 from ltrr_opensearch.feedback.indices import training_rows_index
-from ltrr_opensearch.feedback.rewards import (
-    PerRequestConsumer,
-    events_by_query,
-    logged_queries,
-)
+from ltrr_opensearch.feedback.rewards import PerRequestConsumer
 
 ROW_FIELDS = ("query_id", "query", "normalized", "doc_id", "position", "actions", "clicked")
 
@@ -53,8 +49,7 @@ class TrainingSetConsumer(PerRequestConsumer):
     name = "training"
 
     def apply(self, query_ids: set[str], now: datetime | None = None) -> int:
-        queries = logged_queries(self.client, self.settings, sorted(query_ids))
-        events = events_by_query(self.client, self.settings, sorted(queries))
+        queries, events = self.requests(query_ids)
         actions: list[dict[str, Any]] = []
         for query_id, query in queries.items():
             if not events[query_id]:

@@ -38,7 +38,8 @@ class Labelled:
 def logging_pipeline(pipeline: Pipeline, feature_set: FeatureSet) -> Pipeline:
     ranker = Ranker.logging_only(feature_set.store_name, tuple(feature_set.names),
                                  frozenset(feature_set.params))
-    return replace(pipeline, ranker=ranker, selector=None)
+    # Every candidate comes back with its features, in the fused order.
+    return replace(pipeline, ranker=ranker, selector=None, log_features_depth=10_000)
 
 
 def collect_rows(pipeline: Pipeline, queries: Iterable[Labelled], *, source: str = "",

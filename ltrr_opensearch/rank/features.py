@@ -10,6 +10,14 @@ Every feature must match every document (a ``bool`` whose ``filter`` is ``match_
 candidate that a clause misses gets 0, not "missing": training and serving then see the same
 numbers with either LTR plugin (the official one sends missing values to tree models as NaN).
 
+Besides the files, every set bound to a catalog gets the features its description implies
+(:func:`catalog_features`): how many of the query's slots (facet values, creator, type,
+period) an item matches and whether it matches all of them, how many the query has, and one
+``facet_<kind>`` per facet kind of the catalog. The first three have the same names on every
+catalog, so the shipped default model reads them anywhere; trained models may use the
+per-kind ones. Without a ``rank_feature`` twin, ``popularity`` reads the popularity field
+itself (a saturating script over ``log1p``), so nothing needs to be written to the index.
+
 Templates name catalog fields by **role**, never by name: a string ``"@catalog.<ref>"`` is
 replaced, when the set is loaded for a catalog, by what the bound catalog description gives
 (see :func:`bind_template` and docs/ranking.md). A feature whose role the catalog lacks
@@ -45,7 +53,10 @@ DEFAULT_SET = "ltrr_core"
 # The params the search path can pass; a feature may declare any of them.
 SLTR_PARAMS = frozenset({"query", "keywords", "now", "q2e_key", "intent", "genres", "moods",
                          "decades", "languages", "creators", "query_vector", "facet_count",
-                         "query_terms"})
+                         "query_terms", "types", "period_gte", "period_lte", "slot_count",
+                         "slots_required", "unknown_words", "unknown_count"})
+FACET_PARAM_PREFIX = "facet_"  # + a facet kind: the values the query names for that kind
+NO_PERIOD = ("9999-01-01", "0001-01-01")  # a range no date falls in
 FACET_PARAMS = ("genres", "moods", "decades", "languages")
 NO_MEMORY_KEY = "_none_"  # a q2e key no entity has: the memory feature is then 0
 _FIELDS = {"name", "description", "params", "template_language", "template"}
@@ -104,10 +115,13 @@ def available_sets(settings: Settings) -> list[str]:
 
 
 def load_feature_set(settings: Settings, name: str = DEFAULT_SET,
-                     catalog: BoundCatalog | None = None) -> FeatureSet:
+                     catalog: BoundCatalog | None = None,
+                     popularity_pivot: float | None = None) -> FeatureSet:
     """Read and check one feature set folder, bound to ``catalog`` (default: the description
     in force, bound offline to the mapping ltrr creates for the catalogs it manages; a user's
-    own index needs the live mapping: :func:`feature_set_for`). Every problem names its file."""
+    own index needs the live mapping: :func:`feature_set_for`), plus the features the
+    description implies. ``popularity_pivot`` (the catalog's typical ``log1p(popularity)``)
+    makes a catalog without a popularity twin read the field. Every problem names its file."""
     folder = features_dir(settings) / name
     if not folder.is_dir():
         raise ConfigError(f"feature set {name!r} not found in {features_dir(settings)}",
@@ -120,10 +134,13 @@ def load_feature_set(settings: Settings, name: str = DEFAULT_SET,
         features.append(feature)
     if not features:
         raise ConfigError(f"feature set {name!r} ({folder}) has no *.json feature files")
-    if any(_uses_catalog(f.template) for f in features):
-        bound = catalog if catalog is not None else offline_catalog(settings)
-        features = [bind_feature(f, bound) for f in features]
-    return FeatureSet(name, tuple(features))
+    bound = catalog if catalog is not None else offline_catalog(settings)
+    features = [bind_feature(f, bound) for f in features]
+    if popularity_pivot is not None:
+        features = [_popularity_from_field(f, bound, popularity_pivot)
+                    if f.name == "popularity" else f for f in features]
+    generated = [f for f in catalog_features(bound) if f.name not in {g.name for g in features}]
+    return FeatureSet(name, tuple(features + generated))
 
 
 def feature_set_for(client: OpenSearch, settings: Settings,
@@ -139,7 +156,28 @@ def feature_set_for(client: OpenSearch, settings: Settings,
         if not description.managed or _index_exists(client, description.target(settings)):
             raise
         bound = offline_catalog(settings)
-    return load_feature_set(settings, name, bound)
+    pivot = None
+    if bound.popularity_feature is None and description.popularity:
+        pivot = popularity_pivot(client, description.target(settings), description.popularity)
+    return load_feature_set(settings, name, bound, popularity_pivot=pivot)
+
+
+def popularity_pivot(client: OpenSearch, index: str, field_name: str) -> float:
+    """The catalog's typical ``log1p(popularity)``: the pivot of the saturating popularity
+    feature, as a ``rank_feature`` twin's is (its values' geometric mean). The median, to
+    two significant digits so that the set's name does not move with every load; 1.0 when
+    the index holds no popularity yet."""
+    import math
+
+    answer = client.search(index=index, body={
+        "size": 0, "track_total_hits": False,
+        "aggs": {"p": {"percentiles": {"field": field_name, "percents": [50]}}}})
+    median = next(iter((answer.get("aggregations", {}).get("p", {}).get("values") or {})
+                       .values()), None)
+    if median is None or not math.isfinite(median):
+        return 1.0
+    pivot = math.log1p(max(float(median), 0.0)) + 0.001
+    return float(f"{pivot:.2g}")
 
 
 def feature_set_in_force(settings: Settings, name: str,
@@ -389,6 +427,92 @@ def _subfield(catalog: BoundCatalog, name: str, sub: str | None) -> str | None:
     return name if sub == "words" else None
 
 
+# --- features the description implies ------------------------------------------------------
+
+_POPULARITY_SCRIPT = ("double v = doc[params.field].size() == 0 ? 0.0 : doc[params.field].value;"
+                      " double t = Math.log1p(Math.max(v, 0.0)) + 0.001;"
+                      " return t / (t + params.pivot);")
+
+
+def _popularity_from_field(feature: FeatureTemplate, catalog: BoundCatalog,
+                           pivot: float) -> FeatureTemplate:
+    """``popularity`` from the field itself when the catalog has no ``rank_feature`` twin:
+    the same saturation ``t / (t + pivot)`` of ``t = log1p(popularity)``, by a script."""
+    field_name = catalog.description.popularity
+    if catalog.popularity_feature is not None or not field_name:
+        return feature
+    template = {"bool": {"filter": [{"match_all": {}}], "should": [{"script_score": {
+        "query": {"exists": {"field": field_name}},
+        "script": {"source": _POPULARITY_SCRIPT, "lang": "painless",
+                   "params": {"field": field_name, "pivot": float(pivot)}}}}]}}
+    return FeatureTemplate(feature.name, f"saturating popularity in (0, 1) from {field_name} "
+                           f"(pivot {pivot:g})", (), template, feature.path)
+
+
+def _slot_clauses(context: Mapping[str, Any]) -> tuple[list[str], set[str]]:
+    """The catalog's slot clauses as JSON texts (mustache ``toJson`` tags inside) and the
+    params they read: one per facet kind, the creator, the entity type and the period."""
+    clauses: list[str] = []
+    params: set[str] = set()
+    for kind, field_name in sorted(context["facets"].items()):
+        param = FACET_PARAM_PREFIX + kind
+        clauses.append(f'{{"terms": {{{json.dumps(field_name)}: '
+                       f'{{{{#toJson}}}}{param}{{{{/toJson}}}}}}}}')
+        params.add(param)
+    creator_fields = [f for f in (context.get("creator_keyword"), context.get("title_keyword"))
+                      if f] if context.get("creator_keyword") else []
+    if creator_fields:
+        either = ", ".join(f'{{"terms": {{{json.dumps(f)}: {{{{#toJson}}}}creators'
+                           f'{{{{/toJson}}}}}}}}' for f in creator_fields)
+        clauses.append(f'{{"bool": {{"should": [{either}]}}}}')
+        params.add("creators")
+    if context.get("type_field"):
+        clauses.append(f'{{"terms": {{{json.dumps(context["type_field"])}: '
+                       '{{#toJson}}types{{/toJson}}}}')
+        params.add("types")
+    if context.get("date_field"):
+        clauses.append(f'{{"range": {{{json.dumps(context["date_field"])}: '
+                       '{"gte": "{{period_gte}}", "lte": "{{period_lte}}"}}}')
+        params.update({"period_gte", "period_lte"})
+    return clauses, params
+
+
+def _constant(filter_text: str) -> str:
+    return f'{{"constant_score": {{"filter": {filter_text}}}}}'
+
+
+def catalog_features(catalog: BoundCatalog) -> list[FeatureTemplate]:
+    """The features a bound description implies (see the module docstring)."""
+    context = catalog.template_context()
+    clauses, params = _slot_clauses(context)
+    every = '{"filter": [{"match_all": {}}], "should": [' + ", ".join(
+        _constant(c) for c in clauses) + "]}"
+    features = [
+        FeatureTemplate("slot_matches", "how many of the query's slots (facet values, creator, "
+                        "entity type, period) the item matches", tuple(sorted(params)),
+                        '{"bool": ' + every + "}"),
+        FeatureTemplate("all_slots_match", "1 when the query names slots and the item matches "
+                        "every one", tuple(sorted(params | {"slots_required"})),
+                        '{"bool": {"filter": [{"match_all": {}}], "should": [' + _constant(
+                            '{"bool": {"minimum_should_match": "{{slots_required}}", '
+                            '"should": [' + ", ".join(clauses) + "]}}") + "]}}"),
+        FeatureTemplate("slot_count", "how many slots the query names (a property of the "
+                        "query: lets trees weigh slot matches)", ("slot_count",),
+                        '{"function_score": {"query": {"match_all": {}}, "boost_mode": '
+                        '"replace", "functions": [{"weight": {{slot_count}}}]}}'),
+    ]
+    for kind, field_name in sorted(context["facets"].items()):
+        param = FACET_PARAM_PREFIX + kind
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,57}", kind):
+            continue  # a kind that cannot name a feature; slot_matches still counts it
+        clause = (f'{{"terms": {{{json.dumps(field_name)}: '
+                  f'{{{{#toJson}}}}{param}{{{{/toJson}}}}}}}}')
+        features.append(FeatureTemplate(
+            f"facet_{kind}", f"1 when the item has a {kind} value the query names", (param,),
+            '{"bool": {"filter": [{"match_all": {}}], "should": [' + _constant(clause) + "]}}"))
+    return features
+
+
 def _read_feature(path: Path) -> FeatureTemplate:
     try:
         doc = json.loads(path.read_text())
@@ -425,17 +549,38 @@ def _read_feature(path: Path) -> FeatureTemplate:
 
 def sltr_params(understanding: Understanding, *, q2e_key: str | None,
                 vector: Sequence[float] | None, now: datetime | date | None = None,
-                needed: set[str] | None = None) -> dict[str, Any]:
-    """The params every feature of a set may use, from what query understanding found."""
+                needed: set[str] | None = None,
+                catalog: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The params every feature of a set may use, from what query understanding found.
+    ``catalog`` (the templates' ``catalog`` variable) says which slot kinds are facets and
+    whether a period slot reads the date field; a ``facet_<kind>`` param asked for but not
+    found is an empty list."""
     slots: dict[str, list[str]] = {param: [] for param in _SLOT_PARAMS.values()}
+    facets: dict[str, list[str]] = {}
+    facet_kinds = set((catalog or {}).get("facets") or ())
+    types: list[str] = []
+    periods: list[str] = []
     for slot in understanding.slots:
         param = _SLOT_PARAMS.get(slot.kind)
         if param and slot.value not in slots[param]:
             slots[param].append(slot.value)
+        if slot.kind in facet_kinds:
+            values = facets.setdefault(FACET_PARAM_PREFIX + slot.kind, [])
+            if slot.value not in values:
+                values.append(slot.value)
+        elif slot.kind == "entity_type" and slot.value not in types:
+            types.append(slot.value)
+        elif slot.kind in ("decade", "year") and slot.value[:4].isdigit():
+            periods.append(slot.value)
+    period = _period(periods[0]) if periods and (catalog or {}).get("date_field") else None
+    slot_count = (len(facets) + bool(slots["creators"] and (catalog or {}).get("creator_keyword"))
+                  + bool(types and (catalog or {}).get("type_field")) + (period is not None))
     when = now or datetime.now(timezone.utc)
     params: dict[str, Any] = {
         "query": understanding.raw,
         "keywords": understanding.match_text or understanding.raw,
+        "unknown_words": " ".join(understanding.unknown),
+        "unknown_count": len(understanding.unknown),
         "now": (when.date() if isinstance(when, datetime) else when).isoformat(),
         "q2e_key": q2e_key or NO_MEMORY_KEY,
         "intent": understanding.intent or "",
@@ -443,10 +588,24 @@ def sltr_params(understanding: Understanding, *, q2e_key: str | None,
         "query_vector": [float(x) for x in vector] if vector is not None else None,
         "facet_count": sum(1 for p in FACET_PARAMS if slots[p]),
         "query_terms": len(understanding.tokens),
+        "types": types,
+        "period_gte": (period or NO_PERIOD)[0],
+        "period_lte": (period or NO_PERIOD)[1],
+        "slot_count": slot_count,
+        "slots_required": max(1, slot_count),
+        **facets,
     }
     if needed is not None:
-        params = {k: v for k, v in params.items() if k in needed}
+        params = {k: params.get(k, []) for k in needed
+                  if k in params or k.startswith(FACET_PARAM_PREFIX)}
     return params
+
+
+def _period(value: str) -> tuple[str, str]:
+    """A decade ("1990s") or a year ("1994") as the date range it covers."""
+    year = int(value[:4])
+    last = year + 9 if value.endswith("s") else year
+    return f"{year:04d}-01-01", f"{last:04d}-12-31"
 
 
 def values_by_name(logged: Sequence[Mapping[str, Any]], names: Sequence[str]) -> list[float]:

@@ -83,17 +83,20 @@ def shipped_default() -> registry.ModelEntry | None:
 def default_for(shipped: registry.ModelEntry, feature_set: FeatureSet
                 ) -> registry.ModelEntry | None:
     """The shipped default model created from ``feature_set`` (the default set bound to some
-    catalog): same definition and feature names, the set's store name and params, and a name
-    of its own per bound set (the store is cluster-wide, models are immutable). None when the
-    set does not have the model's features in the model's order."""
-    if tuple(feature_set.names) != tuple(shipped.feature_names):
+    catalog): same definition, the set's store name, features and params, and a name of its
+    own per bound set (the store is cluster-wide, models are immutable). The shipped model
+    reads the catalog-independent core only, so the set must begin with the model's
+    features in the model's order; the features a catalog adds after them (one per facet
+    kind) are logged for the models trained on it. None when the set does not."""
+    core = tuple(shipped.feature_names)
+    if tuple(feature_set.names[:len(core)]) != core:
         return None
     if shipped.feature_set == feature_set.store_name:
         return shipped
     definition = json.dumps(shipped.definition, sort_keys=True)
     digest = hashlib.sha256(definition.encode()).hexdigest()[:8]
     return replace(shipped, name=f"{DEFAULT_MODEL_PREFIX}{feature_set.version}_{digest}",
-                   feature_set=feature_set.store_name,
+                   feature_set=feature_set.store_name, feature_names=tuple(feature_set.names),
                    params=tuple(sorted(feature_set.params)), created_at="")
 
 

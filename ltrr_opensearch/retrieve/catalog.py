@@ -237,7 +237,22 @@ def check_catalog(client: OpenSearch, settings: Settings) -> list[CatalogCheck]:
     roles = ", ".join(f"{role}={name}" for role, name in description.roles())
     notes = f"; {'; '.join(bound.notes)}" if bound.notes else ""
     return [CatalogCheck("ok", f"description {description.name} ({description.source}) fits "
-                               f"{target!r}: {roles}{notes}")]
+                               f"{target!r}: {roles}{notes}"),
+            *_synonym_checks(client, description, target)]
+
+
+def _synonym_checks(client: OpenSearch, description: CatalogDescription,
+                    target: str) -> list[CatalogCheck]:
+    """The ``[synonyms]`` against the live values: one check per problem, with its fix."""
+    from ltrr_opensearch.catalog.synonyms import check_synonyms
+
+    if not description.synonyms:
+        return []
+    problems = check_synonyms(client, description, target)
+    if not problems:
+        count = sum(len(table) for table in description.synonyms.values())
+        return [CatalogCheck("ok", f"{count} synonym(s) name values {target!r} has")]
+    return [CatalogCheck(p.status, p.detail, p.fix) for p in problems]
 
 
 def _fix(problem: str, description: CatalogDescription, properties: Mapping[str, Any]) -> str:
@@ -247,7 +262,7 @@ def _fix(problem: str, description: CatalogDescription, properties: Mapping[str,
 
     if "memory field" in problem:
         return ("add it with `ltrr catalog adopt` (an additive mapping update), or set "
-                "[memory] store = \"outside\" in the description")
+                f"{description.table('memory')} store = \"outside\" in the description")
     mapped = mapping_fields(properties)
     found = _QUOTED_FIELD.search(problem)
     where = f"edit {description.source}"

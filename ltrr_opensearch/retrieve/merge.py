@@ -1,14 +1,11 @@
 """Merge per-strategy hits into one de-duplicated candidate list with provenance.
 
-When every sub-search was rescored by the deployed LTR model (``StrategyResult.ranked``),
-a candidate's score is that model's score, the same whichever strategy found it (its
-features depend on the query and the item only), and the union is ordered by it.
-
-Without a ranker (no LTR API on the cluster, or a sub-search that could not carry it), the
-fallback is reciprocal-rank fusion (Cormack et al., 2009),
-``score(d) = sum over strategies s of w_s / (rrf_k + rank_s(d))`` with 1-based ranks. RRF
-needs no score calibration across strategies (BM25, cosine and rank_feature scores are not
-comparable) and rewards items several strategies agree on. Ties break by the number of
+The merged order is reciprocal-rank fusion (Cormack et al., 2009),
+``score(d) = sum over strategies s of w_s / (rrf_k + rank_s(d))`` with 1-based ranks: what
+the deployed LTR model then reranks (``rank/rerank.py``), and the final order when there is
+no model (no LTR API on the cluster, or the reranking search failed). RRF needs no score
+calibration across strategies (BM25, cosine and rank_feature scores are not comparable)
+and rewards items several strategies agree on. Ties break by the number of
 strategies that found the item, then its best rank, then id, so the order is deterministic.
 
 Plain RRF demotes the one item a precise strategy is sure of: an exact title that BM25 ranks
@@ -47,7 +44,7 @@ def merge_results(
             candidate = merged.get(hit.id)
             if candidate is None:
                 candidate = merged[hit.id] = Candidate(id=hit.id, source=dict(hit.source),
-                                                       score=0.0)
+                                                       score=0.0, doc_id=hit.doc_id)
             elif result.strategy in candidate.provenance:
                 continue  # a strategy lists an id once; keep its best rank
             else:
@@ -55,10 +52,6 @@ def merge_results(
                     candidate.source.setdefault(key, value)
             candidate.provenance[result.strategy] = (rank, hit.score)
             candidate.score = (candidate.score or 0.0) + weight / (rrf_k + rank)
-            if hit.features is not None:
-                candidate.features = hit.features
-    if results and all(r.ranked and r.scored for r in results if r.hits):
-        return _by_model_score(merged, results)
 
     sure = _clear_winners(results, margin) if margin is not None else {}
 
@@ -83,17 +76,3 @@ def _clear_winners(results: Sequence[StrategyResult],
         votes, gap = out.get(result.hits[0].id, (0, 0.0))
         out[result.hits[0].id] = (votes + 1, max(gap, first / second - 1))
     return out
-
-
-def _by_model_score(merged: dict[str, Candidate],
-                    results: Sequence[StrategyResult]) -> list[Candidate]:
-    """Order by the LTR model's score; the RRF computed above only breaks exact ties."""
-    model: dict[str, float] = {}
-    for result in results:
-        for hit in result.hits:
-            if hit.score is not None:
-                model[hit.id] = max(model.get(hit.id, float("-inf")), float(hit.score))
-    rrf = {c.id: c.score or 0.0 for c in merged.values()}
-    for candidate in merged.values():
-        candidate.score = model.get(candidate.id, float("-inf"))
-    return sorted(merged.values(), key=lambda c: (-(c.score or 0.0), -rrf[c.id], c.id))

@@ -3,6 +3,10 @@
 A strategy that cannot be rendered fails before anything is sent; a sub-search that
 errors, times out or loses shards is reported for that strategy only. The other
 strategies' results always come back.
+
+The sub-searches are never ranked here: the deployed model reranks the merged union
+once, in a second search (``rank/rerank.py``), so its features cost one rescore whatever
+the number of strategies.
 """
 
 from __future__ import annotations
@@ -19,10 +23,8 @@ from opensearchpy import OpenSearch
 from opensearchpy import exceptions as os_exc
 
 from ltrr_opensearch.config import Settings
-from ltrr_opensearch.engine.client import unreachable
+from ltrr_opensearch.engine.client import error_text, unreachable
 from ltrr_opensearch.errors import ConfigError, LtrrError, ValidationError
-from ltrr_opensearch.rank.features import sltr_params
-from ltrr_opensearch.rank.ranker import Ranker
 from ltrr_opensearch.retrieve.catalog import catalog_context
 from ltrr_opensearch.retrieve.templates import TemplateRegistry, build_context
 from ltrr_opensearch.types import ArmChoice, Hit, StrategyResult, Understanding
@@ -32,8 +34,7 @@ FILTER_PATH = ",".join(
                                "error.root_cause.type", "error.root_cause.reason",
                                "error.caused_by.type", "error.caused_by.reason",
                                "_shards.failures.reason.type", "_shards.failures.reason.reason",
-                               "hits.hits._id", "hits.hits._score", "hits.hits._source",
-                               "hits.hits.fields._ltrlog")
+                               "hits.hits._id", "hits.hits._score", "hits.hits._source")
 )
 DEFAULT_TIMEOUT = "2s"
 _TIME_VALUE = re.compile(r"^\d+(nanos|micros|ms|s|m|h|d)$")
@@ -52,7 +53,6 @@ class PreparedSearch:
     body: dict[str, Any] | None
     error: str | None = None
     render_ms: float = 0.0
-    ranked: bool = False  # carries the ranker's sltr rescore
     id_field: str | None = "id"  # the catalog's id field (None: the document _id)
 
 
@@ -97,14 +97,10 @@ def prepare_searches(
     q2e_key: str | None = None,
     timeout: str = DEFAULT_TIMEOUT,
     now: datetime | None = None,
-    ranker: Ranker | None = None,
-    rescore_window: int | None = None,
     catalog: Mapping[str, Any] | None = None,
     memory: Sequence[tuple[str, float]] | None = None,
 ) -> list[PreparedSearch]:
     """Render each chosen strategy; the query vector is computed only if one needs it.
-    With a ``ranker``, every sub-search also carries its ``sltr`` rescore and feature log
-    (rescoring ``rescore_window`` hits per shard; default: the sub-search's k).
     ``catalog`` is the templates' ``catalog`` variable (:func:`catalog_context`; default:
     the built-in music description on the managed mapping); hits return its source fields."""
     pairs = _normalize_choices(choices)
@@ -117,7 +113,7 @@ def prepare_searches(
     vector: list[float] | None = None
     vector_error: str | None = None
     names = [n for n, _ in pairs]
-    if "vector" in registry.needs(names) or (ranker and "query_vector" in ranker.params):
+    if "vector" in registry.needs(names):
         if embed_query is None:
             vector_error = "needs a query vector but no embedder was given"
         else:
@@ -128,10 +124,6 @@ def prepare_searches(
                 vector_error = f"needs a query vector but embedding failed: {exc.message}"
     if q2e_key is None:
         q2e_key = default_q2e_key(understanding.normalized)
-    rank_params = None
-    if ranker is not None and not ("query_vector" in ranker.params and vector is None):
-        rank_params = sltr_params(understanding, q2e_key=q2e_key, vector=vector, now=now,
-                                  needed=set(ranker.params))
 
     prepared: list[PreparedSearch] = []
     for name, k in pairs:
@@ -150,19 +142,12 @@ def prepare_searches(
         body.setdefault("_source", {"includes": source_fields})
         body.setdefault("timeout", timeout)
         body.setdefault("track_total_hits", False)
-        ranked = False
-        if ranker is not None and rank_params is not None and not {"rescore", "sort"} & set(body):
-            body["rescore"] = ranker.rescore(rank_params, window=rescore_window or k)
-            body.setdefault("ext", {}).update(ranker.log_ext())
-            ranked = True
         prepared.append(PreparedSearch(name, k, body, None,
-                                       (time.perf_counter() - started) * 1000, ranked,
-                                       id_field))
+                                       (time.perf_counter() - started) * 1000, id_field))
     return prepared
 
 
 def execute(client: OpenSearch, settings: Settings, prepared: Sequence[PreparedSearch],
-            ranker: Ranker | None = None,
             timings: dict[str, float] | None = None) -> list[StrategyResult]:
     """Send the rendered sub-searches as one ``_msearch``; one result per prepared search.
     ``timings["engine"]``, when given: ms spent waiting on the engine client (the request
@@ -188,7 +173,7 @@ def execute(client: OpenSearch, settings: Settings, prepared: Sequence[PreparedS
         except os_exc.ConnectionError:
             raise unreachable(settings, "searching") from None
         except os_exc.TransportError as exc:
-            failure = f"_msearch failed with HTTP {exc.status_code}: {_error_text(exc.info)}"
+            failure = f"_msearch failed with HTTP {exc.status_code}: {error_text(exc.info)}"
         except LtrrError as exc:
             failure = exc.message
         finally:
@@ -204,7 +189,7 @@ def execute(client: OpenSearch, settings: Settings, prepared: Sequence[PreparedS
             results.append(StrategyResult(p.strategy, (), None, failure))
         else:
             results.append(_result(p.strategy, by_name[p.strategy], p.body.get("timeout"),
-                                   ranker if p.ranked else None, p.id_field))
+                                   p.id_field))
     return results
 
 
@@ -231,14 +216,14 @@ def _send_alone(client: OpenSearch, settings: Settings,
 
 
 def _result(strategy: str, response: Mapping[str, Any], timeout: Any,
-            ranker: Ranker | None = None, id_field: str | None = "id") -> StrategyResult:
+            id_field: str | None = "id") -> StrategyResult:
     if "error" in response:
-        return StrategyResult(strategy, (), response.get("took"), _error_text(response["error"]))
+        return StrategyResult(strategy, (), response.get("took"), error_text(response["error"]))
     hits = tuple(
         Hit(id=str((h.get("_source", {}).get(id_field) if id_field else None) or h["_id"]),
             score=h.get("_score"),
             source=h.get("_source", {}),
-            features=ranker.features_of(h) if ranker is not None else None)
+            doc_id=h["_id"])
         for h in response.get("hits", {}).get("hits", [])
     )
     problems = []
@@ -246,27 +231,9 @@ def _result(strategy: str, response: Mapping[str, Any], timeout: Any,
         problems.append(f"timed out after {timeout}; results are partial")
     failures = response.get("_shards", {}).get("failures", [])
     if failures:
-        reasons = "; ".join(_error_text(f.get("reason", {})) for f in failures[:3])
+        reasons = "; ".join(error_text(f.get("reason", {})) for f in failures[:3])
         problems.append(f"{len(failures)} shard failure(s): {reasons}")
-    return StrategyResult(strategy, hits, response.get("took"), "; ".join(problems) or None,
-                          ranked=ranker is not None,
-                          scored=ranker is not None and ranker.model is not None)
-
-
-def _error_text(error: Any) -> str:
-    """``type: reason`` of the most specific cause OpenSearch gave ("all shards failed" is not)."""
-    if isinstance(error, Mapping) and isinstance(error.get("error"), (Mapping, str)):
-        error = error["error"]
-    if not isinstance(error, Mapping):
-        return str(error)
-    roots = error.get("root_cause")
-    if isinstance(roots, list) and roots and isinstance(roots[0], Mapping):
-        error = roots[0]
-    text = f"{error.get('type', 'error')}: {error.get('reason', '')}".strip()
-    cause = error.get("caused_by")
-    if isinstance(cause, Mapping) and cause.get("reason"):
-        text += f" (caused by {cause.get('type', 'error')}: {cause['reason']})"
-    return text
+    return StrategyResult(strategy, hits, response.get("took"), "; ".join(problems) or None)
 
 
 def run_strategies(
@@ -279,8 +246,6 @@ def run_strategies(
     embed_query: EmbedQuery | None = None,
     q2e_key: str | None = None,
     now: datetime | None = None,
-    ranker: Ranker | None = None,
-    rescore_window: int | None = None,
     catalog: Mapping[str, Any] | None = None,
     timings: dict[str, float] | None = None,
 ) -> list[StrategyResult]:
@@ -302,6 +267,5 @@ def run_strategies(
                                  max(k for _, k in pairs))
     prepared = prepare_searches(registry, understanding, choices, embed_query=embed_query,
                                 q2e_key=q2e_key, timeout=subsearch_timeout(settings), now=now,
-                                ranker=ranker, rescore_window=rescore_window, catalog=catalog,
-                                memory=memory)
-    return execute(client, settings, prepared, ranker, timings)
+                                catalog=catalog, memory=memory)
+    return execute(client, settings, prepared, timings)

@@ -15,7 +15,7 @@ from opensearchpy import OpenSearch
 from ltrr_opensearch.config import Settings
 
 _lock = threading.Lock()
-_gazetteers: dict[tuple[tuple[str, ...], str, str], Any] = {}
+_gazetteers: dict[tuple[tuple[str, ...], str, str, str], Any] = {}
 _embedders: dict[tuple[tuple[str, ...], str], Any] = {}
 
 
@@ -31,8 +31,9 @@ def gazetteer_for(client: OpenSearch, settings: Settings) -> Any:
     from ltrr_opensearch.understand import Gazetteer
 
     description = description_for(settings)
+    synonyms = repr(sorted((k, sorted(v.items())) for k, v in description.synonyms.items()))
     with _lock:
-        key = (settings.urls, description.target(settings), description.digest)
+        key = (settings.urls, description.target(settings), description.digest, synonyms)
         if key not in _gazetteers:
             _gazetteers[key] = Gazetteer.from_index(client, settings)
         return _gazetteers[key]

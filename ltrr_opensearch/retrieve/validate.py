@@ -52,15 +52,19 @@ def validate_templates(
     queries: Sequence[str] = SAMPLE_QUERIES,
     catalog: Mapping[str, Any] | None = None,
 ) -> dict[str, list[str]]:
-    """Template name -> distinct problems found (empty list: it rendered and ran every time).
+    """Template name -> distinct problems found (empty list: it rendered and ran every time),
+    for the enabled strategies this catalog can serve: one needing a role the description
+    gives no field (a vector, a date) is not run (:func:`unavailable_strategies` says why).
     ``catalog``: the templates' ``catalog`` variable (default: read from the cluster)."""
     if catalog is None:
         catalog = catalog_context(client, settings)
-    problems: dict[str, list[str]] = {name: [] for name in registry.names}
-    seen: dict[str, set[str]] = {name: set() for name in registry.names}
+    unavailable = unavailable_strategies(registry, catalog)
+    names = [name for name in registry.names if name not in unavailable]
+    problems: dict[str, list[str]] = {name: [] for name in names}
+    seen: dict[str, set[str]] = {name: set() for name in names}
     samples = [understand(q) for q in queries] + [rich_understanding()]
     for u in samples:
-        prepared = prepare_searches(registry, u, [(n, 10) for n in registry.names],
+        prepared = prepare_searches(registry, u, [(n, 10) for n in names],
                                     embed_query=embed_query, catalog=catalog)
         # size 0: the engine parses and runs the query but fetches nothing.
         sized = [replace(p, body={**p.body, "size": 0}) if p.body is not None else p
@@ -70,6 +74,16 @@ def validate_templates(
                 seen[result.strategy].add(result.error)
                 problems[result.strategy].append(f"{result.error} (query {u.raw[:40]!r})")
     return problems
+
+
+def unavailable_strategies(registry: TemplateRegistry,
+                           catalog: Mapping[str, Any] | None) -> dict[str, str]:
+    """Enabled strategies this catalog can never serve, with the reason (``knn_vector`` on
+    a catalog described without a vector field)."""
+    from ltrr_opensearch.select.availability import missing_roles
+
+    missing = missing_roles(registry, catalog)
+    return {name: missing[name] for name in registry.names if name in missing}
 
 
 def random_unit_vector(dimension: int, seed: int = 7) -> list[float]:

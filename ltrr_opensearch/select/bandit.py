@@ -84,8 +84,9 @@ class Explanation:
     explored: bool
     observations: int
     arms: tuple[ArmExplanation, ...]
-    # "prior": too little evidence yet (fewer than cold_start_min_obs observations for some
-    # available arm), the policy's prior plan decided; "learned": the fitted policy did.
+    # Too little evidence yet (fewer than cold_start_min_obs observations for some available
+    # arm): "all", every available arm ran (day-one safety), or "prior", the policy's prior
+    # plan decided; "learned": the fitted policy did.
     plan: str = "learned"
 
     def to_dict(self) -> dict[str, Any]:
@@ -146,6 +147,8 @@ class Bandit:
         prior: Mapping[str, float] | None = None,
         cold_start_min_obs: int = 0,
         cold_start_epsilon: float = 0.0,
+        cold_start_plan: str = "prior",
+        cold_start_k: int | None = None,
         window: int = 0,
     ) -> None:
         arms = [str(a) for a in arms]
@@ -179,6 +182,17 @@ class Bandit:
         if not 0.0 <= cold_start_epsilon <= 1.0:
             raise ValidationError("cold_start_epsilon must be within [0, 1]")
         self.cold_start_epsilon = float(cold_start_epsilon)
+        # Plan "all": during cold start every available arm runs, cold_start_k candidates
+        # each (default: as deep as a chosen arm gets when K is split evenly), so the first
+        # searches miss nothing any single strategy would have found.
+        if cold_start_plan not in ("prior", "all"):
+            raise ValidationError(f"cold_start_plan must be 'prior' or 'all', got "
+                                  f"{cold_start_plan!r}")
+        self.cold_start_plan = cold_start_plan
+        self.cold_start_k = int(cold_start_k if cold_start_k is not None
+                                else max(1, self.budget.total_candidates // self.budget.max_arms))
+        if self.cold_start_k < 1:
+            raise ValidationError("cold_start_k must be >= 1")
         # Sliding window: each arm's model is fitted on its newest ``window`` observations
         # only (0: all), so an arm whose quality changed is re-ranked within that many.
         if window < 0:
@@ -255,7 +269,11 @@ class Bandit:
         if not new:
             return state
         version = state.context_version
-        if version is None or new[-1].context_version != version or state.width is None:
+        if version is None or state.width is None:
+            return None
+        # A bandit pinned to its layout skips other layouts' observations (a rebuild would
+        # too); an unpinned one follows the newest observation's layout, so rebuilds.
+        if new[-1].context_version != version and self.context_version != version:
             return None
         accepted = [o for o in new if o.context_version == version]
         width = state.width - (1 if self.fit_intercept else 0)
@@ -370,8 +388,11 @@ class Bandit:
         request: never chosen (unless no other arm is live), named in the explanation."""
         decision = self._decide(context, seed, unavailable)
         chosen = [decision.eligible[i] for i in decision.chosen]
-        ks = allocate({decision.eligible[i]: decision.means[i] for i in decision.chosen},
-                      self.budget)
+        if decision.plan == "all":  # every available arm, each as deep as cold_start_k
+            ks = dict.fromkeys(chosen, self.cold_start_k)
+        else:
+            ks = allocate({decision.eligible[i]: decision.means[i] for i in decision.chosen},
+                          self.budget)
         always = self._always(decision)
         choices = [
             ArmChoice(arm=arm, k=ks[arm],
@@ -435,6 +456,8 @@ class Bandit:
         rng = np.random.default_rng(seed if seed is not None else self._rng.integers(2**63))
         n, m = len(eligible), min(self.budget.max_arms, len(eligible))
         eps = self.effective_epsilon(n)
+        if self._cold(eligible) and self.cold_start_plan == "all":
+            return self._every_arm(x, eligible, unavailable, blocked)
         if self._cold(eligible):
             eps = max(eps, self.cold_start_epsilon)
             scores = np.array([self.prior.get(a, -1.0) for a in eligible], dtype=float)
@@ -480,10 +503,24 @@ class Bandit:
                          np.asarray(bounds, float), mix_uniform(policy_probs, m, eps),
                          picked, explored, eps, method, unavailable, "learned", blocked)
 
+    def _every_arm(self, x: np.ndarray, eligible: list[str], unavailable: Mapping[str, str],
+                   blocked: frozenset[str]) -> _Decision:
+        """Cold start, plan "all": every available arm runs; nothing to explore, every
+        propensity is 1. Ordered by the prior (then configuration order) only so that
+        explanations read the same way every time."""
+        scores = np.array([self.prior.get(a, 0.0) for a in eligible], dtype=float)
+        picked = sorted(range(len(eligible)), key=lambda i: -scores[i])
+        learned = self._means(x, eligible) if self._mab is not None else None
+        means = np.zeros(len(eligible)) if learned is None else learned
+        return _Decision(eligible, scores, means, scores, np.ones(len(eligible)), picked,
+                         False, 0.0, "exact", unavailable, "all", blocked)
+
     def _cold(self, eligible: Sequence[str]) -> bool:
         """Too little evidence for the fitted policy: some available arm has fewer than
-        ``cold_start_min_obs`` observations (and a prior plan exists)."""
-        return bool(self.prior) and self.cold_start_min_obs > 0 and any(
+        ``cold_start_min_obs`` observations (and a cold-start plan exists: every arm, or
+        a prior)."""
+        planned = self.cold_start_plan == "all" or bool(self.prior)
+        return planned and self.cold_start_min_obs > 0 and any(
             self._arm_counts.get(a, 0) < self.cold_start_min_obs for a in eligible)
 
     def _predict(self, x: np.ndarray, eligible: list[str], size: int) -> np.ndarray:

@@ -23,18 +23,19 @@ from ltrr_opensearch.errors import ConfigError
 from ltrr_opensearch.select.budget import Budget
 from ltrr_opensearch.select.policy import PolicySpec
 from ltrr_opensearch.select.reward import RewardConfig
-from ltrr_opensearch.types import ENTITY_TYPES
+from ltrr_opensearch.understand.context import ContextSpec
 
 # Policy files ship inside the package (``linucb`` is the serving default).
 POLICIES_DIR = PACKAGE_ROOT / "policies"
 DEFAULT_ARMS = ("bm25_popularity", "structured_qu", "knn_vector", "q2e_memory", "fresh_releases")
 _TOP_KEYS = {"name", "arms", "seed", "fit_intercept", "context_version", "policy", "budget",
              "exploration", "reward", "warm_start", "state", "arm_features", "policy_file",
-             "cold_start"}
+             "cold_start", "clock_features"}
 _EXPLORATION_KEYS = {"epsilon", "min_propensity", "propensity_samples"}
 _WARM_KEYS = {"min_obs", "quantile"}
 _STATE_KEYS = {"settle_seconds", "attribution_seconds", "window"}
-_COLD_KEYS = {"min_obs", "epsilon", "prior"}
+_COLD_KEYS = {"min_obs", "epsilon", "prior", "plan", "k"}
+COLD_START_PLANS = ("prior", "all")
 _ARM_FEATURE_KEYS = {"kind", "entity_types", "vector"}
 
 
@@ -51,7 +52,14 @@ class BanditConfig:
     warm_start_min_obs: int = 20
     warm_start_quantile: float = 0.8
     fit_intercept: bool = True
+    # The context layout the policy learns on. Read from a file or [bandit], it is the
+    # layout this version of ltrr computes (ContextSpec(clock=clock_features).version), so
+    # observations of an older layout are kept in the log but not learned from. None
+    # (configs built in code): the newest observation's version.
     context_version: str | None = None
+    # The hour-of-day and weekend fields in the context (off: a decision must not depend
+    # on when the query is typed unless a deployment asks for it).
+    clock_features: bool = False
     seed: int = 0
     # Observations younger than this are left for the next sync, so a write that is still
     # in flight (or a worker whose clock lags) is not skipped by the watermark.
@@ -64,27 +72,39 @@ class BanditConfig:
     # this variant label (``query_attributes.variant``). None: every observation (shared).
     # Set by the experiment flags (``bandit-state: variant``), not by policy files.
     variant: str | None = None
-    # Cold start ([cold_start]): until every available arm has min_obs observations the
-    # prior (arm -> score, higher runs first) plans, exploring with cold_start_epsilon.
+    # Cold start ([cold_start]): until every available arm has min_obs observations,
+    # plan "all" runs every available arm with cold_start_k candidates each (day-one
+    # safety: nothing any single strategy finds is missed); plan "prior" runs the top M by
+    # the prior (arm -> score, higher runs first), exploring with cold_start_epsilon.
     prior: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     cold_start_min_obs: int = 0
     cold_start_epsilon: float = 0.0
+    cold_start_plan: str = "prior"
+    cold_start_k: int | None = None  # None: total_candidates // max_arms
     # [state] window: each arm learns from its newest `window` observations (0: all).
     window: int = 0
 
+    @property
+    def context_spec(self) -> ContextSpec:
+        """The layout of the contexts this policy reads (the pipeline builds them so)."""
+        return ContextSpec(clock=self.clock_features)
+
     def arm_vectors(self) -> dict[str, list[float]]:
         """Numeric action features per arm for warm start: kind one-hot, entity types
-        multi-hot, then any explicit ``vector``. Empty unless every arm has features."""
+        multi-hot (over the types the arms name: whatever the catalog calls them), then
+        any explicit ``vector``. Empty unless every arm has features."""
         if not self.arm_features or any(a not in self.arm_features for a in self.arms):
             return {}
         kinds = sorted({str(f.get("kind", "")) for f in self.arm_features.values()})
+        named = sorted({str(t) for f in self.arm_features.values()
+                        for t in f.get("entity_types", ())})
         width = max(len(f.get("vector", ())) for f in self.arm_features.values())
         out = {}
         for arm in self.arms:
             feats = self.arm_features[arm]
             vec = [1.0 if str(feats.get("kind", "")) == k else 0.0 for k in kinds]
-            types = set(feats.get("entity_types", ()))
-            vec += [1.0 if t in types else 0.0 for t in ENTITY_TYPES]
+            types = {str(t) for t in feats.get("entity_types", ())}
+            vec += [1.0 if t in types else 0.0 for t in named]
             extra = [float(v) for v in feats.get("vector", ())]
             out[arm] = vec + extra + [0.0] * (width - len(extra))
         return out
@@ -101,7 +121,9 @@ class BanditConfig:
                       fit_intercept=self.fit_intercept, context_version=self.context_version,
                       seed=self.seed, prior=self.prior,
                       cold_start_min_obs=self.cold_start_min_obs,
-                      cold_start_epsilon=self.cold_start_epsilon, window=self.window)
+                      cold_start_epsilon=self.cold_start_epsilon,
+                      cold_start_plan=self.cold_start_plan, cold_start_k=self.cold_start_k,
+                      window=self.window)
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any], source: str = "[bandit]") -> BanditConfig:
@@ -119,8 +141,12 @@ class BanditConfig:
             for key, cast in (("seed", int), ("fit_intercept", bool)):
                 if key in raw:
                     values[key] = cast(raw[key])
-            if "context_version" in raw:
-                values["context_version"] = str(raw["context_version"])
+            if "clock_features" in raw:
+                if not isinstance(raw["clock_features"], bool):
+                    raise ConfigError(f"{source}: clock_features must be true or false")
+                values["clock_features"] = raw["clock_features"]
+            values["context_version"] = _context_version(
+                source, raw, ContextSpec(clock=values.get("clock_features", False)))
             if "policy" in raw:
                 values["policy"] = PolicySpec.from_mapping(_table(source, raw, "policy"))
             if "budget" in raw:
@@ -160,6 +186,17 @@ class BanditConfig:
                     raise ConfigError(f"{source}: [cold_start] min_obs must be >= 0")
             if "epsilon" in cold:
                 values["cold_start_epsilon"] = _unit("cold_start.epsilon", cold["epsilon"])
+            if "plan" in cold:
+                if cold["plan"] not in COLD_START_PLANS:
+                    raise ConfigError(f"{source}: [cold_start] plan must be one of "
+                                      f"{', '.join(COLD_START_PLANS)}, got {cold['plan']!r}")
+                values["cold_start_plan"] = cold["plan"]
+            if "k" in cold:
+                k = cold["k"]
+                if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+                    raise ConfigError(f"{source}: [cold_start] k must be a candidate count "
+                                      f">= 1, got {k!r}")
+                values["cold_start_k"] = k
             prior = cold.get("prior", {})
             if not isinstance(prior, Mapping) or not all(
                     isinstance(v, (int, float)) and not isinstance(v, bool)
@@ -218,13 +255,53 @@ def _resolve_policy(path: Path) -> Path:
 
 
 def config_from_settings(settings: Settings) -> BanditConfig:
-    """The serving policy: ``[bandit] policy_file`` or inline ``[bandit]`` keys, else defaults."""
+    """The serving policy: ``[bandit] policy_file`` or inline ``[bandit]`` keys, else
+    defaults. Next to ``policy_file`` only ``clock_features`` may be given: a deployment's
+    choice that overrides the file's."""
     section = dict(settings.section("bandit"))
     if "policy_file" in section:
-        if len(section) > 1:
-            raise ConfigError("[bandit] has policy_file and inline keys; use one of them")
-        return load_config(str(section["policy_file"]))
+        extra = set(section) - {"policy_file", "clock_features"}
+        if extra:
+            raise ConfigError("[bandit] has policy_file and inline keys "
+                              f"({', '.join(sorted(extra))}); use one of them",
+                              hint="clock_features is the one key allowed next to policy_file")
+        config = load_config(str(section["policy_file"]))
+        if "clock_features" in section:
+            config = with_clock(config, section["clock_features"])
+        return config
     return BanditConfig.from_mapping(section)
+
+
+def context_spec_of(selector: Any) -> ContextSpec:
+    """The context layout a selector reads: its config's (a Learner, a served copy of
+    one), else the default layout (a bare Bandit, or no selector)."""
+    spec = getattr(selector, "context_spec", None)
+    return spec if isinstance(spec, ContextSpec) else ContextSpec()
+
+
+def _context_version(source: str, raw: Mapping[str, Any], spec: ContextSpec) -> str:
+    """The layout a config learns on: this ltrr's, for its clock setting. An explicit
+    ``context_version`` must name it: a policy pinned to a layout this version no longer
+    computes would refuse every request."""
+    given = raw.get("context_version")
+    if given is not None and str(given) != spec.version:
+        raise ConfigError(
+            f"{source}: context_version {str(given)!r} is not the context this version of "
+            f"ltrr computes ({spec.version!r})",
+            hint="remove context_version: the policy then learns on the current context "
+                 "(observations of the old one stay in the log, unused); see "
+                 "docs/context-vector.md")
+    return spec.version
+
+
+def with_clock(config: BanditConfig, clock: Any) -> BanditConfig:
+    """``config`` reading contexts with (or without) the clock fields."""
+    from dataclasses import replace
+
+    if not isinstance(clock, bool):
+        raise ConfigError("[bandit] clock_features must be true or false")
+    return replace(config, clock_features=clock,
+                   context_version=ContextSpec(clock=clock).version)
 
 
 def _check(where: str, given: Mapping[str, Any], allowed: set[str]) -> None:

@@ -9,6 +9,8 @@ so every worker's model is the same function of the same ordered observations.
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -27,9 +29,12 @@ from ltrr_opensearch.select.store import (
     now_ms,
 )
 from ltrr_opensearch.types import ArmChoice, ContextVector
+from ltrr_opensearch.understand.context import ContextSpec
 
 _SYNC_ATTEMPTS = 5
 _CLOSED_MARKER = "rewards-closed"
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,7 @@ class Learner:
         # Array state (bounded load and sync) where the policy allows it, else refit from the log.
         self._key: str | None = model_key(config) if supports_state(config) else None
         self._state: ModelState | None = None
+        self._unused: dict[str, int] = {}  # observations of other context layouts, last seen
 
     @classmethod
     def load(cls, client: Any, settings: Settings, config: BanditConfig) -> Learner:
@@ -62,6 +68,11 @@ class Learner:
         return learner
 
     # ---------------------------------------------------------------- serving
+    @property
+    def context_spec(self) -> ContextSpec:
+        """The context layout this policy reads (the pipeline builds contexts so)."""
+        return self.config.context_spec
+
     def select(self, context: ContextVector, seed: int | None = None,
                unavailable: Mapping[str, str] | None = None) -> Selection:
         return self.bandit.select(context, seed, unavailable)
@@ -164,6 +175,7 @@ class Learner:
                 log = self.store.fetch(upto=base_wm, variant=variant) if base_wm else []
                 state = self.bandit.state_from(log + new, key)
                 applied = len(log) + len(new)
+                self._note_other_layouts(log + new)
             if not new and late <= 0 and (not rebuilt or base_wm is None):
                 if snap is None and variant is not None:  # registered for the worker to sync
                     self.store.put_snapshot(Snapshot(policy=self.config.name, version=0,
@@ -266,9 +278,26 @@ class Learner:
         self.bandit.set_killed(self.store.killed())
         if log != self._log or self.bandit.observations == 0 and log:
             self.bandit.fit(log, strict=False)
+            self._note_other_layouts(log)
         self._log = log
         self._watermark = snap.watermark if snap else None
         self.version = snap.version if snap else 0
+
+    def _note_other_layouts(self, log: Sequence[Observation]) -> None:
+        """Say once (per change) that observations of another context layout are kept in
+        the log but not learned from: after an upgrade the bandit relearns from new
+        traffic, starting with its cold-start plan."""
+        version = self.bandit.context_version
+        if version is None:
+            return
+        unused = dict(Counter(o.context_version for o in log if o.context_version != version))
+        if unused and unused != self._unused:
+            logger.warning(
+                "bandit %r learns on context %s; %s kept in the log but not learned from "
+                "(an older layout): it relearns from new traffic, starting with its "
+                "cold-start plan", self.config.name, version,
+                ", ".join(f"{n} observations of {v}" for v, n in sorted(unused.items())))
+        self._unused = unused
 
     def _known(self, arm: str) -> None:
         if arm not in self.bandit.arms:

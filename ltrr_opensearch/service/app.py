@@ -3,14 +3,17 @@
     POST /search   one query through Pipeline.search (logged as a UBI query)
     POST /events   one UBI event or a batch, through the existing ingestion (durable on 2xx)
     GET  /health   the process is up
-    GET  /ready    cluster reachable, catalog alias present, plugins: 503 with reasons if not
+    GET  /ready    cluster reachable, the catalog there and fitting its description (the
+                   managed alias, or the user's own index), plugins it needs: 503 with
+                   reasons if not
     GET  /metrics  Prometheus text
     GET  /openapi.json, /docs   published by FastAPI
 
 The pipeline is built once (``Pipeline.from_cluster``); if the cluster is not reachable at
 start the service still starts, answers 503 (with the reason and a request id) and keeps
-trying in the background. Background threads re-sync the bandit from the state index and
-flush the buffered search log on an interval (and at shutdown). Errors never carry a stack
+trying in the background. Background threads re-sync the bandit from the state index,
+follow the deployed ranker and the learned vocabulary, and flush the buffered search log
+on an interval (and at shutdown). Errors never carry a stack
 trace: 4xx name the problem, 503/504 say the engine is unavailable or slow.
 """
 
@@ -30,7 +33,14 @@ from fastapi import Body, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from opensearchpy import exceptions as os_exc
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -105,6 +115,20 @@ class Metrics:
         self.bandit_syncs = Counter("ltrr_bandit_publishes",
                                     "new bandit snapshots picked up without restart",
                                     registry=r)
+        # The feedback consumers' lag (``ltrr worker``), read from their checkpoints in the
+        # state index every resync interval; ..._read_timestamp says how fresh it is.
+        lag = ["consumer", "log"]
+        self.consumer_behind = Gauge("ltrr_consumer_behind_docs",
+                                     "log docs that arrived after the consumer's checkpoint",
+                                     lag, registry=r)
+        self.consumer_lag = Gauge("ltrr_consumer_lag_seconds",
+                                  "how long the oldest doc not applied yet has waited",
+                                  lag, registry=r)
+        self.consumer_processed = Gauge("ltrr_consumer_processed_docs",
+                                        "log docs the consumer has applied", lag, registry=r)
+        self.consumer_lag_read = Gauge("ltrr_consumer_lag_read_timestamp_seconds",
+                                       "when the consumers' lag was last read (unix time)",
+                                       registry=r)
 
 
 @dataclass
@@ -154,9 +178,13 @@ class ServiceState:
             pipeline.flags = self.flags
         self.selector, self.search_log, self.pipeline = selector, log, pipeline
         self.problem = None
+        from ltrr_opensearch.select.availability import missing_roles
+
+        never = missing_roles(pipeline.registry, pipeline.catalog)  # e.g. no vector field
         logger.info("pipeline ready", extra={"fields": {
             "event": "ready", "cluster": self.settings.display_urls,
-            "strategies": list(pipeline.registry.names),
+            "strategies": [n for n in pipeline.registry.names if n not in never],
+            "unavailable": {n: never[n] for n in pipeline.registry.names if n in never},
             "policy": selector.learner.config.name if selector else None,
             "bandit_version": selector.version if selector else None}})
         return True
@@ -168,7 +196,9 @@ class ServiceState:
                                                     ("ltrr-resync", self.resync_seconds,
                                                      self._resync_job),
                                                     ("ltrr-flush", self.flush_seconds,
-                                                     self._flush_job))]
+                                                     self._flush_job),
+                                                    ("ltrr-lag", self.resync_seconds,
+                                                     self._lag_job))]
         for thread in self.threads:
             thread.start()
 
@@ -203,6 +233,7 @@ class ServiceState:
             for learner in list(self.flags.learners.values()):
                 learner.sync()
         self._follow_deployed_ranker()
+        self._follow_vocabulary()
 
     def _follow_deployed_ranker(self) -> None:
         """Serve the model the registry names now: a deploy or rollback (by hand or by the
@@ -219,9 +250,33 @@ class ServiceState:
                 "event": "ranker", "from": before and before.model,
                 "to": current and current.model}})
 
+    def _follow_vocabulary(self) -> None:
+        """Understand with the phrases learned so far: the worker's vocabulary consumer
+        bumps a version doc when they change, and only then are they reread."""
+        from ltrr_opensearch.feedback.learned import follow_learned
+
+        if self.pipeline is None:
+            return
+        before = self.pipeline.gazetteer
+        after = follow_learned(self.client, self.settings, before)
+        if after is not before:
+            self.pipeline.gazetteer = after  # one attribute write: requests see old or new
+            logger.info("vocabulary changed", extra={"fields": {
+                "event": "vocabulary", "version": after.learned_version,
+                "learned_phrases": len(after.learned)}})
+
     def _flush_job(self) -> None:
         if self.search_log is not None:
             self.search_log.flush()
+
+    def _lag_job(self) -> None:
+        from ltrr_opensearch.feedback.lag import consumer_lag
+
+        for lag in consumer_lag(self.client, self.settings):
+            self.metrics.consumer_behind.labels(lag.consumer, lag.log).set(lag.behind)
+            self.metrics.consumer_lag.labels(lag.consumer, lag.log).set(lag.seconds_behind)
+            self.metrics.consumer_processed.labels(lag.consumer, lag.log).set(lag.processed)
+        self.metrics.consumer_lag_read.set_to_current_time()
 
 
 def _reason(exc: BaseException) -> str:
@@ -504,6 +559,33 @@ def create_app(settings: Settings, *, policy_file: str | None = None, use_bandit
     return app
 
 
+def catalog_readiness(client: Any, settings: Settings,
+                      checks: dict[str, Any]) -> tuple[list[str], bool]:
+    """(reasons the catalog is not ready, whether it needs the k-NN plugin). What the
+    description in force needs: the managed alias loaded (``ltrr catalog load``), or the
+    user's own index (or alias) there and fitting its description; k-NN only with a vector
+    field. Transport errors propagate."""
+    from ltrr_opensearch.catalog.description import description_for
+    from ltrr_opensearch.retrieve.catalog import check_catalog
+
+    checks["catalog"] = False
+    try:
+        description = description_for(settings)
+    except LtrrError as exc:
+        return [f"catalog description: {exc.message}"], False
+    target = description.target(settings)
+    checks["catalog_index"] = target
+    if not client.indices.exists(index=target, request_timeout=2):
+        if description.managed:
+            return [f"catalog alias {target} is missing (ltrr catalog load)"], True
+        return [f"the catalog's own index {target!r} (named by {description.source}) does "
+                "not exist"], bool(description.vector)
+    problems = [f for f in check_catalog(client, settings) if f.status != "ok"]
+    checks["catalog"] = not problems
+    return ([f"catalog: {f.detail}" + (f" (fix: {f.fix})" if f.fix else "") for f in problems],
+            bool(description.vector))
+
+
 def readiness(state: ServiceState) -> tuple[list[str], dict[str, Any]]:
     """(reasons it is not ready, what was checked)."""
     client, settings = state.client, state.settings
@@ -514,23 +596,25 @@ def readiness(state: ServiceState) -> tuple[list[str], dict[str, Any]]:
     except (os_exc.TransportError, os_exc.ConnectionError) as exc:
         checks["cluster"] = None
         return [f"cannot reach OpenSearch at {settings.display_urls} ({type(exc).__name__})"], checks
-    reasons = []
     try:
-        checks["catalog"] = bool(client.indices.exists_alias(name=settings.catalog_alias,
-                                                             request_timeout=2))
+        reasons, vectors = catalog_readiness(client, settings, checks)
         plugins: set[str] = set()
         for node in client.nodes.info(metric="plugins", request_timeout=2)["nodes"].values():
             plugins.update(p["name"] for p in node.get("plugins", []))
         checks["plugins"] = sorted(plugins)
     except (os_exc.TransportError, os_exc.ConnectionError) as exc:
         return [f"cluster checks failed: {_reason(exc)}"], checks
-    if not checks["catalog"]:
-        reasons.append(f"catalog alias {settings.catalog_alias} is missing (ltrr catalog load)")
-    if "opensearch-knn" not in plugins:
-        reasons.append("the k-NN plugin (opensearch-knn) is not installed")
+    if vectors and "opensearch-knn" not in plugins:
+        reasons.append("the k-NN plugin (opensearch-knn) is not installed (the catalog "
+                       "description has a vector field)")
     checks["pipeline"] = state.pipeline is not None
     if state.pipeline is None:
         reasons.append(f"pipeline not built: {state.problem}")
+    if state.pipeline is not None:  # what serving can run on this catalog
+        from ltrr_opensearch.select.availability import missing_roles
+
+        never = missing_roles(state.pipeline.registry, state.pipeline.catalog)
+        checks["strategies"] = [n for n in state.pipeline.registry.names if n not in never]
     checks["bandit_version"] = state.selector.version if state.selector is not None else None
     # The model that ranks: informational, since fusion still serves without one.
     ranker = state.pipeline.ranker if state.pipeline is not None else None

@@ -41,6 +41,11 @@ class PublishedSelector:
         self.bandit, self.version = bandit, learner.version
         self.killed = frozenset(bandit.killed)
 
+    @property
+    def context_spec(self) -> Any:
+        """The context layout the served policy reads (understand.context.ContextSpec)."""
+        return self.learner.config.context_spec
+
     def select(self, context: Any, seed: int | None = None, unavailable: Any = None) -> Any:
         bandit = self.bandit  # one read: a swap mid-request cannot mix two versions
         with self._lock:  # the bandit's random generator is not thread-safe

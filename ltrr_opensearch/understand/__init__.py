@@ -8,7 +8,7 @@ type and describe the query as a context vector for the bandit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from datetime import datetime, timezone
 
 from ltrr_opensearch.types import Understanding
@@ -17,6 +17,7 @@ from ltrr_opensearch.understand.context import (
     CONTEXT_VERSION,
     DEFAULT_SPEC,
     ContextSpec,
+    QuerySignals,
     build_context,
 )
 from ltrr_opensearch.understand.gazetteer import Gazetteer, SpanMatch
@@ -41,11 +42,15 @@ def understand(
     now: datetime | None = None,
     user_features: Mapping[str, float] | None = None,
     spec: ContextSpec | None = None,
+    memory_keys: Container[str] | None = None,
 ) -> Understanding:
     """Everything query understanding knows about ``query``.
 
-    ``now`` sets the time-of-day features (pass the user's local time if known; default:
-    the current UTC time). ``user_features`` must use names declared in ``spec``.
+    ``spec`` is the context's layout (default: ``ctx-v3`` without clock or user
+    features); ``now`` sets its clock fields when it has them (pass the user's local time
+    if known; default: the current UTC time). ``user_features`` must use names declared
+    in ``spec``. ``memory_keys`` are the Q2E memory's keys (select.availability.MemoryKeys:
+    held in memory), for the context's ``memory_available``; None: unknown, read as 0.
     The result depends only on the arguments.
 
     ``normalized`` is the catalog-independent form (:func:`normalize_query`: what memory
@@ -61,6 +66,12 @@ def understand(
     slots = tuple(m.slot for m in matches)
     intent, intent_confidence = detect_intent(slots, keywords,
                                               types=gazetteer.values("entity_type"))
+    signals = QuerySignals(
+        known_word_fraction=gazetteer.known_word_fraction(tokens),
+        exact_title=gazetteer.is_title(tokens),
+        memory_available=_remembered(normalized, memory_keys),
+        intent_rank=gazetteer.type_rank(intent),
+    )
     context = build_context(
         normalized,
         tokens,
@@ -70,7 +81,7 @@ def understand(
         now if now is not None else datetime.now(timezone.utc),
         user_features,
         spec or DEFAULT_SPEC,
-        known_word_fraction=gazetteer.known_word_fraction(tokens),
+        signals,
     )
     return Understanding(
         raw=query,
@@ -81,4 +92,15 @@ def understand(
         intent=intent,
         intent_confidence=intent_confidence,
         context=context,
+        unknown=gazetteer.unknown_words(tokens),
     )
+
+
+def _remembered(normalized: str, memory_keys: Container[str] | None) -> bool:
+    """The memory holds this query's key (the key ``q2e_memory`` would look up)."""
+    if memory_keys is None:
+        return False
+    try:
+        return q2e_key(normalized) in memory_keys
+    except ValueError:  # nothing left after normalisation: no key
+        return False

@@ -9,6 +9,12 @@ is matched on its values), entity types from the type field's values, and period
 is specific to music except the synonyms of the music entity types ("songs" -> track),
 used only for the types a catalog has.
 
+Everyday words reach those values two ways, matched like any other phrase: the
+description's ``[synonyms]`` ("universities" -> degree=bachelor), aliases of the values
+they name, and phrases learned from engagement (``feedback/vocab.py``), an overlay that
+:meth:`Gazetteer.with_learned` replaces without rebuilding the rest. Each slot says where
+it came from (``Slot.source``: catalog, synonym, learned).
+
 Before matching, :meth:`Gazetteer.rewrite` restores the catalog's spelling of words
 whose punctuation the user left out or typed differently ("titan ae" / "titan a e" ->
 "titan a.e", "acdc" -> "ac dc", "r and b" / "rnb" -> "r b"), learnt from the catalog's
@@ -42,7 +48,9 @@ short word would hit something; artist typos need 4 characters ("tayler" -> Tayl
 
 from __future__ import annotations
 
+import copy
 import json
+import logging
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -60,6 +68,8 @@ if TYPE_CHECKING:
 
     from ltrr_opensearch.catalog.description import BoundCatalog, CatalogDescription
     from ltrr_opensearch.config import Settings
+
+logger = logging.getLogger(__name__)
 
 KIND_PRIORITY = ("entity_type", "decade", "year", "genre", "mood", "language", "artist")
 """Which kind a phrase is when it is several at once, most preferred first; any other
@@ -170,14 +180,38 @@ class SpanMatch:
         return self.slot.confidence < 1.0
 
 
+# Where a phrase comes from (Slot.source), and which wins when one phrase is two things of
+# the same kind: the value as the catalog spells it, then a description synonym, then an
+# alias made here (plurals, "90s", language names, type words).
+CATALOG, SYNONYM, LEARNED = "catalog", "synonym", "learned"
+_VALUE, _SYNONYM, _ALIAS = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class LearnedPhrase:
+    """A phrase learned from engagement (``feedback/vocab.py``): queries with it engaged
+    mostly with items whose ``kind`` is ``value``; ``share`` of that engagement went there
+    (it becomes the slot's confidence)."""
+
+    phrase: str
+    kind: str
+    value: str
+    share: float
+    engagement: float = 0.0
+    clients: int = 0
+
+
 @dataclass(frozen=True)
 class _Entry:
     kind: str
     value: str
     weight: float  # how often the catalog uses the value; breaks ties
+    rank: int = _VALUE  # _VALUE, _SYNONYM or _ALIAS: breaks ties within one kind
+    source: str = CATALOG
+    confidence: float = 1.0  # of an exact match; a learned phrase's share
 
-    def sort_key(self) -> tuple[tuple[int, str], float, str]:
-        return (kind_rank(self.kind), -self.weight, self.value)
+    def sort_key(self) -> tuple[tuple[int, str], int, float, str]:
+        return (kind_rank(self.kind), self.rank, -self.weight, self.value)
 
 
 class Gazetteer:
@@ -189,8 +223,12 @@ class Gazetteer:
     catalog's types, recognised by :func:`type_words`. ``known_words`` are texts whose
     words users type on purpose (catalog titles); together with the words of every value
     they are never typo-corrected on their own, and their punctuated words teach
-    :meth:`rewrite` the catalog's spelling. Build one with :meth:`from_rows` or
-    :meth:`from_index`; it is read-only afterwards and safe to share between threads.
+    :meth:`rewrite` the catalog's spelling. ``entity_types`` may map each type to how
+    many entities have it (:meth:`type_rank`); :meth:`is_title` knows the ``known_words``
+    titles plus ``extra_titles`` (titles that are not known words: creators'). ``synonyms``
+    maps a kind to ``{phrase: value}`` (the description's ``[synonyms]``). Build one with
+    :meth:`from_rows` or :meth:`from_index`; it is read-only afterwards and safe to share
+    between threads (:meth:`with_learned` returns a new one).
     """
 
     def __init__(
@@ -198,7 +236,9 @@ class Gazetteer:
         vocab: Mapping[str, Mapping[str, float]],
         known_words: Iterable[str] = (),
         *,
+        extra_titles: Iterable[str] = (),
         entity_types: Iterable[str] = (),
+        synonyms: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         bad = sorted(k for k in vocab if not _KIND_NAME.match(k) or k == "entity_type")
         if bad:
@@ -207,29 +247,78 @@ class Gazetteer:
         self._values: dict[str, tuple[str, ...]] = {}
         self._exact: dict[str, _Entry] = {}
         texts = list(known_words)
-        title_words = frozenset(word for text in texts for word in normalize_query(text).split())
+        titles = {normalize_query(text) for text in texts}
+        title_words = frozenset(word for title in titles for word in title.split())
+        self._titles = frozenset(titles | {normalize_query(t) for t in extra_titles})
+        # Types by how many entities have them (a mapping's values; plain names count 0),
+        # most common first, ties by name: the ranks do not depend on reading order.
+        counts = (dict(entity_types) if isinstance(entity_types, Mapping)
+                  else dict.fromkeys(entity_types, 0.0))
+        by_count = sorted(counts, key=lambda t: (-float(counts[t]), t))
+        self._type_ranks = {t: rank for rank, t in enumerate(by_count, start=1)}
         for kind in sorted(vocab, key=kind_rank):
             values = vocab[kind]
             self._values[kind] = tuple(sorted(values))
             for value, weight in values.items():
                 for alias in _aliases(kind, value, values):
-                    self._add(alias, _Entry(kind, value, float(weight)))
+                    rank = _VALUE if alias == value else _ALIAS
+                    self._add(alias, _Entry(kind, value, float(weight), rank))
         for kind in CATALOG_KINDS:
             self._values.setdefault(kind, ())
         types = tuple(sorted(set(entity_types)))
         self._values["entity_type"] = types
         for entity_type in types:
             for word in type_words(entity_type):
-                self._add(word, _Entry("entity_type", entity_type, 0.0))
+                rank = _VALUE if word == entity_type else _ALIAS
+                self._add(word, _Entry("entity_type", entity_type, 0.0, rank))
+        weights = {kind: dict(values) for kind, values in vocab.items()}
+        self.unresolved_synonyms = self._add_synonyms(synonyms or {}, weights)
         known = set(title_words)
         known.update(word for phrase in self._exact for word in phrase.split())
-        self._known_words = frozenset(known | STOPWORDS)
-        self._max_tokens = max((p.count(" ") + 1 for p in self._exact), default=1)
-        self._max_chars = max((len(p) for p in self._exact), default=0)
+        self._base_known = frozenset(known | STOPWORDS)
+        self._known_words = self._base_known
+        self._base_tokens = max((p.count(" ") + 1 for p in self._exact), default=1)
+        self._base_chars = max((len(p) for p in self._exact), default=0)
+        self._max_tokens, self._max_chars = self._base_tokens, self._base_chars
         self._deletions = _deletion_index(self._exact)
         every_value = (v for values in vocab.values() for v in values)
         self._compounds = self._compound_index([*texts, *every_value])
         self._compound_tokens = max((p.count(" ") + 1 for p in self._compounds), default=0)
+        # Phrases learned from engagement: an overlay the base vocabulary always wins over,
+        # replaced as a whole by :meth:`with_learned` (the base is never rebuilt for it).
+        self._learned: dict[str, _Entry] = {}
+        self._learned_deletions: dict[str, tuple[str, ...]] = {}
+        self._learned_phrases: dict[str, LearnedPhrase] = {}
+        self.learned_version: str | None = None
+
+    def _add_synonyms(self, synonyms: Mapping[str, Mapping[str, str]],
+                      weights: Mapping[str, Mapping[str, float]]) -> list[tuple[str, str, str]]:
+        """The description's synonyms as aliases of the values they name, with the same
+        matching rules as every other phrase; a generic facet's or a type's synonym also in
+        the other number ("community college" -> "community colleges"). A synonym names
+        a value as the catalog stores it, or as it reads once normalised ("Bachelor" for
+        "bachelor"); a phrase that is itself a value of its kind stays that value. Returns
+        the ``(kind, phrase, value)`` whose value the catalog does not have (ignored;
+        `ltrr doctor` reports them)."""
+        unresolved: list[tuple[str, str, str]] = []
+        for kind in sorted(synonyms, key=kind_rank):
+            values = self._values.get(kind, ())
+            by_form: dict[str, str] = {}
+            for known in values:
+                by_form.setdefault(normalize_query(known), known)
+            for phrase, declared in sorted(synonyms[kind].items()):
+                value = declared if declared in values else by_form.get(normalize_query(declared))
+                if value is None:
+                    unresolved.append((kind, phrase, declared))
+                    continue
+                weight = float(weights.get(kind, {}).get(value, 0.0))
+                normal = normalize_query(phrase)
+                for form in _synonym_forms(kind, normal):
+                    if form in by_form and by_form[form] != value:
+                        continue  # another value of the kind, as the catalog spells it
+                    rank = _SYNONYM if form == normal else _ALIAS
+                    self._add(form, _Entry(kind, value, weight, rank, SYNONYM))
+        return unresolved
 
     def known_word_fraction(self, tokens: Sequence[str]) -> float:
         """Share of the non-stopword tokens that are catalog words or numbers. Slang and
@@ -238,6 +327,55 @@ class Gazetteer:
         if not content:
             return 0.0
         return sum(1 for t in content if t in self._known_words or t.isdigit()) / len(content)
+
+    def unknown_words(self, tokens: Sequence[str]) -> tuple[str, ...]:
+        """The tokens that are no catalog word, number or stopword: the likely typos (or
+        words the catalog does not have). Typo-tolerant ranking features expand only these,
+        so a query the catalog spells pays nothing for typo tolerance."""
+        return tuple(t for t in tokens if t not in self._known_words and not t.isdigit())
+
+    # -- phrases learned from engagement ---------------------------------------------------
+
+    def with_learned(self, phrases: Iterable[LearnedPhrase],
+                     version: str | None = None) -> Gazetteer:
+        """A gazetteer with these learned phrases in place of the current ones (the base
+        vocabulary is shared, not rebuilt). A learned phrase that is already a phrase of the
+        base vocabulary, or whose value the catalog no longer has, is left out. Matching
+        treats learned phrases like any other (longest span first, exact before fuzzy);
+        their slots have ``source="learned"`` and the phrase's share as confidence."""
+        other = copy.copy(self)
+        other._learned, other._learned_phrases = {}, {}
+        for item in phrases:
+            phrase = normalize_query(item.phrase)
+            known = self._values.get(item.kind, ())
+            if (not phrase or phrase in self._exact or phrase.count(" ") >= MAX_SPAN_TOKENS
+                    or item.value not in known or not 0 < item.share <= 1):
+                continue
+            entry = _Entry(item.kind, item.value, item.engagement, _SYNONYM, LEARNED,
+                           min(1.0, item.share))
+            current = other._learned.get(phrase)
+            if current is None or entry.sort_key() < current.sort_key():
+                other._learned[phrase] = entry
+                other._learned_phrases[phrase] = item
+        other._learned_deletions = _deletion_index(other._learned)
+        other._known_words = self._base_known | frozenset(
+            word for phrase in other._learned for word in phrase.split())
+        other._max_tokens = max([self._base_tokens, *(p.count(" ") + 1 for p in other._learned)])
+        other._max_chars = max([self._base_chars, *(len(p) for p in other._learned)])
+        other.learned_version = version
+        return other
+
+    @property
+    def learned(self) -> tuple[LearnedPhrase, ...]:
+        """The learned phrases in use, by phrase."""
+        return tuple(self._learned_phrases[p] for p in sorted(self._learned_phrases))
+
+    def learned_phrase(self, phrase: str) -> LearnedPhrase | None:
+        """The learned phrase ``phrase`` (normalised) is, if it is one in use."""
+        return self._learned_phrases.get(normalize_query(phrase))
+
+    def _lookup(self, phrase: str) -> _Entry | None:
+        return self._exact.get(phrase) or self._learned.get(phrase)
 
     def _add(self, alias: str, entry: _Entry) -> None:
         phrase = normalize_query(alias)
@@ -293,6 +431,7 @@ class Gazetteer:
         types: Counter[str] = Counter()
         years: Counter[int] = Counter()
         titles: set[str] = set()
+        creator_titles: set[str] = set()
         creator_types = _creator_types(d)
         periods = _period_field(d)
         for position, row in enumerate(rows):
@@ -312,6 +451,7 @@ class Gazetteer:
                 title = _optional_str(row, title_field.name, where)
                 if title and position_in_title == 0 and entity_type in creator_types:
                     counts[CREATOR_KIND][title] += 1
+                    creator_titles.add(title)
                 elif title:
                     titles.add(title)
             for kind, field in d.facets.items():
@@ -323,7 +463,9 @@ class Gazetteer:
                     years[year] += 1
         vocab.update(counts)
         vocab.update(_period_vocab(years))
-        return cls(vocab, titles, entity_types=set(types) | set(d.entity_types or ()))
+        declared = dict.fromkeys(d.entity_types or (), 0.0)
+        return cls(vocab, titles, entity_types={**declared, **types},
+                   extra_titles=creator_titles, synonyms=d.synonyms)
 
     @classmethod
     def from_index(
@@ -333,6 +475,7 @@ class Gazetteer:
         page_size: int = 5000,
         title_entities: int = 10_000,
         catalog: BoundCatalog | None = None,
+        learned: bool = True,
     ) -> Gazetteer:
         """Collect the vocabularies from the catalog the description names (the user's own
         index, or the managed alias), with paged composite aggregations over the
@@ -342,6 +485,8 @@ class Gazetteer:
         and folds accents), which is what the keyword fields match. Known words come
         from the titles of the ``title_entities`` most popular entities (one search).
         ``catalog`` defaults to the description in force bound to the live mapping.
+        The description's synonyms become aliases; with ``learned``, the phrases learned
+        from engagement so far (``feedback/vocab.py``) are added on top.
         """
         if catalog is None:
             from opensearchpy import exceptions as os_exc
@@ -364,9 +509,28 @@ class Gazetteer:
                 merged[value] = merged.get(value, 0.0) + count
             vocab[kind] = merged
         vocab.setdefault(CREATOR_KIND, {})
-        types = set(vocab.pop("entity_type", {})) | set(catalog.description.entity_types or ())
+        declared = dict.fromkeys(catalog.description.entity_types or (), 0.0)
+        types = {**declared, **vocab.pop("entity_type", {})}
         vocab.update(_period_vocab(read.years))
-        return cls(vocab, read.titles, entity_types=types)
+        gazetteer = cls(vocab, read.titles, entity_types=types,
+                        synonyms=catalog.description.synonyms)
+        for kind, phrase, value in gazetteer.unresolved_synonyms:
+            logger.warning("synonym %r of %s names %r, a value %s does not have: ignored "
+                           "(ltrr doctor)", phrase, kind, value,
+                           catalog.description.target(settings))
+        if not learned:
+            return gazetteer
+        from opensearchpy import exceptions as os_exc
+
+        from ltrr_opensearch.feedback.learned import read_learned
+
+        try:
+            version, phrases = read_learned(client, settings)
+        except (os_exc.TransportError, LtrrError) as exc:  # unreachable too: serve without
+            logger.warning("learned phrases not read (%s): understanding uses the catalog's "
+                           "vocabulary alone until they can be", exc)
+            return gazetteer
+        return gazetteer.with_learned(phrases, version)
 
     # -- lookup ------------------------------------------------------------------------
 
@@ -380,6 +544,17 @@ class Gazetteer:
         """How many distinct phrases (values and aliases) can be recognised."""
         return len(self._exact)
 
+    def type_rank(self, entity_type: str | None) -> int | None:
+        """1 for the catalog's most common entity type, 2 for the next...; None for a type
+        the catalog does not have."""
+        return self._type_ranks.get(entity_type) if entity_type is not None else None
+
+    def is_title(self, tokens: Sequence[str]) -> bool:
+        """The tokens (as the catalog spells them, :meth:`rewrite`) are exactly the title
+        of a catalog entity: any entity when built from rows, the most popular ones (and
+        every punctuated title) when read from an index. A set lookup, no round trip."""
+        return bool(tokens) and " ".join(tokens) in self._titles
+
     def match(self, tokens: tuple[str, ...] | list[str]) -> tuple[SpanMatch, ...]:
         """Recognise slots in normalised tokens, left to right, longest span first."""
         found: list[SpanMatch] = []
@@ -389,12 +564,13 @@ class Gazetteer:
             for length in range(longest, 0, -1):
                 span = tokens[start : start + length]
                 phrase = " ".join(span)
-                entry = self._exact.get(phrase)
+                entry = self._lookup(phrase)
                 confidence = 1.0
                 if entry is None:
                     entry, confidence = self._fuzzy(phrase, span)
                 if entry is not None:
-                    slot = Slot(entry.kind, entry.value, phrase, confidence)
+                    slot = Slot(entry.kind, entry.value, phrase, confidence * entry.confidence,
+                                entry.source)
                     found.append(SpanMatch(start, start + length, slot))
                     start += length
                     break
@@ -436,9 +612,10 @@ class Gazetteer:
         candidates: set[str] = set()
         for key in _deletions_of(phrase):
             candidates.update(self._deletions.get(key, ()))
+            candidates.update(self._learned_deletions.get(key, ()))
         best: tuple[tuple[float, tuple[int, str], float, str], _Entry, float] | None = None
         for candidate in candidates:
-            entry = self._exact[candidate]
+            entry = self._exact.get(candidate) or self._learned[candidate]
             if size < MIN_FUZZY_CHARS and entry.kind == "artist":
                 continue
             distance = OSA.distance(phrase, candidate, score_cutoff=max_edits)
@@ -488,6 +665,21 @@ def compound_forms(text: str) -> list[tuple[str, str]]:
 
 
 # -- aliases and the deletion index ----------------------------------------------------
+
+
+def _synonym_forms(kind: str, phrase: str) -> list[str]:
+    """A synonym phrase and, for the kinds whose values are nouns (a genre, a generic
+    facet, an entity type), its last word in the other number."""
+    head, _, last = phrase.rpartition(" ")
+    if not (kind in _NUMBER_KINDS or kind == "entity_type" or kind not in KIND_PRIORITY) \
+            or not last.isalpha() or len(last) < 3:
+        return [phrase]
+    forms = [phrase]
+    for other in (_plural(last), _singular(last)):
+        form = f"{head} {other}" if head else other
+        if form not in forms:
+            forms.append(form)
+    return forms
 
 
 def _aliases(kind: str, value: str, all_values: Mapping[str, float]) -> list[str]:
