@@ -42,7 +42,7 @@ import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from ltrr_opensearch.feedback.config import MemoryConfig, VocabConfig
 from ltrr_opensearch.feedback.events import format_ts
@@ -53,10 +53,14 @@ _TIE = 1e-9  # shares this close are equal
 _Z = 1.645  # one-sided 95%
 
 
-@dataclass(frozen=True)
-class EngagedEvent(PairEvent):
-    """One weighted event of a query, with the engaged item's values per kind."""
+class EngagedEvent(NamedTuple):
+    """One weighted event of a query, with the engaged item's values per kind: a
+    :class:`PairEvent` (its first three fields) with two more, which ``counted_events`` reads
+    alike. (A dataclass cannot extend ``PairEvent`` since that became a NamedTuple.)"""
 
+    client_id: str
+    action: str
+    timestamp: datetime
     values: Mapping[str, tuple[str, ...]]
     entity_id: str = ""
 
@@ -185,7 +189,8 @@ def decide(phrase: str, queries: Sequence[QueryEvidence], weights: Mapping[str, 
                 events.append(event)
     cap = MemoryConfig(per_client_cap=config.per_client_cap,
                        cap_window_hours=config.cap_window_hours)
-    kept = cast(list[EngagedEvent], counted_events(events, weights, cap)[0])
+    kept = cast(list[EngagedEvent],
+                counted_events(cast(list[PairEvent], events), weights, cap)[0])
     capped = len(events) - len(kept)
     totals: dict[str, float] = {}
     counts: dict[str, int] = {}  # events counted per kind: the sample size of its shares
