@@ -3,6 +3,7 @@ loop on the real node over a judged query set, with production state only read."
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import Counter
 from datetime import datetime, timezone
@@ -219,9 +220,45 @@ def indices_under(client, prefix):
     return sorted(client.indices.get(index=f"{prefix}-*", expand_wildcards="all"))
 
 
+@pytest.fixture()
+def day_one_model(client, monkeypatch):
+    """``use(settings)``: a linear model over the features bound to those settings stands in
+    for the shipped default, so the run has a ranker to retrain whatever default_ranker.json
+    holds. The models ``ltr_init`` made from it are deleted from the LTR store afterwards."""
+    from ltrr_opensearch.rank import setup
+    from ltrr_opensearch.rank.features import feature_set_for
+    from ltrr_opensearch.rank.registry import ModelEntry
+
+    made: list[str] = []
+
+    def use(own):
+        bound = feature_set_for(client, own)
+        weights = {n: 1.0 for n in bound.names if n.startswith("title")}
+        weights |= {"popularity": 0.2} if "popularity" in bound.names else {}
+        shipped = ModelEntry(name="judged-test-default", type="model/linear",
+                             definition=weights, feature_set=bound.store_name,
+                             feature_names=tuple(bound.names), params=tuple(sorted(bound.params)),
+                             source="shipped default")
+        real = setup.default_for
+
+        def default_for(entry, feature_set):
+            created = real(entry, feature_set)
+            if created is not None:
+                made.append(created.name)
+            return created
+
+        monkeypatch.setattr(setup, "shipped_default", lambda: shipped)
+        monkeypatch.setattr(setup, "default_for", default_for)
+    yield use
+    for name in made:
+        with contextlib.suppress(Exception):
+            client.plugins.ltr.delete_model(id=name)
+
+
 def test_the_whole_loop_learns_on_an_own_index_and_leaves_production_untouched(
-        client, settings, outdoor):
+        client, settings, outdoor, day_one_model):
     index, own, judged = outdoor
+    day_one_model(own)
     before = snapshot(client, index)
     existing = indices_under(client, settings.index_prefix)
     said: list[str] = []
