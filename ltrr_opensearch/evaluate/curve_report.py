@@ -46,7 +46,8 @@ def summary_lines(result: CurveResult) -> list[str]:
     learning = result.learning
     out.append(f"  held-out queries whose memory key learned something: "
                f"{learning.get('heldout_keys_with_memory', 0)} of {len({q.key for q in held})} "
-               "(the memory learns per query)")
+               "(the memory learns per query); held-out queries understood through a learned "
+               f"phrase: {learning.get('heldout_with_learned_phrase', 0)}")
     if len(result.seen) == 2 and result.seen_queries:
         seen_lines = [q.line for q in result.seen_queries]
         before, after = result.seen
@@ -60,12 +61,25 @@ def summary_lines(result: CurveResult) -> list[str]:
                f"{learning.get('events_ingested', 0)} events ingested ({actions or 'none'}), "
                f"{learning.get('cycles', 0)} worker cycles, "
                f"{learning.get('bandit_observations', 0)} bandit observations, "
-               f"{learning.get('memory_pairs', 0)} learned memory pairs")
-    out.append("ranker: " + retrain_summary(result.retrains, result.options.retrain_hours))
+               f"{learning.get('memory_pairs', 0)} learned memory pairs, "
+               f"{len(learning.get('learned_phrases', {}))} learned phrases"
+               + _sample(learning.get("learned_phrases", {})))
+    out.append("ranker: " + retrain_summary(result.retrains, result.options.retrain_hours,
+                                            result.ranked))
     return out
 
 
-def retrain_summary(retrains: Sequence[dict[str, Any]], hours: float) -> str:
+def _sample(phrases: dict[str, str], shown: int = 6) -> str:
+    if not phrases:
+        return ""
+    items = [f'"{p}" -> {v}' for p, v in sorted(phrases.items())[:shown]]
+    return " (" + ", ".join(items) + (", ..." if len(phrases) > shown else "") + ")"
+
+
+def retrain_summary(retrains: Sequence[dict[str, Any]], hours: float, ranked: bool = True) -> str:
+    if not ranked:
+        return ("not retrained: no model ranked the searches (fusion), so they logged no "
+                "feature vectors to train on")
     if not retrains:
         return ("never retrained" if hours <= 0 else
                 f"no retrain was due (every {hours:g} simulated hours)")

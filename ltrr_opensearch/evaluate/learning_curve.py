@@ -111,6 +111,7 @@ class CurveResult:
     seen: list[Evaluation] = field(default_factory=list)  # day one, after the last session
     ablations: dict[str, Evaluation] = field(default_factory=dict)
     retrains: list[dict[str, Any]] = field(default_factory=list)
+    ranked: bool = False  # a model ranked day one (else fusion: nothing to log or retrain)
     learning: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -222,6 +223,7 @@ def _replay(client: OpenSearch, settings: Settings, result: CurveResult,
             say: Callable[[str], None], progress: Callable[[int, int], None] | None) -> None:
     from ltrr_opensearch.evaluate.harness import Policy, Replay
     from ltrr_opensearch.feedback.config import FeedbackConfig
+    from ltrr_opensearch.feedback.learned import follow_learned
     from ltrr_opensearch.feedback.memory import forget_memory_cache
     from ltrr_opensearch.loop import serving_config
     from ltrr_opensearch.pipeline import Pipeline
@@ -245,6 +247,7 @@ def _replay(client: OpenSearch, settings: Settings, result: CurveResult,
     replay = Replay(pipeline, Policy("judged", bandit=serving_config(settings, options.policy_file)),
                     users, batch=10 ** 9)
     day_one_ranker = pipeline.ranker
+    result.ranked = day_one_ranker is not None
     span = timedelta(days=options.sessions / options.per_day)
     start = (datetime.now(timezone.utc) - span - timedelta(hours=1)).replace(microsecond=0)
     traffic = JudgedSessions(result.train, seed=options.seed, start=start,
@@ -267,6 +270,8 @@ def _replay(client: OpenSearch, settings: Settings, result: CurveResult,
             end = min(done + options.cycle_sessions, mark)
             replay.run(sessions[done:end], start=done)  # ends with one feedback cycle
             forget_memory_cache()  # an own index's memory: read what the cycle learned
+            # Learned phrases reach understanding as on `ltrr serve`'s resync.
+            pipeline.gazetteer = follow_learned(client, settings, pipeline.gazetteer)
             done = end
             now = sessions[end - 1].timestamp
             if pipeline.ranker is not None and options.retrain_hours > 0 \
@@ -342,6 +347,7 @@ def _learned(client: OpenSearch, settings: Settings, replay: Any, result: CurveR
              ) -> dict[str, Any]:
     """What the learning mechanisms hold after the run, read from the scratch indices."""
     from ltrr_opensearch.feedback.indices import memory_index
+    from ltrr_opensearch.understand import understand
 
     client.indices.refresh(index=f"{settings.index_prefix}-*")
     actions: dict[str, int] = {}
@@ -362,11 +368,23 @@ def _learned(client: OpenSearch, settings: Settings, replay: Any, result: CurveR
     except os_exc.NotFoundError:
         pairs, keyed = 0, 0
     searched = client.count(index=settings.ubi_queries_index)["count"]
+    phrases = learned_phrases(client, settings)
+    understood = [understand(q.query, replay.pipeline.gazetteer) for q in result.heldout]
+    with_phrase = sum(1 for u in understood if any(s.source == "learned" for s in u.slots))
     return {"sessions": len(replay.outcomes), "searches_logged": searched,
+            "learned_phrases": phrases, "heldout_with_learned_phrase": with_phrase,
             "events_ingested": replay.ingested, "events_by_action": actions,
             "engaged_sessions": sum(1 for o in replay.outcomes if o.engaged),
             "cycles": replay.cycles, "bandit_observations": replay.learner.bandit.observations,
             "memory_pairs": pairs, "heldout_keys_with_memory": keyed}
+
+
+def learned_phrases(client: OpenSearch, settings: Settings) -> dict[str, str]:
+    """Eligible learned phrases -> "kind=value" (feedback/vocab.py's decisions)."""
+    from ltrr_opensearch.feedback.learned import phrase_decisions
+
+    return {d["phrase"]: f"{d.get('kind')}={d.get('value')}"
+            for d in phrase_decisions(client, settings) if d.get("eligible")}
 
 
 # --------------------------------------------------------------------------- figures
