@@ -221,15 +221,25 @@ def run_curve(client: OpenSearch, settings: Settings, judged: str | Path,
 
 def _replay(client: OpenSearch, settings: Settings, result: CurveResult,
             say: Callable[[str], None], progress: Callable[[int, int], None] | None) -> None:
+    replay, sessions = _day_one(client, settings, result, say)
+    day_one_ranker = replay.pipeline.ranker
+    _sessions(client, settings, result, replay, sessions, say, progress)
+    now = sessions[-1].timestamp
+    result.seen.append(evaluate(replay.pipeline, result.seen_queries, sessions=len(sessions),
+                                label=f"after {len(sessions)} sessions", now=now))
+    _attribute(client, settings, result, replay, day_one_ranker, now)
+    result.learning = _learned(client, settings, replay, result)
+
+
+def _day_one(client: OpenSearch, settings: Settings, result: CurveResult,
+             say: Callable[[str], None]) -> tuple[Any, list[Any]]:
+    """A new installation under ``settings`` (the shipped ranker, a bandit with nothing
+    observed), the replay that will drive it, the sessions, and the day-one evaluation."""
     from ltrr_opensearch.evaluate.harness import Policy, Replay
     from ltrr_opensearch.feedback.config import FeedbackConfig
-    from ltrr_opensearch.feedback.learned import follow_learned
-    from ltrr_opensearch.feedback.memory import forget_memory_cache
     from ltrr_opensearch.loop import serving_config
     from ltrr_opensearch.pipeline import Pipeline
-    from ltrr_opensearch.rank.registry import deployed_ranker
     from ltrr_opensearch.retrieve import resources
-    from ltrr_opensearch.select.learner import Learner
     from ltrr_opensearch.simulate.judged_traffic import (
         JudgedSessions,
         JudgedUsers,
@@ -240,32 +250,40 @@ def _replay(client: OpenSearch, settings: Settings, result: CurveResult,
     options = result.options
     resources.clear()
     result.notes.append(_init_ranker(client, settings))
-    say(f"{made_note(result)}")
+    say(made_note(result))
     pipeline = Pipeline.from_cluster(client, settings)
+    result.ranked = pipeline.ranker is not None
     users = JudgedUsers(click_params(options.noise),
                         event_vocabulary(FeedbackConfig.from_settings(settings)), options.seed)
     replay = Replay(pipeline, Policy("judged", bandit=serving_config(settings, options.policy_file)),
-                    users, batch=10 ** 9)
-    day_one_ranker = pipeline.ranker
-    result.ranked = day_one_ranker is not None
+                    users, batch=10 ** 9)  # one feedback cycle per run() call: see _sessions
     span = timedelta(days=options.sessions / options.per_day)
     start = (datetime.now(timezone.utc) - span - timedelta(hours=1)).replace(microsecond=0)
-    traffic = JudgedSessions(result.train, seed=options.seed, start=start,
-                             per_day=options.per_day, skew=options.skew)
-    sessions = traffic.take(options.sessions)
+    sessions = JudgedSessions(result.train, seed=options.seed, start=start,
+                              per_day=options.per_day, skew=options.skew).take(options.sessions)
     result.seen_queries = _most_searched(result.train, sessions, options.seen)
-
     first = evaluate(pipeline, result.heldout, label="day one", sessions=0, now=start)
     result.checkpoints.append(first)
     result.seen.append(evaluate(pipeline, result.seen_queries, label="day one", sessions=0,
                                 now=start))
     say(checkpoint_line(first, result.heldout))
+    return replay, sessions
 
-    marks = checkpoint_marks(options.sessions, options.checkpoints)
+
+def _sessions(client: OpenSearch, settings: Settings, result: CurveResult, replay: Any,
+              sessions: Sequence[Any], say: Callable[[str], None],
+              progress: Callable[[int, int], None] | None) -> None:
+    """Every session, a worker cycle per worker interval, retrains at their cadence, and
+    the held-out queries evaluated at each checkpoint."""
+    from ltrr_opensearch.feedback.learned import follow_learned
+    from ltrr_opensearch.feedback.memory import forget_memory_cache
+    from ltrr_opensearch.rank.registry import deployed_ranker
+
+    options, pipeline = result.options, replay.pipeline
     retrain_every = timedelta(hours=options.retrain_hours)
-    last_retrain = start
+    last_retrain = sessions[0].timestamp
     done = 0
-    for mark in marks:
+    for mark in checkpoint_marks(options.sessions, options.checkpoints):
         while done < mark:
             end = min(done + options.cycle_sessions, mark)
             replay.run(sessions[done:end], start=done)  # ends with one feedback cycle
@@ -274,7 +292,7 @@ def _replay(client: OpenSearch, settings: Settings, result: CurveResult,
             pipeline.gazetteer = follow_learned(client, settings, pipeline.gazetteer)
             done = end
             now = sessions[end - 1].timestamp
-            if pipeline.ranker is not None and options.retrain_hours > 0 \
+            if result.ranked and options.retrain_hours > 0 \
                     and now - last_retrain >= retrain_every:
                 result.retrains.append(_retrain(client, settings, options, done))
                 say(retrain_line(result.retrains[-1]))
@@ -287,20 +305,25 @@ def _replay(client: OpenSearch, settings: Settings, result: CurveResult,
         result.checkpoints.append(point)
         say(checkpoint_line(point, result.heldout))
 
-    now = sessions[-1].timestamp
-    result.seen.append(evaluate(pipeline, result.seen_queries, label=f"after {done} sessions",
-                                sessions=done, now=now))
+
+def _attribute(client: OpenSearch, settings: Settings, result: CurveResult, replay: Any,
+               day_one_ranker: Any, now: datetime) -> None:
+    """The held-out queries with one mechanism put back to day one, everything else as
+    learned: what each mechanism's learning is worth on queries nobody searched."""
+    from ltrr_opensearch.select.learner import Learner
+
+    pipeline = replay.pipeline
     day_one_bandit = Learner(client, settings, replay.learner.config)  # nothing observed
-    variants: dict[str, Any] = {"day-one bandit": dataclasses.replace(pipeline,
-                                                                      selector=day_one_bandit)}
+    variants: dict[str, Any] = {
+        "day-one bandit": dataclasses.replace(pipeline, selector=day_one_bandit)}
     if _model(pipeline.ranker) != _model(day_one_ranker):
         variants["day-one ranker"] = dataclasses.replace(pipeline, ranker=day_one_ranker)
         variants["day-one ranker and bandit"] = dataclasses.replace(
             pipeline, ranker=day_one_ranker, selector=day_one_bandit)
+    done = result.checkpoints[-1].sessions
     for name, variant in variants.items():
         result.ablations[name] = evaluate(variant, result.heldout, label=name, sessions=done,
                                           now=now)
-    result.learning = _learned(client, settings, replay, result)
 
 
 def _model(ranker: Any) -> str | None:
