@@ -37,3 +37,12 @@ def test_a_judged_search_brings_candidates_it_did_not_show_as_negatives():
     assert below_page(search, 20) == picked  # the same pick every time
     assert {int(d[1:]) for d in picked} != set(range(10, 30))  # spread, not just the next 20
     assert below_page(search, 100) and len(below_page(search, 100)) == 30
+
+
+def test_the_gate_weighs_query_texts_not_how_often_they_were_searched():
+    from ltrr_opensearch.rank.learn import few_searches_per_key
+
+    rows = rows_for([("head", 50), ("tail", 1)])
+    kept = few_searches_per_key(rows, 3)
+    assert [r["query_id"] for r in kept] == [
+        "head-search-0", "head-search-1", "head-search-2", "tail-search-0"]

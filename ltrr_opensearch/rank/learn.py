@@ -46,6 +46,9 @@ TRAINERS: dict[str, Callable[..., TrainingResult]] = {"lambdamart": train_lambda
                                                       "linear": train_linear}
 HELDOUT_ROWS_CAP = 20_000  # rows kept with the entry for the deploy gate
 BELOW_PAGE_NEGATIVES = 20  # unshown logged candidates per judged search, labelled 0
+# The gate weighs query texts, not traffic: a head text searched 700 times would otherwise
+# outvote the rest (and its near-identical rows fill the registry entry).
+HELDOUT_SEARCHES_PER_KEY = 3
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,7 @@ def train_from_logs(client: OpenSearch, settings: Settings, *, trainer: str = "l
     feature_set = _feature_set_for(client, settings, names, searches[-1].feature_set)
     trained, heldout = split_by_key(rows, seed)
     result = TRAINERS[trainer](trained, list(names), seed=seed)
-    heldout = heldout[:HELDOUT_ROWS_CAP]
+    heldout = few_searches_per_key(heldout, HELDOUT_SEARCHES_PER_KEY)[:HELDOUT_ROWS_CAP]
     stamp = datetime.now(timezone.utc)
     entry = registry.ModelEntry(
         name=name or f"ltrr_{trainer}_{stamp:%Y%m%d%H%M%S}_{uuid.uuid4().hex[:4]}",
@@ -153,6 +156,19 @@ def train_from_logs(client: OpenSearch, settings: Settings, *, trainer: str = "l
                  for k, v in result.metrics.items()},
         heldout={"rows": heldout}, feature_normalizers=result.feature_normalizers)
     return registry.register(client, settings, entry, feature_set)
+
+
+def few_searches_per_key(rows: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """The rows of at most ``limit`` searches (the first logged) of each query key."""
+    kept: dict[str, list[str]] = {}
+    out = []
+    for row in rows:
+        searches = kept.setdefault(row["query_key"], [])
+        if row["query_id"] not in searches and len(searches) < limit:
+            searches.append(row["query_id"])
+        if row["query_id"] in searches:
+            out.append(row)
+    return out
 
 
 def split_by_key(rows: list[dict[str, Any]], seed: int, fraction: float = 0.2
