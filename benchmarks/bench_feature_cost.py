@@ -91,8 +91,14 @@ def main() -> int:
         init = ltr_init(client, settings, feature_set_name=args.feature_set,
                         default_model=args.feature_set == "ltrr_core")
         pipeline = Pipeline.from_cluster(client, settings)
-        ranker = pipeline.ranker
-        if ranker is None:
+        if args.feature_set != "ltrr_core":  # a set without a model: its features, logged
+            from ltrr_opensearch.rank.features import feature_set_for
+            from ltrr_opensearch.rank.ranker import Ranker
+
+            fs = feature_set_for(client, settings, args.feature_set)
+            pipeline = dataclasses.replace(pipeline, ranker=Ranker.logging_only(
+                fs.store_name, tuple(fs.names), frozenset(fs.params)))
+        if pipeline.ranker is None:
             raise SystemExit(f"no model deployed: {'; '.join(init.notes)}")
         per_feature(client, settings, pipeline, queries)
         per_design(client, settings, pipeline, queries)
@@ -122,7 +128,9 @@ def per_feature(client: Any, settings: Settings, pipeline: Pipeline, queries: li
         ids = [c.doc_id for c in response.candidates]
         if not ids:
             continue
-        sltr = {"params": _params(pipeline, response.understanding), "model": ranker.model}
+        sltr = {"params": _params(pipeline, response.understanding),
+                **({"model": ranker.model} if ranker.model else
+                   {"featureset": ranker.feature_set})}
         body = {"profile": True, "size": 10, "_source": False,
                 "query": {"bool": {"filter": [{"ids": {"values": ids}}],
                                    "must": [{"sltr": sltr}]}}}
@@ -176,6 +184,25 @@ def per_design(client: Any, settings: Settings, pipeline: Pipeline, queries: lis
             lines += [{}, body]
         return lines
 
+    def union(understanding: Any, every: list[tuple[str, int]]) -> float:
+        """The unranked _msearch, the fusion, then the one reranking search (as rerank.py
+        sends it: every fused candidate rescored, the page returned with its features)."""
+        from ltrr_opensearch.retrieve.merge import merge_results
+        from ltrr_opensearch.retrieve.msearch import run_strategies
+
+        timings: dict[str, float] = {}
+        results = run_strategies(client, settings, pipeline.registry, understanding, every,
+                                 embed_query=pipeline.embed_query, catalog=pipeline.catalog,
+                                 timings=timings)
+        ids = [c.doc_id for c in merge_results(results)]
+        body = {"size": 10, "_source": False, "track_total_hits": False,
+                "query": {"ids": {"values": ids}},
+                "rescore": ranker.rescore(_params(pipeline, understanding), window=len(ids)),
+                "ext": ranker.log_ext()}
+        started = time.perf_counter()
+        client.search(index=settings.catalog_index, body=body)
+        return timings["engine"] + (time.perf_counter() - started) * 1000
+
     def msearch(lines: list[dict]) -> float:
         started = time.perf_counter()
         client.msearch(body=lines, index=settings.catalog_index,
@@ -192,8 +219,8 @@ def per_design(client: Any, settings: Settings, pipeline: Pipeline, queries: lis
                 bodies(u, e, False)),
             "rescore per sub-search (all strategies)": lambda u=understanding, e=every: msearch(
                 bodies(u, e, True)),
-            "one rescore of the union (Pipeline.search)": lambda t=q.query: pipeline.search(
-                t, k=10, log=False).timings["engine"],
+            "one rescore of the union (what Pipeline.search sends)":
+                lambda u=understanding, e=every: union(u, e),
             f"one sub-search ranked ({names[0]})": lambda u=understanding, o=one: msearch(
                 bodies(u, o, True)),
             f"one sub-search unranked ({names[0]})": lambda u=understanding, o=one: msearch(

@@ -151,4 +151,9 @@ def test_only_the_words_the_catalog_does_not_know_are_expanded_for_typos(client,
     typo = features_of(client, own, fs, "knet state universty")
     assert typo["u2"]["unknown_count"] == 2.0
     assert typo["u2"]["title_fuzzy"] > typo["u1"]["title_fuzzy"] > 0.0  # "knet" ~ "kent"
-    assert typo["u2"]["text_fuzzy"] > 0.0
+
+
+def test_a_typo_that_spells_another_word_is_caught_one_edit_away(client, schools):
+    own, fs, _ = schools
+    rows = features_of(client, own, fs, "kant state")  # "kant": no title word, a real word
+    assert rows["u2"]["title_one_typo"] > rows["u3"]["title_one_typo"]

@@ -103,9 +103,11 @@ def chinook(base_settings, session_client, ltr_available):
         setup.ensure_feature_set(client, feature_set)
         embedder = resources.query_embedder_for(client, settings)
         gazetteer = resources.gazetteer_for(client, settings)
+        from ltrr_opensearch.retrieve.catalog import catalog_context
+
         yield SimpleNamespace(client=client, settings=settings, indices={1: one, 3: three},
                               feature_set=feature_set, embedder=embedder, gazetteer=gazetteer,
-                              store=store)
+                              store=store, catalog=catalog_context(client, settings))
     finally:
         resources.clear()
         store.cleanup()
@@ -118,7 +120,7 @@ def _params(chinook, text: str) -> dict:
     u = understand(text, chinook.gazetteer)
     vector = chinook.embedder.embed_query(u.normalized or u.raw)
     return sltr_params(u, q2e_key=default_q2e_key(u.normalized), vector=vector, now=NOW,
-                       needed=chinook.feature_set.params)
+                       needed=chinook.feature_set.params, catalog=chinook.catalog)
 
 
 def _logging_body(chinook, text: str, size: int, missing_as_zero: bool = True) -> dict:
@@ -265,8 +267,8 @@ def test_a_logged_feature_equals_its_own_templates_score_for_that_doc(chinook, s
             checked += 1
     assert checked >= 15
     # The comparison means something: the query-dependent features were exercised.
-    for name in ("text_bm25", "title_bm25", "creator_bm25", "popularity", "intent_match",
-                 "attribute_matches", "vector_similarity", "description_bm25"):
+    for name in ("title_bm25", "creator_bm25", "popularity", "type_match", "slot_matches",
+                 "facet_genre", "last_text_bm25"):
         assert nonzero[name] > 0, name
 
 
@@ -294,7 +296,8 @@ def test_a_set_bound_to_a_catalog_without_creators_logs_zero_for_them_and_the_re
         load_description("films"), live_properties(client, index)))
     chinook.store.sets.append(films.store_name)
     setup.ensure_feature_set(client, films)
-    assert films.names == chinook.feature_set.names
+    core = [n for n in chinook.feature_set.names if not n.startswith("facet_")]
+    assert films.names == core + ["facet_decade", "facet_genre"]  # the films facet kinds
     text = "queen rock"
     ranker = Ranker.logging_only(films.store_name, tuple(films.names), frozenset(films.params))
     body = {**_logging_body(chinook, text, 60), "rescore": ranker.rescore(
@@ -303,11 +306,11 @@ def test_a_set_bound_to_a_catalog_without_creators_logs_zero_for_them_and_the_re
         index=index, body=_logging_body(chinook, text, 60))["hits"]["hits"]}
     hits = client.search(index=index, body=body)["hits"]["hits"]
     assert len(hits) == 60
-    lacking = {"creator_bm25", "creator_exact", "creator_fuzzy", "album_bm25"}
+    lacking = {"creator_bm25", "creator_exact"}
     for hit in hits:
         logged = _logged(hit)
         assert all(logged[name] == 0.0 for name in lacking), hit["_id"]
-        for name in ("title_bm25", "description_bm25", "popularity", "vector_similarity"):
+        for name in ("title_bm25", "last_text_bm25", "popularity"):
             assert abs(logged[name] - music[hit["_id"]][name]) <= TOLERANCE, name
     assert any(music[h["_id"]]["creator_bm25"] > 0 for h in hits)  # music does score it
 
@@ -477,14 +480,14 @@ def core_set(client, settings):
 
 
 def _entry(feature_set, weights: dict, name: str | None = None, **extra) -> registry.ModelEntry:
-    """A linear model over ``feature_set`` with held-out rows where text_bm25 decides."""
+    """A linear model over ``feature_set`` with held-out rows where title_bm25 decides."""
     rows = []
     for q in range(12):
         for d, (bm25, label) in enumerate([(9.0, 3), (6.0, 2), (3.0, 1), (0.5, 0), (0.1, 0)]):
             popularity = 0.1 * ((d * 7 + q) % 5)  # unrelated to the label
             rows.append({"query_id": f"q{q}", "doc_id": f"d{q}-{d}", "label": label,
                          "features": {n: 0.0 for n in feature_set.names} | {
-                             "text_bm25": bm25, "popularity": popularity}})
+                             "title_bm25": bm25, "popularity": popularity}})
     return registry.ModelEntry(
         name=name or f"h6_reg_{_uid()}", type="model/linear", definition=weights,
         feature_set=feature_set.store_name, feature_names=tuple(feature_set.names),
@@ -497,8 +500,8 @@ def _registered(client, settings, store, feature_set, weights, **extra) -> regis
     return registry.register(client, settings, entry, feature_set.to_store())
 
 
-GOOD = {"text_bm25": 1.0}
-BAD = {"text_bm25": -1.0, "popularity": 1.0}
+GOOD = {"title_bm25": 1.0}
+BAD = {"title_bm25": -1.0, "popularity": 1.0}
 
 
 def test_deploy_over_a_better_model_is_refused_naming_the_ndcg_of_both(
@@ -583,7 +586,7 @@ def test_diff_reports_what_differs_between_two_models(client, settings, store, c
 
 def test_a_model_naming_an_unknown_feature_is_refused_and_leaves_nothing(
         client, settings, store, core_set):
-    entry = _entry(core_set, {"text_bm25": 1.0, "no_such_feature": 2.0})
+    entry = _entry(core_set, {"title_bm25": 1.0, "no_such_feature": 2.0})
     store.models.append(entry.name)
     with pytest.raises(ValidationError) as refused:
         registry.register(client, settings, entry, core_set.to_store())
@@ -717,7 +720,12 @@ def test_ltr_init_uploads_a_new_feature_set_version_once(client, settings, store
 def default_model(client, settings, store, core_set, tmp_path, monkeypatch):
     """A default model file (a small linear model on the current feature set) where
     ``ltr init`` looks for the shipped one."""
+    from dataclasses import replace
+
     entry = _entry(core_set, GOOD, name=f"h6_default_{_uid()}", source="shipped default")
+    # A shipped default reads the catalog-independent core only (no per-facet-kind feature).
+    entry = replace(entry, feature_names=tuple(n for n in core_set.names
+                                               if not n.startswith("facet_")))
     store.models.append(entry.name)
     path = tmp_path / "default_ranker.json"
     path.write_text(json.dumps(entry.to_doc()))
@@ -731,7 +739,8 @@ def test_the_shipped_default_model_fits_the_shipped_feature_set(settings):
     assert shipped is not None, "rank/default_ranker.json ships with the package"
     feature_set = load_feature_set(settings)
     assert shipped.feature_set == feature_set.store_name
-    assert shipped.feature_names == tuple(feature_set.names)
+    core = tuple(n for n in feature_set.names if not n.startswith("facet_"))
+    assert shipped.feature_names == core  # the catalog-independent core, first in every set
     assert set(shipped.params) <= feature_set.params
 
 
@@ -770,11 +779,12 @@ def test_ltr_init_on_another_catalog_deploys_the_default_created_from_its_bound_
     assert report.feature_set != load_feature_set(settings).store_name
     assert entry.feature_set == report.feature_set and entry.name != default_model.name
     assert entry.definition == default_model.definition
-    assert entry.feature_names == default_model.feature_names
+    core = setup.shipped_default().feature_names
+    assert entry.feature_names == (*core, "facet_decade", "facet_genre")
     stored = client.plugins.ltr.get_model(id=entry.name)["_source"]["model"]["feature_set"]
     zero = [f["name"] for f in stored["features"] if f["params"] == []
             and f["template"] == {"bool": {"filter": [{"match_all": {}}]}}]
-    assert {"creator_bm25", "album_bm25"} <= set(zero)
+    assert {"creator_bm25", "creator_exact"} <= set(zero)
 
 
 # --- ltrr model train on simulated traffic ------------------------------------------------
@@ -796,8 +806,8 @@ def test_model_train_registers_a_model_learned_from_logged_searches_and_clicks(
     try:
         prepare_policy_indices(client, settings, data)
         serving = _registered(client, settings, store, load_feature_set(settings),
-                              {"text_bm25": 1.0, "memory": 2.0, "popularity": 1.0,
-                               "vector_similarity": 2.0})
+                              {"title_bm25": 1.0, "memory": 2.0, "popularity": 1.0,
+                               "slot_matches": 2.0})
         setup.ltr_init(client, settings, default_model=False)
         registry.deploy(client, settings, serving.name)
         pipeline = Pipeline.from_cluster(client, settings)

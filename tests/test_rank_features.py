@@ -204,6 +204,6 @@ def test_no_feature_names_a_music_field_once_bound_to_another_catalog():
              for f in fs.features}
     quoted = {m.split("^")[0] for text in texts.values() for m in re.findall(r'"([\w.^]+)"', text)}
     assert {q.split(".")[0] for q in quoted} & MUSIC_FIELDS == set()
-    assert {"name", "name.raw", "author", "blurb", "kind", "category", "sold", "published",
-            "vec"} <= quoted
+    assert {"name", "name.raw", "author", "blurb", "kind", "category", "sold",
+            "published"} <= quoted
     assert '"memo.{{q2e_key}}"' in texts["memory"]

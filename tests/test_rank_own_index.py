@@ -56,7 +56,7 @@ store = "outside"
 # Roles this index lacks: an as-you-type title sub-field, a second text field, the memory
 # field, a type field. (Popularity is read from the field itself; no twin is needed.)
 ZERO = {"bool": {"filter": [{"match_all": {}}]}}
-CONSTANT = {"title_prefix", "other_text_bm25", "memory", "type_match"}
+CONSTANT = {"title_prefix", "memory", "type_match"}
 
 
 @pytest.fixture()
@@ -97,8 +97,8 @@ def test_the_feature_set_binds_to_the_own_field_names_and_zeroes_what_it_lacks(c
     by_name = {f.name: f.template for f in bound.features}
     assert by_name["title_exact"]["bool"]["should"][0]["constant_score"]["filter"] == {
         "match": {"name.keyword": "{{keywords}}"}}
-    fuzzy = by_name["text_fuzzy"]["bool"]["should"][0]["multi_match"]
-    assert "maker^2" in fuzzy["fields"] and fuzzy["query"] == "{{unknown_words}}"
+    fuzzy = by_name["title_fuzzy"]["bool"]["should"][0]["match"]["name"]
+    assert fuzzy["query"] == "{{unknown_words}}" and fuzzy["fuzziness"] == "AUTO"
 
 
 def test_ltr_init_deploys_the_default_and_the_search_is_reranked_by_it(client, shop):

@@ -307,7 +307,7 @@ def test_a_deployed_model_reaches_a_running_server_without_restart(catalog, clie
     ltr_init(client, catalog, default_model=False)
     feature_set = load_feature_set(catalog)
     entry = registry.ModelEntry(
-        name=f"svc_{uuid.uuid4().hex[:8]}", type="model/linear", definition={"text_bm25": 1.0},
+        name=f"svc_{uuid.uuid4().hex[:8]}", type="model/linear", definition={"title_bm25": 1.0},
         feature_set=feature_set.store_name, feature_names=tuple(feature_set.names),
         params=tuple(sorted(feature_set.params)))
     try:

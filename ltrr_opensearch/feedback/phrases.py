@@ -42,21 +42,21 @@ import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple, cast
+from typing import Any
 
 from ltrr_opensearch.feedback.config import MemoryConfig, VocabConfig
 from ltrr_opensearch.feedback.events import format_ts
-from ltrr_opensearch.feedback.scoring import PairEvent, counted_events, decay
+from ltrr_opensearch.feedback.scoring import counted_events, decay
 from ltrr_opensearch.understand.gazetteer import STOPWORDS, LearnedPhrase
 
 _TIE = 1e-9  # shares this close are equal
 _Z = 1.645  # one-sided 95%
 
 
-class EngagedEvent(NamedTuple):
-    """One weighted event of a query, with the engaged item's values per kind: a
-    :class:`PairEvent` (its first three fields) with two more, which ``counted_events`` reads
-    alike. (A dataclass cannot extend ``PairEvent`` since that became a NamedTuple.)"""
+@dataclass(frozen=True)
+class EngagedEvent:
+    """One weighted event of a query, with the engaged item's values per kind (what the
+    memory's per-client cap reads, as a PairEvent has, plus the values)."""
 
     client_id: str
     action: str
@@ -189,8 +189,7 @@ def decide(phrase: str, queries: Sequence[QueryEvidence], weights: Mapping[str, 
                 events.append(event)
     cap = MemoryConfig(per_client_cap=config.per_client_cap,
                        cap_window_hours=config.cap_window_hours)
-    kept = cast(list[EngagedEvent],
-                counted_events(cast(list[PairEvent], events), weights, cap)[0])
+    kept = counted_events(events, weights, cap)[0]
     capped = len(events) - len(kept)
     totals: dict[str, float] = {}
     counts: dict[str, int] = {}  # events counted per kind: the sample size of its shares

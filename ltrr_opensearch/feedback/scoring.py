@@ -19,7 +19,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from ltrr_opensearch.feedback.config import MemoryConfig
 from ltrr_opensearch.feedback.events import format_ts
@@ -66,14 +66,30 @@ def decay(age_seconds: float, half_life_days: float) -> float:
     return 0.5 ** (max(age_seconds, 0.0) / (half_life_days * DAY_SECONDS))
 
 
-def counted_events(events: Iterable[PairEvent], weights: Mapping[str, float],
-                   config: MemoryConfig) -> tuple[list[PairEvent], int]:
+class TimedEvent(Protocol):
+    """What the per-client cap reads of an event (a PairEvent, or a richer event)."""
+
+    @property
+    def client_id(self) -> str: ...
+
+    @property
+    def action(self) -> str: ...
+
+    @property
+    def timestamp(self) -> datetime: ...
+
+
+Event = TypeVar("Event", bound=TimedEvent)
+
+
+def counted_events(events: Iterable[Event], weights: Mapping[str, float],
+                   config: MemoryConfig) -> tuple[list[Event], int]:
     """The events that count after the per-client cap, and how many were capped away."""
     window = config.cap_window_hours * 3600.0
-    groups: dict[tuple[str, int], list[PairEvent]] = defaultdict(list)
+    groups: dict[tuple[str, int], list[Event]] = defaultdict(list)
     for event in events:
         groups[(event.client_id, int(event.timestamp.timestamp() // window))].append(event)
-    kept: list[PairEvent] = []
+    kept: list[Event] = []
     capped = 0
     for group in groups.values():
         if len(group) > config.per_client_cap:  # (most groups are one event: nothing to cut)

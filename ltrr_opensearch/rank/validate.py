@@ -59,7 +59,8 @@ def validate_feature_set(client: OpenSearch, settings: Settings, feature_set: Fe
             problems["*"].append("the set needs a query vector but the catalog has no embedder")
             return problems
         body = {"size": 5, "query": {"match_all": {}},
-                "rescore": ranker.rescore(sltr_params(u, q2e_key=None, vector=vector), 5),
+                "rescore": ranker.rescore(sltr_params(u, q2e_key=None, vector=vector,
+                                                      needed=set(ranker.params)), 5),
                 "ext": ranker.log_ext()}
         try:
             hits = client.search(index=settings.catalog_index, body=body)["hits"]["hits"]
