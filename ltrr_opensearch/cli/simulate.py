@@ -1,7 +1,7 @@
-"""``ltrr simulate world|queries|chinook|films|companies|run``: write a synthetic catalog, a
-query log, Chinook, IMDb films or the Forbes 2000 companies (as a user's own index, with
-judged queries); or replay simulated searches through the real pipeline and compare
-policies."""
+"""``ltrr simulate world|queries|chinook|films|companies|run|judged``: write a synthetic
+catalog, a query log, Chinook, IMDb films or the Forbes 2000 companies (as a user's own
+index, with judged queries); replay simulated searches through the real pipeline and compare
+policies; or draw the learning curve of the catalog in force on a judged query set."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import argparse
 import dataclasses
 import itertools
 import sys
+import time
 from pathlib import Path
 
 DEFAULT_CHINOOK_CACHE = Path("~/.cache/ltrr/chinook")
@@ -73,6 +74,44 @@ def register(commands: argparse._SubParsersAction, parent: argparse.ArgumentPars
                           "same world file and embedder, instead of deleting it")
     run.set_defaults(func=run_command)
 
+    judged = sub.add_parser(
+        "judged", parents=[parent],
+        help="the learning curve on your catalog: simulated sessions over a judged query set "
+             "through the real pipeline, feedback and worker; held-out NDCG@10/MRR@10 on day "
+             "one and after N sessions (scratch indices; production is only read)")
+    judged.add_argument("--queries", required=True, metavar="FILE",
+                        help='judged queries, JSON lines {"query", "kind"?, "relevant": '
+                             '{"<id>": grade}}')
+    judged.add_argument("--sessions", type=int, required=True, metavar="N",
+                        help="simulated sessions (one search each) over the training queries")
+    judged.add_argument("--holdout", type=float, default=0.2,
+                        help="share of each kind's queries never searched in sessions, "
+                             "evaluated only (default %(default)s)")
+    judged.add_argument("--seed", type=int, default=0, help="holdout, traffic and clicks seed")
+    judged.add_argument("--noise", type=float, default=0.05,
+                        help="click noise: examined irrelevant results clicked, relevant ones "
+                             "missed this much more often (default %(default)s)")
+    judged.add_argument("--skew", type=float, default=1.0,
+                        help="Zipf exponent of query frequency (0: uniform; default %(default)s)")
+    judged.add_argument("--per-day", type=float, default=1000.0,
+                        help="sessions per simulated day (default %(default)s)")
+    judged.add_argument("--worker-minutes", type=float, default=60.0,
+                        help="simulated minutes between worker cycles (default %(default)s)")
+    judged.add_argument("--retrain-hours", type=float, default=24.0,
+                        help="simulated hours between ranker retrains through the deploy gate "
+                             "(0: never; default %(default)s)")
+    judged.add_argument("--min-evidence", type=float, default=None,
+                        help="examinations a (query, item) pair needs to become a training "
+                             "judgment (default: the product's)")
+    judged.add_argument("--checkpoints", type=int, default=5,
+                        help="held-out evaluations after day one (default %(default)s)")
+    judged.add_argument("--policy", help="bandit policy file (default: the serving policy)")
+    judged.add_argument("--out", default="out/simulate-judged",
+                        help="folder for learning-curve.json and .png (default %(default)s)")
+    judged.add_argument("--keep", action="store_true",
+                        help="keep the scratch indices and trained models for inspection")
+    judged.set_defaults(func=judged_command)
+
 
 def run_command(args: argparse.Namespace) -> int:
     from ltrr_opensearch.cli import settings_from_args
@@ -91,6 +130,47 @@ def run_command(args: argparse.Namespace) -> int:
             bandit_files=[f for f in args.bandits.split(",") if f], batch=args.batch,
             out=args.out, say=lambda line: print(line, flush=True), quiet=args.quiet,
             keep_world=args.keep_world)
+    return 0
+
+
+def judged_command(args: argparse.Namespace) -> int:
+    from ltrr_opensearch.cli import settings_from_args
+    from ltrr_opensearch.engine.client import cluster_info, make_client
+    from ltrr_opensearch.evaluate.curve_report import summary_lines, write_outputs
+    from ltrr_opensearch.evaluate.judged import read_judged
+    from ltrr_opensearch.evaluate.learning_curve import CurveOptions, run_curve
+    from ltrr_opensearch.rank.judgments import DEFAULT_MIN_EVIDENCE
+
+    options = CurveOptions(
+        sessions=args.sessions, holdout=args.holdout, seed=args.seed, noise=args.noise,
+        skew=args.skew, per_day=args.per_day, worker_minutes=args.worker_minutes,
+        retrain_hours=args.retrain_hours, checkpoints=args.checkpoints,
+        min_evidence=DEFAULT_MIN_EVIDENCE if args.min_evidence is None else args.min_evidence,
+        policy_file=args.policy, keep=args.keep)
+    options.check()  # a bad option or a bad judged file: nothing runs, not even a request
+    queries = read_judged(args.queries)
+    settings = settings_from_args(args)
+    # The bandit's memory-key watcher reads from a thread of its own: room for both.
+    client = make_client(settings, pool_maxsize=4)
+    cluster_info(client, settings)  # "cannot reach ..." before anything is written
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    def progress(done: int, total: int) -> None:
+        if not args.quiet:
+            print(f"  {done}/{total} sessions", file=sys.stderr, flush=True)
+
+    started = time.monotonic()
+    result = run_curve(client, settings, args.queries, options, say=say, progress=progress,
+                       queries=queries)
+    for line in summary_lines(result):
+        say(line)
+    data, plot = write_outputs(result, args.out)
+    say(f"{options.sessions} sessions in {(time.monotonic() - started) / 60:.1f} min; wrote {data}"
+        + (f" and {plot}" if plot else
+                           " (no plot: pip install 'ltrr-opensearch[plots]')")
+        + ("" if not options.keep else f"; scratch indices kept under {result.scratch}-*"))
     return 0
 
 

@@ -85,6 +85,8 @@ class Replay:
     follow_up: Callable[[Any], Any] | None = None  # simulate.Reformulator: retry after failure
     learner: Any = None  # set up from policy.bandit
     outcomes: list[Outcome] = field(default_factory=list)
+    ingested: int = 0  # events the ingestion path acknowledged over the replay
+    cycles: int = 0  # feedback cycles run
     _events: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -99,10 +101,12 @@ class Replay:
             self.learner = Learner.load(self.pipeline.client, self.pipeline.settings, config)
             self.pipeline.selector = self.learner
 
-    def run(self, queries: Iterable[Any], progress: Callable[[int], None] | None = None
-            ) -> list[Outcome]:
+    def run(self, queries: Iterable[Any], progress: Callable[[int], None] | None = None,
+            start: int = 0) -> list[Outcome]:
+        """Replay ``queries``; ``start`` numbers the first one (a replay run in segments
+        keeps one step count, and so one seed sequence)."""
         last = None
-        for step, query in enumerate(queries):
+        for step, query in enumerate(queries, start=start):
             outcome = self._search(step, query)
             self.outcomes.append(outcome)
             retry = self.follow_up(query) if self.follow_up and not outcome.engaged else None
@@ -151,8 +155,10 @@ class Replay:
             if report.dead_lettered:
                 raise RuntimeError(f"the simulator produced {report.dead_lettered} invalid "
                                    f"events: {dict(report.reasons)}")
+            self.ingested += report.accepted
         client.indices.refresh(index=f"{settings.index_prefix}-*")
         result = FeedbackLoop(client, settings, self.learner, settle_seconds=0).cycle(now)
+        self.cycles += 1
         # The memory's key set (which keys make q2e_memory available) is cached for 30 s of
         # wall-clock time; a replay covers hours of simulated traffic in that time, so the
         # bandit would never see a key the memory learned during the run: re-read it now.
