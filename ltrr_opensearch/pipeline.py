@@ -115,7 +115,8 @@ class Pipeline:
     embed_problem: str | None = None  # why embed_query is None, when a strategy needs one
     ranker: Any = None  # rank.ranker.Ranker: the deployed LTR model; None orders by fusion
     # Reranked candidates that come back with their feature vectors (and go to the search
-    # record), at least the shown ones: training reads the shown ones only.
+    # record), at least the shown ones: retraining reads the shown ones and, as negatives,
+    # the ones below the page. ``from_cluster`` reads ``[ranking] log_depth``.
     log_features_depth: int = 0
     # experiment.FlagSource: behaviour flags and experiments, resolved once per request by
     # the user/client id; None: the configuration above decides alone.
@@ -132,6 +133,7 @@ class Pipeline:
         """Read the gazetteer, the catalog description bound to the live mapping and the
         catalog's embedder from the cluster (cached per process)."""
         from ltrr_opensearch.rank.registry import deployed_ranker
+        from ltrr_opensearch.rank.rerank import log_depth
         from ltrr_opensearch.retrieve.catalog import catalog_context
         from ltrr_opensearch.retrieve.resources import gazetteer_for, query_embedder_for
         from ltrr_opensearch.retrieve.templates import TemplateRegistry
@@ -153,7 +155,8 @@ class Pipeline:
             catalog = None  # a missing or misfit index: every search says why, per strategy
         pipeline = cls(client, settings, registry, gazetteer_for(client, settings),
                        selector=selector, embed_query=embed_query, search_log=search_log,
-                       embed_problem=embed_problem, ranker=ranker, catalog=catalog)
+                       embed_problem=embed_problem, ranker=ranker, catalog=catalog,
+                       log_features_depth=log_depth(settings))
         if selector is not None:  # a bandit reads the memory's keys: read them before request 1
             pipeline._availability().memory_keys.warm()
         return pipeline

@@ -425,6 +425,23 @@ def test_the_logged_search_keeps_the_feature_vector_of_every_shown_item(chinook,
             assert ltr["features"][candidate.id] == pytest.approx(list(candidate.features))
 
 
+def test_the_logged_search_keeps_vectors_below_the_page_for_retraining_negatives(chinook, served):
+    """The default ``[ranking] log_depth`` (30) logs the page and the reranked hits after
+    it: ``rank.learn.below_page`` takes its negatives from those."""
+    from ltrr_opensearch.rank.learn import below_page, logged_searches
+
+    searches = {s.query_id: s for s in logged_searches(chinook.client, chinook.settings)}
+    deep = [r for r in served.responses if len(r.candidates) > len(r.shown)]
+    assert deep, "every query had one page of candidates at most"
+    for response in deep:
+        logged = searches[response.request_id]
+        expected = [c.id for c in response.candidates[:30]]
+        assert sorted(logged.features) == sorted(expected)
+        negatives = below_page(logged, 20)
+        assert len(negatives) == min(20, len(expected) - len(response.shown))
+        assert not set(negatives) & set(logged.shown)
+
+
 
 
 @pytest.mark.parametrize("text", ['"}}, {"match_all": {}} {{keywords}}', "rock\\\" OR *:*",

@@ -5,6 +5,7 @@ default search is reranked in the engine by the default model created from that 
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -53,10 +54,11 @@ category = "category"
 [memory]
 store = "outside"
 """
-# Roles this index lacks: an as-you-type title sub-field, a second text field, the memory
-# field, a type field. (Popularity is read from the field itself; no twin is needed.)
+# Roles this index lacks: an as-you-type title sub-field, a second text field, a type field.
+# (Popularity is read from the field itself, the memory from the memory index: no twin, no
+# memory field is needed.)
 ZERO = {"bool": {"filter": [{"match_all": {}}]}}
-CONSTANT = {"title_prefix", "memory", "type_match"}
+CONSTANT = {"title_prefix", "type_match"}
 
 
 @pytest.fixture()
@@ -113,8 +115,31 @@ def test_ltr_init_deploys_the_default_and_the_search_is_reranked_by_it(client, s
     assert response.ranker is not None and response.ranker.model == report.deployed
     assert [c.id for c in response.shown][:2] in (["SKU-1", "SKU-2"], ["SKU-2", "SKU-1"])
     rows = [dict(zip(entry.feature_names, c.features, strict=True)) for c in response.shown]
-    assert all(row[name] == 0.0 for row in rows for name in CONSTANT)
+    assert all(row[name] == 0.0 for row in rows for name in CONSTANT | {"memory"})
     assert all(row["title_fuzzy"] > 0 for row in rows[:2])  # "runer" ~ "runner" in the name
+
+
+def test_the_memory_kept_outside_reaches_the_ranker_as_its_weights(client, shop):
+    """With no memory field in the user's index, the memory feature reads the weight the
+    q2e_memory strategy found for a candidate (the memory index's), and 0 for the rest."""
+    from ltrr_opensearch.rank.rerank import rerank
+
+    own, created = shop
+    report = setup.ltr_init(client, own)
+    created += [("set", report.feature_set), ("model", report.deployed or "")]
+    pipeline = Pipeline.from_cluster(client, own)
+    fused = list(replace(pipeline, ranker=None).search("trail", k=5, log=False).candidates)
+    remembered = next(c for c in fused if c.id == "SKU-4")
+    remembered.provenance["q2e_memory"] = (0, 2.5)
+    understanding = pipeline.understand("trail")
+    reranked = rerank(client, own, pipeline.ranker, understanding, fused, size=5, window=50,
+                      q2e_key="trail", catalog=pipeline.catalog)
+    assert reranked.error is None
+    names = registry.get_entry(client, own, report.deployed).feature_names
+    memory = {c.id: dict(zip(names, c.features, strict=True))["memory"]
+              for c in reranked.candidates if c.features is not None}
+    assert memory.pop("SKU-4") == pytest.approx(2.5)
+    assert memory and set(memory.values()) == {0.0}
 
 
 def test_templates_show_features_binds_to_the_own_index(client, settings, shop, tmp_path,

@@ -11,7 +11,7 @@ import xgboost as xgb
 
 from ltrr_opensearch.errors import ValidationError
 from ltrr_opensearch.rank.dataset import build_dataset
-from ltrr_opensearch.rank.predict import predict_linear, predict_xgboost_json
+from ltrr_opensearch.rank.predict import predict_linear, predict_xgboost_json, xgboost_margins
 from ltrr_opensearch.rank.train import train_lambdamart, train_linear
 
 NAMES = ["title_bm25", "popularity", "fresh", "noise"]
@@ -138,3 +138,35 @@ def test_rank_map_with_graded_labels_is_rejected(rows):
 def test_unknown_objective_is_rejected(rows):
     with pytest.raises(ValidationError, match="objective"):
         train_lambdamart(rows, NAMES, objective="reg:squarederror")
+
+
+def test_margins_of_many_rows_equal_the_prediction_row_by_row(lambdamart, rows):
+    data = build_dataset(rows, NAMES)
+    one_by_one = predict_xgboost_json(lambdamart.definition, data.feature_rows(), "rank:ndcg")
+    at_once = xgboost_margins(lambdamart.definition, data.X, NAMES)
+    assert np.array_equal(at_once, np.asarray(one_by_one))
+
+
+def test_a_refined_model_is_the_deployed_trees_then_the_new_ones(lambdamart, rows):
+    refined = train_lambdamart(rows, NAMES, rounds=5, max_depth=2,
+                               start_from=lambdamart.definition)
+    assert refined.definition[:60] == lambdamart.definition
+    assert len(refined.definition) == 65
+    assert refined.hyperparameters["refined_trees"] == 60
+
+
+def test_refining_learns_what_the_deployed_model_could_not_see(rows):
+    """A model blind to popularity and freshness, refined on rows that log them, ranks the
+    validation queries better than it did (the same split, its ranking as the baseline)."""
+    seen = ("title_bm25", "noise")
+    blind = train_lambdamart([{**r, "features": {k: v for k, v in r["features"].items()
+                                                 if k in seen}} for r in rows],
+                             list(seen), rounds=30, max_depth=3)
+    scores = predict_xgboost_json(blind.definition, build_dataset(rows, NAMES).feature_rows())
+    by_query: dict[str, list[tuple[float, str]]] = {}
+    for row, score in zip(rows, scores, strict=True):
+        by_query.setdefault(row["query_id"], []).append((-score, row["doc_id"]))
+    blind_order = {q: [d for _, d in sorted(pairs)] for q, pairs in by_query.items()}
+    refined = train_lambdamart(rows, NAMES, rounds=40, max_depth=3, min_child_weight=5.0,
+                               start_from=blind.definition, baseline=blind_order)
+    assert refined.metrics["ndcg@10"].difference.mean > 0.05

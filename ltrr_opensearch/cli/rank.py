@@ -31,6 +31,9 @@ def register(commands: argparse._SubParsersAction, parent: argparse.ArgumentPars
     train.add_argument("--min-evidence", type=float, default=10.0,
                        help="examinations a (query, item) pair needs to be judged")
     train.add_argument("--name", help="model name (default: generated)")
+    train.add_argument("--from-scratch", action="store_true",
+                       help="learn from the clicks alone instead of refining the deployed "
+                            "tree model")
     train.add_argument("--deploy", action="store_true",
                        help="deploy it if it beats the deployed model on held-out judgments")
     train.set_defaults(func=_train)
@@ -93,9 +96,12 @@ def _train(args: argparse.Namespace) -> int:
     except ValueError:
         raise ValidationError(f"--since must be an ISO time, got {args.since!r}") from None
     entry = train_from_logs(client, settings, trainer=args.trainer, click_model=args.click_model,
-                            since=since, min_evidence=args.min_evidence, name=args.name)
+                            since=since, min_evidence=args.min_evidence, name=args.name,
+                            refine=not args.from_scratch)
     ndcg = entry.metrics["ndcg@10"]
-    print(f"registered {entry.name}: {entry.training_window['rows']} rows from "
+    refines = entry.hyperparameters.get("refines")
+    print(f"registered {entry.name}{f' (refines {refines})' if refines else ''}: "
+          f"{entry.training_window['rows']} rows from "
           f"{entry.training_window['searches']} searches; held-out NDCG@10 "
           f"{ndcg['model']['mean']:.3f} vs served order {ndcg['baseline']['mean']:.3f}")
     if args.deploy:

@@ -54,7 +54,8 @@ DEFAULT_SET = "ltrr_core"
 SLTR_PARAMS = frozenset({"query", "keywords", "now", "q2e_key", "intent", "genres", "moods",
                          "decades", "languages", "creators", "query_vector", "facet_count",
                          "query_terms", "types", "period_gte", "period_lte", "slot_count",
-                         "slots_required", "unknown_words", "unknown_count"})
+                         "slots_required", "unknown_words", "unknown_count",
+                         "memory_clauses"})
 FACET_PARAM_PREFIX = "facet_"  # + a facet kind: the values the query names for that kind
 NO_PERIOD = ("9999-01-01", "0001-01-01")  # a range no date falls in
 FACET_PARAMS = ("genres", "moods", "decades", "languages")
@@ -139,6 +140,7 @@ def load_feature_set(settings: Settings, name: str = DEFAULT_SET,
     if popularity_pivot is not None:
         features = [_popularity_from_field(f, bound, popularity_pivot)
                     if f.name == "popularity" else f for f in features]
+    features = [_memory_outside(f, bound) if f.name == "memory" else f for f in features]
     generated = [f for f in catalog_features(bound) if f.name not in {g.name for g in features}]
     return FeatureSet(name, tuple(features + generated))
 
@@ -449,6 +451,25 @@ def _popularity_from_field(feature: FeatureTemplate, catalog: BoundCatalog,
                            f"(pivot {pivot:g})", (), template, feature.path)
 
 
+# The memory kept outside the catalog: its weights for this query's key come as a param,
+# one clause per remembered candidate (rank.rerank.memory_clauses), so the feature reads
+# what the rank_features field would hold.
+MEMORY_CLAUSES_PARAM = "memory_clauses"
+_MEMORY_OUTSIDE_TEMPLATE = ('{"bool": {"filter": [{"match_all": {}}], "should": '
+                            '{{#toJson}}' + MEMORY_CLAUSES_PARAM + '{{/toJson}}}}')
+
+
+def _memory_outside(feature: FeatureTemplate, catalog: BoundCatalog) -> FeatureTemplate:
+    """``memory`` from the weights of the memory index when the catalog keeps none."""
+    from ltrr_opensearch.catalog.description import MEMORY_OUTSIDE
+
+    if catalog.memory_field is not None or catalog.description.memory_store != MEMORY_OUTSIDE:
+        return feature
+    return FeatureTemplate(feature.name, "the learned query-to-entity memory weight for this "
+                           "query, read from the memory index (kept outside the catalog)",
+                           (MEMORY_CLAUSES_PARAM,), _MEMORY_OUTSIDE_TEMPLATE, feature.path)
+
+
 def _slot_clauses(context: Mapping[str, Any]) -> tuple[list[str], set[str]]:
     """The catalog's slot clauses as JSON texts (mustache ``toJson`` tags inside) and the
     params they read: one per facet kind, the creator, the entity type and the period."""
@@ -593,6 +614,7 @@ def sltr_params(understanding: Understanding, *, q2e_key: str | None,
         "period_lte": (period or NO_PERIOD)[1],
         "slot_count": slot_count,
         "slots_required": max(1, slot_count),
+        MEMORY_CLAUSES_PARAM: [],  # the search path fills it (rank.rerank.memory_clauses)
         **facets,
     }
     if needed is not None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -38,12 +38,21 @@ from ltrr_opensearch.rank import registry
 from ltrr_opensearch.rank.clicks import PBM, SDBN
 from ltrr_opensearch.rank.features import feature_set_for
 from ltrr_opensearch.rank.judgments import DEFAULT_MIN_EVIDENCE, judgments
-from ltrr_opensearch.rank.train import TrainingResult, train_lambdamart, train_linear
+from ltrr_opensearch.rank.train import (
+    XGBOOST_TYPE,
+    TrainingResult,
+    train_lambdamart,
+    train_linear,
+)
 from ltrr_opensearch.rank.ubi import impression_from_events
 
 CLICK_MODELS = {"pbm": PBM, "sdbn": SDBN}
 TRAINERS: dict[str, Callable[..., TrainingResult]] = {"lambdamart": train_lambdamart,
                                                       "linear": train_linear}
+# Refining the deployed model: a few shallow trees, each a small step, so that the clicks
+# of a few hundred searches correct it without overriding what it learnt from far more.
+REFINE_HYPERPARAMETERS = {"rounds": 40, "max_depth": 3, "learning_rate": 0.1,
+                          "min_child_weight": 5.0}
 HELDOUT_ROWS_CAP = 20_000  # rows kept with the entry for the deploy gate
 BELOW_PAGE_NEGATIVES = 20  # unshown logged candidates per judged search, labelled 0
 # The gate weighs query texts, not traffic: a head text searched 700 times would otherwise
@@ -130,7 +139,10 @@ def below_page(search: LoggedSearch, limit: int) -> list[str]:
 def train_from_logs(client: OpenSearch, settings: Settings, *, trainer: str = "lambdamart",
                     click_model: str = "pbm", since: datetime | None = None,
                     min_evidence: float = DEFAULT_MIN_EVIDENCE, name: str | None = None,
-                    seed: int = 0) -> registry.ModelEntry:
+                    seed: int = 0, refine: bool = True) -> registry.ModelEntry:
+    """Train on the logged searches and register the model (not deployed). ``refine``: a
+    LambdaMART model starts from the deployed one when that is a tree model over features
+    that were logged (:func:`refinable`), else it learns from the clicks alone."""
     if trainer not in TRAINERS:
         raise ValidationError(f"trainer must be one of {', '.join(TRAINERS)}")
     searches = logged_searches(client, settings, since)
@@ -138,7 +150,11 @@ def train_from_logs(client: OpenSearch, settings: Settings, *, trainer: str = "l
                                 min_evidence=min_evidence)
     feature_set = _feature_set_for(client, settings, names, searches[-1].feature_set)
     trained, heldout = split_by_key(rows, seed)
-    result = TRAINERS[trainer](trained, list(names), seed=seed)
+    base = refinable(client, settings, names) if refine and trainer == "lambdamart" else None
+    options: dict[str, Any] = {"seed": seed}
+    if base is not None:
+        options.update(start_from=base.definition, **REFINE_HYPERPARAMETERS)
+    result = TRAINERS[trainer](trained, list(names), **options)
     heldout = few_searches_per_key(heldout, HELDOUT_SEARCHES_PER_KEY)[:HELDOUT_ROWS_CAP]
     stamp = datetime.now(timezone.utc)
     entry = registry.ModelEntry(
@@ -147,7 +163,8 @@ def train_from_logs(client: OpenSearch, settings: Settings, *, trainer: str = "l
         feature_set=feature_set["name"], feature_names=tuple(names),
         params=tuple(sorted({p for f in feature_set["features"] for p in f["params"]})),
         hyperparameters={**result.hyperparameters, "click_model": click_model,
-                         "min_evidence": min_evidence},
+                         "min_evidence": min_evidence,
+                         **({"refines": base.name} if base is not None else {})},
         training_window={"since": since.isoformat() if since else None,
                          "until": stamp.isoformat(), "searches": len(searches),
                          "rows": len(rows)},
@@ -156,6 +173,19 @@ def train_from_logs(client: OpenSearch, settings: Settings, *, trainer: str = "l
                  for k, v in result.metrics.items()},
         heldout={"rows": heldout}, feature_normalizers=result.feature_normalizers)
     return registry.register(client, settings, entry, feature_set)
+
+
+def refinable(client: OpenSearch, settings: Settings, names: Sequence[str]
+              ) -> registry.ModelEntry | None:
+    """The deployed model, when retraining can start from it: a tree model whose every
+    feature was logged under ``names``."""
+    current = registry.deployment(client, settings).model
+    if current is None:
+        return None
+    entry = registry.get_entry(client, settings, current)
+    if entry.type != XGBOOST_TYPE or not set(entry.feature_names) <= set(names):
+        return None
+    return entry
 
 
 def few_searches_per_key(rows: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:

@@ -62,7 +62,39 @@ def predict_linear(definition: Mapping[str, float] | str,
     return out
 
 
-def _trees_and_objective(definition: Any, objective: str | None) -> tuple[list[dict], str]:
+def xgboost_margins(definition: Any, X: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """The raw sum of leaves of every row of ``X`` (columns in ``names`` order; NaN or a
+    feature ``names`` lacks is missing), many rows at once: what :func:`predict_xgboost_json`
+    computes before any sigmoid. Retraining starts from the deployed model's margins."""
+    trees, _ = trees_and_objective(definition, None)
+    column = {name: i for i, name in enumerate(names)}
+    values = np.asarray(X, dtype=np.float64)
+    total = np.zeros(len(values), dtype=np.float64)
+    for i, tree in enumerate(trees):
+        nodes = _index(tree, f"tree {i}")
+        at = np.full(len(values), int(tree["nodeid"]))
+        for _ in range(len(nodes) + 1):
+            splits = [n for n in np.unique(at) if "leaf" not in nodes[int(n)]]
+            if not splits:
+                break
+            for nid in splits:
+                node = nodes[int(nid)]
+                rows = at == nid
+                col = column.get(node["split"])
+                v = values[rows, col] if col is not None else np.full(int(rows.sum()), np.nan)
+                below = v.astype(np.float32) < np.float32(node["split_condition"])
+                nxt = np.where(np.isnan(v), node.get("missing", node["no"]),
+                               np.where(below, node["yes"], node["no"]))
+                if not all(int(n) in nodes for n in np.unique(nxt)):
+                    raise ValidationError(f"tree {i}: node {nid} points at a missing node")
+                at[rows] = nxt
+        else:
+            raise ValidationError(f"tree {i}: the tree has a cycle")
+        total += np.array([nodes[int(n)]["leaf"] for n in at], dtype=np.float32)
+    return total
+
+
+def trees_and_objective(definition: Any, objective: str | None) -> tuple[list[dict], str]:
     data = json.loads(definition) if isinstance(definition, str) else definition
     if isinstance(data, Mapping):
         objective = objective or data.get("objective")
@@ -114,7 +146,7 @@ def _leaf(root: Mapping[str, Any], nodes: Mapping[int, Mapping[str, Any]], row: 
 def predict_xgboost_json(definition: Any, rows: Sequence[Row],
                          objective: str | None = None) -> list[float]:
     """Sum of every tree's leaf for each row; a sigmoid of it for logistic objectives."""
-    trees, objective = _trees_and_objective(definition, objective)
+    trees, objective = trees_and_objective(definition, objective)
     indexed = [(t, _index(t, f"tree {i}")) for i, t in enumerate(trees)]
     out = []
     for row in rows:

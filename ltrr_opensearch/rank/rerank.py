@@ -31,11 +31,14 @@ from opensearchpy import exceptions as os_exc
 from ltrr_opensearch.config import Settings
 from ltrr_opensearch.engine.client import error_text
 from ltrr_opensearch.errors import LtrrError
-from ltrr_opensearch.rank.features import sltr_params
+from ltrr_opensearch.rank.features import MEMORY_CLAUSES_PARAM, sltr_params
 from ltrr_opensearch.rank.ranker import Ranker
 from ltrr_opensearch.types import Candidate, Understanding
 
 DEFAULT_WINDOW = 400  # fused candidates the model rescores (a plan asks for 100-250)
+MEMORY_STRATEGY = "q2e_memory"  # the shipped strategy whose score is the memory's weight
+# A page of 10 and the 20 below it that retraining takes as negatives (rank.learn).
+DEFAULT_LOG_DEPTH = 30
 _FILTER_PATH = ",".join(("took", "timed_out", "_shards.failures.reason.type",
                          "_shards.failures.reason.reason", "hits.hits._id", "hits.hits._score",
                          "hits.hits.fields._ltrlog"))
@@ -58,6 +61,29 @@ def rerank_window(settings: Settings, override: int | None = None) -> int:
         "window", DEFAULT_WINDOW)
     if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= 10_000:
         raise LtrrError(f"[ranking] window must be an integer from 1 to 10000, got {raw!r}")
+    return raw
+
+
+def memory_clauses(candidates: Sequence[Candidate]) -> list[dict[str, Any]]:
+    """The memory feature's clauses when the memory is kept outside the catalog: each
+    candidate the ``q2e_memory`` strategy found scores its weight there (that strategy's
+    score is the stored weight), the rest 0. Without that strategy in the plan the memory
+    reads 0 for all, as it does for a key it has not learnt."""
+    clauses = []
+    for c in candidates:
+        _, weight = c.provenance.get(MEMORY_STRATEGY, (0, None))
+        if weight:
+            clauses.append({"constant_score": {"filter": {"ids": {"values": [c.doc_id or c.id]}},
+                                               "boost": float(weight)}})
+    return clauses
+
+
+def log_depth(settings: Settings) -> int:
+    """``[ranking] log_depth``: reranked hits that come back with their feature vectors. The
+    ones past the page are the negatives retraining needs (``rank.learn.below_page``)."""
+    raw = settings.section("ranking").get("log_depth", DEFAULT_LOG_DEPTH)
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= 10_000:
+        raise LtrrError(f"[ranking] log_depth must be an integer from 0 to 10000, got {raw!r}")
     return raw
 
 
@@ -86,6 +112,8 @@ def rerank(client: OpenSearch, settings: Settings, ranker: Ranker,
             return Reranked(ordered, f"the model reads the query vector: {exc.message}")
     params = sltr_params(understanding, q2e_key=q2e_key, vector=vector, now=now,
                          needed=set(ranker.params), catalog=catalog)
+    if MEMORY_CLAUSES_PARAM in ranker.params:
+        params[MEMORY_CLAUSES_PARAM] = memory_clauses(scored)
     body = {"size": min(size, len(ids)) if ranker.model is not None else len(ids),
             "_source": False, "track_total_hits": False, "timeout": timeout,
             "query": {"ids": {"values": ids}},

@@ -25,7 +25,13 @@ import numpy as np
 from ltrr_opensearch.errors import ValidationError
 from ltrr_opensearch.rank.dataset import Dataset, build_dataset, split_by_query
 from ltrr_opensearch.rank.offline import Comparison, evaluate
-from ltrr_opensearch.rank.predict import predict_linear, predict_xgboost_json
+from ltrr_opensearch.rank.predict import (
+    SIGMOID_OBJECTIVES,
+    predict_linear,
+    predict_xgboost_json,
+    trees_and_objective,
+    xgboost_margins,
+)
 from ltrr_opensearch.rank.types import TrainingRow
 
 XGBOOST_TYPE = "model/xgboost+json"
@@ -111,9 +117,14 @@ def train_lambdamart(rows: Rows, feature_names: Sequence[str], *, objective: str
                      rounds: int = 100, max_depth: int = 4, learning_rate: float = 0.1,
                      min_child_weight: float = 1.0, validation_fraction: float = 0.2,
                      baseline: Mapping[str, Sequence[str]] | None = None, seed: int = 0,
-                     nthread: int = 1) -> TrainingResult:
+                     nthread: int = 1, start_from: Any = None) -> TrainingResult:
     """LambdaMART on rows ``{query_id, doc_id, features, label}``; missing features stay NaN
-    (xgboost learns a default direction per split, which the dump records as ``missing``)."""
+    (xgboost learns a default direction per split, which the dump records as ``missing``).
+
+    ``start_from`` (an xgboost+json definition) refines that model: the new trees learn from
+    its scores (xgboost's base margin) and the result is its trees followed by the new ones.
+    A few hundred clicked searches then correct what the model gets wrong, instead of
+    replacing what it learnt from far more."""
     import xgboost as xgb
 
     if objective not in RANK_OBJECTIVES:
@@ -130,19 +141,28 @@ def train_lambdamart(rows: Rows, feature_names: Sequence[str], *, objective: str
     params = {"objective": objective, "eta": learning_rate, "max_depth": max_depth,
               "min_child_weight": min_child_weight, "base_score": 0.0, "seed": seed,
               "nthread": nthread, "tree_method": "hist"}
+    base: list[Any] = []
+    if start_from is not None:
+        base, base_objective = trees_and_objective(start_from, None)
+        if base_objective != objective and base_objective in SIGMOID_OBJECTIVES:
+            raise ValidationError(f"cannot refine a {base_objective} model with {objective}")
+
+    def matrix(X: np.ndarray, **labels: Any) -> Any:
+        margin = xgboost_margins(base, X, names) if base else None
+        return xgb.DMatrix(X, feature_names=names, missing=np.nan, base_margin=margin, **labels)
+
     try:
-        booster = xgb.train(params, xgb.DMatrix(X, label=y, qid=qid, feature_names=names,
-                                                missing=np.nan), num_boost_round=rounds)
+        booster = xgb.train(params, matrix(X, label=y, qid=qid), num_boost_round=rounds)
     except xgb.core.XGBoostError as exc:
         raise ValidationError(f"xgboost refused the training data: {str(exc).splitlines()[0]}") \
             from None
-    trees = [json.loads(t) for t in booster.get_dump(dump_format="json")]
-    own = booster.predict(xgb.DMatrix(valid.X, feature_names=names, missing=np.nan),
-                          output_margin=True)
+    trees = base + [json.loads(t) for t in booster.get_dump(dump_format="json")]
+    own = booster.predict(matrix(valid.X), output_margin=True)
     exported = predict_xgboost_json(trees, valid.feature_rows(), objective)
     _check_export(exported, own.astype(np.float64), "xgboost trees")
     return TrainingResult(XGBOOST_TYPE, trees, data.feature_names,
-                          {**params, "rounds": rounds, "validation_fraction": validation_fraction},
+                          {**params, "rounds": rounds, "validation_fraction": validation_fraction,
+                           **({"refined_trees": len(base)} if base else {})},
                           len(train.queries()), len(valid.queries()),
                           _offline(valid, exported, baseline, seed), None, booster)
 

@@ -97,8 +97,9 @@ public final class FeatureTemplates {
     /**
      * Checks at store time that the feature's template compiles and renders, with placeholder values for
      * its params, to a query the node can parse. Several placeholder shapes are tried (a string, a number,
-     * a list of numbers) so templates that need a number or a vector validate too; the error of the first
-     * attempt is reported when none parses.
+     * a list of numbers, an empty list) so templates that need a number, a vector or a list of clauses
+     * ({@code "should": {{#toJson}}clauses{{/toJson}}}) validate too; the error of the first attempt is
+     * reported when none parses.
      */
     public static void validate(StoredFeature feature, NamedXContentRegistry registry) {
         if (feature.name() == null || feature.name().isEmpty()) {
@@ -111,7 +112,7 @@ public final class FeatureTemplates {
             throw new IllegalArgumentException("feature [" + feature.name() + "]: invalid mustache template: "
                 + e.getMessage(), e);
         }
-        List<Object> placeholders = List.of("1", 1, List.of(1.0f));
+        List<Object> placeholders = List.of("1", 1, List.of(1.0f), List.of());
         IllegalArgumentException first = null;
         for (Object placeholder : placeholders) {
             Map<String, Object> params = new LinkedHashMap<>();

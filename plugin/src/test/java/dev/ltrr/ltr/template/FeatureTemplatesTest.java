@@ -78,6 +78,12 @@ class FeatureTemplatesTest {
     }
 
     @Test
+    void validateAcceptsAParamThatIsAListOfClauses() {
+        assertDoesNotThrow(() -> FeatureTemplates.validate(feature("f", List.of("clauses"),
+            "{\"bool\": {\"should\": {{#toJson}}clauses{{/toJson}}}}"), REGISTRY));
+    }
+
+    @Test
     void validateRejectsABrokenMustacheTemplate() {
         String m = assertThrows(IllegalArgumentException.class, () -> FeatureTemplates.validate(feature("f",
             List.of("kw"), "{\"match\": {\"title\": \"{{#kw}}\"}}"), REGISTRY)).getMessage();
