@@ -21,6 +21,9 @@ On a fresh prefix with the catalog loaded and the shipped default model deployed
      (what ``Pipeline.search`` does now).
    And ``one sub-search ranked`` vs ``four``: the rescore's cost with one strategy against
    all of them.
+3. **Per part of the reranking search**, the same union's body with one thing changed
+   (the page and log depth, the window, no model, no rescore at all), timed at the client
+   and by the engine's ``took``, in a rotating order.
 """
 
 from __future__ import annotations
@@ -102,6 +105,7 @@ def main() -> int:
             raise SystemExit(f"no model deployed: {'; '.join(init.notes)}")
         per_feature(client, settings, pipeline, queries)
         per_design(client, settings, pipeline, queries)
+        per_part(client, settings, pipeline, queries)
     finally:
         client.indices.delete(index=f"{prefix}-*", ignore_unavailable=True,
                               expand_wildcards="all")
@@ -236,6 +240,57 @@ def per_design(client: Any, settings: Settings, pipeline: Pipeline, queries: lis
     print("|---|---:|---:|")
     for name, ms in samples.items():
         print(f"| {name} | {pct(ms, 50):.2f} | {pct(ms, 99):.2f} |")
+
+
+
+def per_part(client: Any, settings: Settings, pipeline: Pipeline, queries: list[Any]) -> None:
+    """The reranking search as served, and with one part changed at a time."""
+    ranker = pipeline.ranker
+    fusion = dataclasses.replace(pipeline, ranker=None)
+    unions = []
+    for q in queries:
+        response = fusion.search(q.query, k=10, log=False)
+        ids = [c.doc_id for c in response.candidates][:400]
+        if ids:
+            unions.append((ids, _params(pipeline, response.understanding)))
+
+    def body(ids: list[str], params: dict[str, Any], size: int = 30, window: int | None = None,
+             log: bool = True, model: bool = True, rescore: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {"size": size, "_source": False, "track_total_hits": False,
+                               "query": {"ids": {"values": ids}}}
+        if rescore:
+            scorer = ranker if model else dataclasses.replace(ranker, model=None)
+            out["rescore"] = scorer.rescore(params, window=min(window or len(ids), len(ids)))
+            if log:
+                out["ext"] = ranker.log_ext()
+        return out
+
+    variants: dict[str, dict[str, Any]] = {
+        "as served: every candidate rescored, 30 logged": {},
+        "10 returned and logged": {"size": 10},
+        "30 returned, no feature log": {"log": False},
+        "window 50": {"window": 50},
+        "the features only (no model), 30 logged": {"model": False},
+        "the ids query alone (no rescore)": {"rescore": False},
+    }
+    wall: dict[str, list[float]] = defaultdict(list)
+    took: dict[str, list[float]] = defaultdict(list)
+    names = list(variants)
+    for i, (ids, params) in enumerate(unions):
+        shift = i % len(names)
+        for name in names[shift:] + names[:shift]:
+            started = time.perf_counter()
+            answer = client.search(index=settings.catalog_index,
+                                   body=body(ids, params, **variants[name]))
+            wall[name].append((time.perf_counter() - started) * 1000)
+            took[name].append(float(answer["took"]))
+    sizes = sorted(len(ids) for ids, _ in unions)
+    print(f"\nper part: the reranking search of {len(unions)} unions (median "
+          f"{sizes[len(sizes) // 2]} candidates), one part changed at a time\n")
+    print("| reranking search | client p50 ms | engine took p50 ms |")
+    print("|---|---:|---:|")
+    for name in names:
+        print(f"| {name} | {pct(wall[name], 50):.2f} | {pct(took[name], 50):.1f} |")
 
 
 if __name__ == "__main__":
