@@ -66,7 +66,8 @@ def test_too_little_engagement_or_too_few_clients_learns_nothing():
                          play("u2", "associate", action="click")))[2:] == (
         False, "engagement 1.5 < min 2")
     assert verdict("community colleges",
-                   query("community colleges", *[play("u1", "associate")] * 3))[2:] == (
+                   query("community colleges", *[play("u1", "associate", item=f"c{i}")
+                                                 for i in range(3)]))[2:] == (
         False, "1 client(s) < min 2")
 
 
@@ -74,7 +75,7 @@ def test_engagement_on_one_item_is_the_memorys_not_the_vocabularys():
     # Everyone clicked "Animal Farm" for "anime": a query -> item link, whose every value
     # (animation, drama, 1950s) would look concentrated.
     events = [play(f"u{i}", ("animation", "drama"), item="animal-farm") for i in range(6)]
-    assert verdict("anime", query("anime", *events))[2:] == (
+    assert verdict("anime", query("anime", *events[:2]))[2:] == (
         False, "engagement on 1.0 item(s) < min 3: so few items are the memory's to learn")
     # A few clicks elsewhere do not make it a spread.
     others = [play(f"v{i}", "drama", item=f"drama-{i}") for i in range(3)]
@@ -84,6 +85,26 @@ def test_engagement_on_one_item_is_the_memorys_not_the_vocabularys():
     # Three equal items are three, whatever the rounding of their decayed weights.
     assert verdict("anime", query("anime", *[play(f"w{i}", "animation", days=0.3)
                                              for i in range(3)]))[2] is True
+
+
+def test_a_query_that_searches_for_one_item_by_name_is_no_evidence_for_its_words():
+    # "bank": the clicks of "mizuho bank", "sumitomo bank"... each on its own Japanese bank,
+    # spread over many items and all in Japan; the queries about banks click banks anywhere.
+    by_name = [query(f"{name} bank", *[play(f"{name}{i}", degree, state="Japan",
+                                            item=f"{name}-bank") for i in range(4)])
+               for name, degree in (("mizuho", "finance"), ("sumitomo", "trust"),
+                                    ("resona", "holding"), ("shinsei", "credit"))]
+    about = [query("banks", play("a1", "finance", state="Ohio"),
+                   play("a2", "finance", state="Texas"), play("a3", "finance", state="Japan")),
+             query("regional bank", play("b1", "finance", state="Iowa"),
+                   play("b2", "finance", state="Maine"))]
+    kind, value, eligible, _ = verdict("bank", *by_name, *about)
+    assert (kind, value, eligible) == ("degree", "finance", True)
+    alone = verdict("bank", *by_name)
+    assert alone[2:] == (False, "no engagement on a value to learn (4 of 4 queries search "
+                                "for one item by name)")
+    off = VocabConfig(known_item_share=1.0)
+    assert verdict("bank", *by_name, config=off)[:3] == ("state", "Japan", True)
 
 
 def test_two_values_tied_learn_nothing():

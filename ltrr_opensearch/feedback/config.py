@@ -143,6 +143,10 @@ class VocabConfig:
     # one item links the query to it (the memory's job) and makes all its values look
     # concentrated.
     min_items: int = 3
+    # A query whose engagement, over 3+ events, goes this much to one item searches for that
+    # item ("mizuho bank"): its words name the item, not a value, so it is no evidence for
+    # a phrase ("bank" -> country=Japan from the clicks on Japanese banks by name). 1: off.
+    known_item_share: float = 0.8
     # The value's part of the phrase's engagement (on items with or without a value of that
     # kind); the slot's confidence. Under 0.8 the structured strategy boosts, not filters.
     min_share: float = 0.6
@@ -171,6 +175,9 @@ class VocabConfig:
                 values[f.name] = raw[f.name]
             elif f.name == "min_share":
                 values[f.name] = _number("[vocab] min_share", raw[f.name], low=0.5, high=1.0)
+            elif f.name == "known_item_share":
+                values[f.name] = _number("[vocab] known_item_share", raw[f.name], low=0.5,
+                                         high=1.0)
             elif f.name == "min_margin":
                 values[f.name] = _number("[vocab] min_margin", raw[f.name], low=-1.0, high=1.0)
             elif f.type == "int":

@@ -27,6 +27,9 @@ reading and writing):
                     the popular 1990s films a search put first, the one type of a films
                     catalog, the results of a phrase already learned
     best            the informative (K, v) with the largest share, then E
+    (a query whose engagement goes known_item_share (0.8) or more to one item, over 3+
+    events, searches for that item by name and is left out: "mizuho bank" says nothing
+    about what "bank" means)
     eligible        E >= min_engagement, clients >= min_clients, the engaged items with
                     the value >= min_items, counted as (sum w)^2 / sum w^2 over items
                     (engagement mostly on one item is a query -> item link: the memory's,
@@ -155,6 +158,23 @@ def wilson_lower(share: float, n: int, z: float = _Z) -> float:
     return (centre - spread) / (1 + z2 / n)
 
 
+KNOWN_ITEM_MIN_EVENTS = 3  # engagement a query needs before it counts as a search for one item
+
+
+def names_one_item(query: QueryEvidence, weights: Mapping[str, float],
+                   config: VocabConfig) -> bool:
+    """Whether the query's engagement (3+ weighted events) goes ``known_item_share`` or
+    more to one item: a search for that item, whose words say nothing about a value."""
+    per_item: dict[str, float] = {}
+    for event in query.events:
+        if weights.get(event.action, 0.0) > 0:
+            per_item[event.entity_id] = per_item.get(event.entity_id, 0.0) + weights[event.action]
+    count = sum(1 for e in query.events if weights.get(e.action, 0.0) > 0)
+    if count < KNOWN_ITEM_MIN_EVENTS or config.known_item_share >= 1.0:
+        return False
+    return max(per_item.values()) >= config.known_item_share * sum(per_item.values()) - _TIE
+
+
 def effective_items(weights: Iterable[float]) -> float:
     """How many items engagement is spread over (inverse Simpson: four equal items -> 4,
     one item with 80% of it and four with 5% each -> 1.5)."""
@@ -182,7 +202,10 @@ def decide(phrase: str, queries: Sequence[QueryEvidence], weights: Mapping[str, 
     ``(kind, value)`` (missing: 0)."""
     named: dict[int, frozenset[str]] = {}
     events: list[EngagedEvent] = []
+    searched_items = [q for q in queries if names_one_item(q, weights, config)]
     for query in queries:
+        if any(query is q for q in searched_items):
+            continue
         for event in query.events:
             if weights.get(event.action, 0.0) > 0 and event.timestamp <= now:
                 named[id(event)] = query.named_kinds
@@ -244,7 +267,9 @@ def decide(phrase: str, queries: Sequence[QueryEvidence], weights: Mapping[str, 
         return PhraseDecision(kind=None, value=None, engagement=0.0, total=0.0, share=0.0,
                               shown_share=0.0, rate=0.0, clients=0, runner_up=None,
                               runner_up_engagement=0.0, eligible=False,
-                              reason="no engagement on a value to learn", **base)
+                              reason="no engagement on a value to learn" + (
+                                  f" ({len(searched_items)} of {len(queries)} queries search "
+                                  "for one item by name)" if searched_items else ""), **base)
     if not ranked:  # reported: the strongest value, and why it says nothing
         best = min(by_value, key=strength)
         return PhraseDecision(
