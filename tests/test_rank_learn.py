@@ -46,3 +46,27 @@ def test_the_gate_weighs_query_texts_not_how_often_they_were_searched():
     kept = few_searches_per_key(rows, 3)
     assert [r["query_id"] for r in kept] == [
         "head-search-0", "head-search-1", "head-search-2", "tail-search-0"]
+
+
+def test_retraining_starts_where_the_deployed_models_refinements_began():
+    """A daily retrain refines the chain's first model on every logged search, so the model
+    never grows by more than one refinement; a deleted start leaves nothing to refine."""
+    from ltrr_opensearch.errors import ValidationError
+    from ltrr_opensearch.rank.learn import refinement_root
+    from ltrr_opensearch.rank.registry import ModelEntry
+
+    def model(name, refines=None):
+        return ModelEntry(name, "model/xgboost+json", [], "set", ("f",), (),
+                          hyperparameters={"refines": refines} if refines else {})
+
+    registered = {m.name: m for m in (model("default"), model("day1", "default"),
+                                      model("day2", "default"), model("orphan", "gone"))}
+
+    def lookup(name):
+        if name not in registered:
+            raise ValidationError(f"no model named {name!r} in the registry")
+        return registered[name]
+
+    assert refinement_root(registered["day2"], lookup).name == "default"
+    assert refinement_root(registered["default"], lookup).name == "default"
+    assert refinement_root(registered["orphan"], lookup) is None

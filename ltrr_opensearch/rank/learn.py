@@ -177,14 +177,31 @@ def train_from_logs(client: OpenSearch, settings: Settings, *, trainer: str = "l
 
 def refinable(client: OpenSearch, settings: Settings, names: Sequence[str]
               ) -> registry.ModelEntry | None:
-    """The deployed model, when retraining can start from it: a tree model whose every
-    feature was logged under ``names``."""
+    """The model retraining starts from: where the deployed model's refinements began
+    (:func:`refinement_root`), when that is a tree model whose every feature was logged under
+    ``names``."""
     current = registry.deployment(client, settings).model
     if current is None:
         return None
-    entry = registry.get_entry(client, settings, current)
-    if entry.type != XGBOOST_TYPE or not set(entry.feature_names) <= set(names):
+    root = refinement_root(registry.get_entry(client, settings, current),
+                           lambda name: registry.get_entry(client, settings, name))
+    if root is None or root.type != XGBOOST_TYPE or not set(root.feature_names) <= set(names):
         return None
+    return root
+
+
+def refinement_root(entry: registry.ModelEntry,
+                    lookup: Callable[[str], registry.ModelEntry]) -> registry.ModelEntry | None:
+    """The model ``entry``'s refinements started from (``entry`` itself if it refines none).
+    Each retrain refines that one on every logged search, so a daily retrain never grows the
+    model past its trees plus one refinement's. None when it was deleted from the registry."""
+    seen = {entry.name}
+    while (parent := entry.hyperparameters.get("refines")) and parent not in seen:
+        try:
+            entry = lookup(parent)
+        except ValidationError:
+            return None
+        seen.add(entry.name)
     return entry
 
 
