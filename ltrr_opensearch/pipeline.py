@@ -99,6 +99,9 @@ class Selector(Protocol):
                unavailable: Mapping[str, str] | None = None) -> Any: ...
 
 
+DEFAULT_UNION_FLOOR = 50  # candidates per strategy the bandit left out, when a model reranks
+
+
 @dataclass
 class Pipeline:
     """The search funnel over one cluster. Build it with :meth:`from_cluster`."""
@@ -245,8 +248,9 @@ class Pipeline:
         mark = _lap(timings, "select", mark)
         # Embedded at most once: the vector strategy and the model may both read it.
         embed_query = _once(_timed(self.embed_query, timings)) if self.embed_query else None
+        floor = self._union_floor(ranker, understanding, choices, explanation, variant)
         results = run_strategies(self.client, self.settings, self.registry, understanding,
-                                 choices, embed_query=embed_query, now=now,
+                                 choices + floor, embed_query=embed_query, now=now,
                                  catalog=self.catalog, timings=timings)
         timings["engine_retrieve"] = timings.get("engine", 0.0)
         mark = _lap(timings, "retrieve", mark)
@@ -274,6 +278,28 @@ class Pipeline:
             _lap(timings, "log", mark)
         return response
 
+
+    def _union_floor(self, ranker: Any, understanding: Understanding,
+                     choices: list[ArmChoice], explanation: Any,
+                     variant: Any) -> list[ArmChoice]:
+        """``[ranking] union_floor`` (default 50; 0: off): when a model reranks the union of
+        a plan the bandit chose, every other strategy the request can run adds this many
+        candidates, so the model always has what any strategy would have found (on films the
+        bandit's two-strategy plans cost held-out NDCG@10 0.015 against every strategy).
+        Not the bandit's choice, so not recorded as one: its rewards stay its own arms'."""
+        k = self.settings.section("ranking").get("union_floor", DEFAULT_UNION_FLOOR)
+        if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= 10_000:
+            raise LtrrError(f"[ranking] union_floor must be an integer from 0 to 10000, "
+                            f"got {k!r}")
+        if not k or explanation is None or ranker is None or ranker.model is None:
+            return []
+        chosen = {c.arm for c in choices}
+        skip = set(self.unavailable(understanding)) | set(self._availability().missing_fields)
+        # A variant's strategies are its kill switches too: the floor runs none they leave out.
+        pool = variant.strategies if variant is not None and variant.strategies \
+            else self.registry.names
+        return [ArmChoice(name, k, 1.0) for name in pool
+                if name not in chosen and name not in skip]
 
     def _rerank(self, ranker: Any, understanding: Understanding, candidates: list[Candidate],
                 k: int, now: datetime | None, embed: Callable[[str], Sequence[float]] | None,

@@ -10,6 +10,7 @@ feature set a test creates there has a unique name and is removed afterwards.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import re
 import shutil
@@ -24,7 +25,7 @@ from opensearchpy import exceptions as os_exc
 from ltrr_opensearch.catalog.index import catalog_body
 from ltrr_opensearch.catalog.loader import load_catalog, make_fresh_embedder
 from ltrr_opensearch.cli import main
-from ltrr_opensearch.errors import ConfigError, ValidationError
+from ltrr_opensearch.errors import ConfigError, LtrrError, ValidationError
 from ltrr_opensearch.pipeline import BufferedSearchLog, Pipeline
 from ltrr_opensearch.rank import registry, setup
 from ltrr_opensearch.rank.features import load_feature_set, sltr_params
@@ -442,6 +443,47 @@ def test_the_logged_search_keeps_vectors_below_the_page_for_retraining_negatives
         assert not set(negatives) & set(logged.shown)
 
 
+
+
+class OneArmBandit:
+    """A selector that always runs one strategy, 30 deep: what the pipeline adds around a
+    bandit's choice is under test here, not the bandit."""
+
+    def select(self, context, seed=None, unavailable=None):
+        from ltrr_opensearch.types import ArmChoice
+
+        return SimpleNamespace(choices=[ArmChoice("bm25_popularity", 30, 0.9)],
+                               explanation=SimpleNamespace(arms=["bm25_popularity"]))
+
+
+def test_a_union_floor_adds_what_the_bandit_left_out_without_recording_it_as_chosen(served):
+    settings = served.pipeline.settings
+    floored = settings.with_overrides(sections={**settings.sections,
+                                                "ranking": {"union_floor": 7}})
+    pipeline = dataclasses.replace(served.pipeline, settings=floored, selector=OneArmBandit())
+    response = pipeline.search("queen", k=10, log=False)
+    default = dataclasses.replace(served.pipeline, selector=OneArmBandit())
+    assert len(default.search("queen", k=10, log=False).results) == len(response.results)
+    assert [c.arm for c in response.choices] == ["bm25_popularity"]
+    others = {r.strategy: r for r in response.results if r.strategy != "bm25_popularity"}
+    assert others and all(len(r.hits) <= 7 for r in others.values())
+    assert any(r.hits for r in others.values())
+    # Without a model to rerank the union, or with the floor off, the bandit's plan runs
+    # alone.
+    off = settings.with_overrides(sections={**settings.sections, "ranking": {"union_floor": 0}})
+    for bare in (dataclasses.replace(pipeline, ranker=None),
+                 dataclasses.replace(pipeline, settings=off)):
+        assert [r.strategy for r in bare.search("queen", k=10, log=False).results] == [
+            "bm25_popularity"]
+
+
+def test_a_bad_union_floor_is_refused_naming_the_setting(served):
+    settings = served.pipeline.settings
+    bad = dataclasses.replace(served.pipeline, selector=OneArmBandit(),
+                              settings=settings.with_overrides(sections={
+                                  **settings.sections, "ranking": {"union_floor": -1}}))
+    with pytest.raises(LtrrError, match=r"\[ranking\] union_floor must be an integer"):
+        bad.search("queen", k=10, log=False)
 
 
 @pytest.mark.parametrize("text", ['"}}, {"match_all": {}} {{keywords}}', "rock\\\" OR *:*",
