@@ -87,7 +87,7 @@ def parse_judged(lines: Iterable[str]) -> tuple[list[JudgedQuery], list[str]]:
         except json.JSONDecodeError as exc:
             problems.append(f"line {number}: not JSON ({exc.msg})")
             continue
-        problem = _problem(raw)
+        problem = line_problem(raw)
         if problem is None:
             try:
                 key = query_key(raw["query"])[1]
@@ -102,7 +102,9 @@ def parse_judged(lines: Iterable[str]) -> tuple[list[JudgedQuery], list[str]]:
     return queries, problems
 
 
-def _problem(raw: Any) -> str | None:
+def line_problem(raw: Any, max_grade: int = MAX_GRADE) -> str | None:
+    """What is wrong with one parsed line of a judged file (None: nothing); grades run
+    from 0 to ``max_grade``."""
     if not isinstance(raw, dict):
         return f"expected a JSON object, got {type(raw).__name__}"
     query = raw.get("query")
@@ -118,8 +120,8 @@ def _problem(raw: Any) -> str | None:
     for doc, grade in relevant.items():
         if not doc.strip():
             return '"relevant" has an empty id'
-        if isinstance(grade, bool) or not isinstance(grade, int) or not 0 <= grade <= MAX_GRADE:
-            return f'grade of {doc!r} must be an integer from 0 to {MAX_GRADE}, got {grade!r}'
+        if isinstance(grade, bool) or not isinstance(grade, int) or not 0 <= grade <= max_grade:
+            return f'grade of {doc!r} must be an integer from 0 to {max_grade}, got {grade!r}'
     if not any(g > 0 for g in relevant.values()):
         return '"relevant" has no id with a grade above 0'
     return None

@@ -568,7 +568,10 @@ def rows_from_description(rows: Iterable[Mapping[str, Any]], description: Any
 
 def read_queries(path: str | Path) -> list[LabelledQuery]:
     """A judged file: one ``{"query", "kind"?, "relevant": {id: grade}}`` per line (``qid``,
-    ``target``, ``form`` optional). Every bad line is reported at once, by line number."""
+    ``target``, ``form`` optional; grades 0-3). Every bad line is reported at once, by line
+    number, with the checks of ``evaluate/judged.py``."""
+    from ltrr_opensearch.evaluate.judged import line_problem
+
     queries: list[LabelledQuery] = []
     problems: list[str] = []
     try:
@@ -583,7 +586,7 @@ def read_queries(path: str | Path) -> list[LabelledQuery]:
         except json.JSONDecodeError as exc:
             problems.append(f"line {number}: not JSON ({exc.msg})")
             continue
-        problem = _judged_problem(raw)
+        problem = line_problem(raw, max_grade=3)  # the grades these metrics read
         if problem:
             problems.append(f"line {number}: {problem}")
             continue
@@ -600,20 +603,3 @@ def read_queries(path: str | Path) -> list[LabelledQuery]:
     if not queries:
         raise ValidationError(f"judged file {str(path)!r} has no queries")
     return queries
-
-
-def _judged_problem(raw: Any) -> str | None:
-    if not isinstance(raw, Mapping):
-        return "not a JSON object"
-    if not isinstance(raw.get("query"), str) or not raw["query"].strip():
-        return "\"query\" must be a non-empty string"
-    if raw.get("kind") is not None and not isinstance(raw["kind"], str):
-        return "\"kind\" must be a string"
-    relevant = raw.get("relevant")
-    if not isinstance(relevant, Mapping) or not relevant:
-        return "\"relevant\" must be a non-empty object of id -> grade"
-    bad = [k for k, v in relevant.items()
-           if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 3]
-    if bad:
-        return f"grade of {bad[0]!r} must be a whole number from 0 to 3"
-    return None
