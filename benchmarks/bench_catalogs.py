@@ -387,6 +387,13 @@ def kinds_of(present: Any) -> list[str]:
     return [k for k in KINDS if k in kinds] + sorted(kinds - set(KINDS))
 
 
+def with_description(settings: Settings, description: str) -> Settings:
+    """``settings`` with ``[catalog] description`` set (its other catalog keys kept)."""
+    return dataclasses.replace(settings, sections={
+        **settings.sections, "catalog": {**settings.section("catalog"),
+                                         "description": description}})
+
+
 def own_index_settings(settings: Settings, index: str, description: str) -> tuple[Settings, str]:
     """Settings whose catalog is the user's ``index`` described by the ``description`` TOML
     (its own ``index`` key replaced), written inline; and the description's name."""
@@ -473,9 +480,7 @@ def main() -> int:
         path = catalog_path(args.catalog, args.films_limit)
         label = args.catalog if args.catalog in CATALOGS else path.stem
         description = args.description or DESCRIPTIONS.get(args.catalog, "music")
-        settings = dataclasses.replace(settings, sections={
-            **settings.sections, "catalog": {**settings.section("catalog"),
-                                             "description": description}})
+        settings = with_description(settings, description)
     client = make_client(settings.with_overrides(timeout=300.0))
     cluster_info(client, settings)
     try:

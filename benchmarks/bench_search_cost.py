@@ -52,7 +52,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_catalogs import DESCRIPTIONS, catalog_path, compact  # noqa: E402
+from bench_catalogs import (  # noqa: E402
+    DESCRIPTIONS,
+    catalog_path,
+    compact,
+    with_description,
+)
 
 from ltrr_opensearch.catalog.loader import load_catalog, make_fresh_embedder  # noqa: E402
 from ltrr_opensearch.config import Settings  # noqa: E402
@@ -165,9 +170,7 @@ def main() -> int:
         description = args.description or DESCRIPTIONS.get(args.catalog, "music")
     prefix = args.prefix or f"bench-cost-{uuid.uuid4().hex[:6]}"
     settings = Settings.load(url=args.url).with_overrides(index_prefix=prefix)
-    settings = dataclasses.replace(settings, sections={
-        **settings.sections, "catalog": {**settings.section("catalog"),
-                                         "description": description}})
+    settings = with_description(settings, description)
     client = make_client(settings.with_overrides(timeout=600.0))
     cluster_info(client, settings)
     rows = read_catalog(path)
