@@ -166,10 +166,11 @@ def names_one_item(query: QueryEvidence, weights: Mapping[str, float],
     """Whether the query's engagement (3+ weighted events) goes ``known_item_share`` or
     more to one item: a search for that item, whose words say nothing about a value."""
     per_item: dict[str, float] = {}
+    count = 0
     for event in query.events:
         if weights.get(event.action, 0.0) > 0:
             per_item[event.entity_id] = per_item.get(event.entity_id, 0.0) + weights[event.action]
-    count = sum(1 for e in query.events if weights.get(e.action, 0.0) > 0)
+            count += 1
     if count < KNOWN_ITEM_MIN_EVENTS or config.known_item_share >= 1.0:
         return False
     return max(per_item.values()) >= config.known_item_share * sum(per_item.values()) - _TIE
@@ -202,9 +203,10 @@ def decide(phrase: str, queries: Sequence[QueryEvidence], weights: Mapping[str, 
     ``(kind, value)`` (missing: 0)."""
     named: dict[int, frozenset[str]] = {}
     events: list[EngagedEvent] = []
-    searched_items = [q for q in queries if names_one_item(q, weights, config)]
+    searched_items = 0  # queries left out: each searches for one item by name
     for query in queries:
-        if any(query is q for q in searched_items):
+        if names_one_item(query, weights, config):
+            searched_items += 1
             continue
         for event in query.events:
             if weights.get(event.action, 0.0) > 0 and event.timestamp <= now:
@@ -268,7 +270,7 @@ def decide(phrase: str, queries: Sequence[QueryEvidence], weights: Mapping[str, 
                               shown_share=0.0, rate=0.0, clients=0, runner_up=None,
                               runner_up_engagement=0.0, eligible=False,
                               reason="no engagement on a value to learn" + (
-                                  f" ({len(searched_items)} of {len(queries)} queries search "
+                                  f" ({searched_items} of {len(queries)} queries search "
                                   "for one item by name)" if searched_items else ""), **base)
     if not ranked:  # reported: the strongest value, and why it says nothing
         best = min(by_value, key=strength)
