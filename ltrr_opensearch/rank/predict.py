@@ -64,8 +64,9 @@ def predict_linear(definition: Mapping[str, float] | str,
 
 def xgboost_margins(definition: Any, X: np.ndarray, names: Sequence[str]) -> np.ndarray:
     """The raw sum of leaves of every row of ``X`` (columns in ``names`` order; NaN or a
-    feature ``names`` lacks is missing), many rows at once: what :func:`predict_xgboost_json`
-    computes before any sigmoid. Retraining starts from the deployed model's margins."""
+    feature ``names`` lacks is missing), many rows at once, walking each tree level by level
+    over all rows: ``value < split_condition`` in float32 goes to ``yes``, a missing value
+    to ``missing`` when the node names one, else to ``no``."""
     trees, _ = trees_and_objective(definition, None)
     column = {name: i for i, name in enumerate(names)}
     values = np.asarray(X, dtype=np.float64)
@@ -85,8 +86,10 @@ def xgboost_margins(definition: Any, X: np.ndarray, names: Sequence[str]) -> np.
                 below = v.astype(np.float32) < np.float32(node["split_condition"])
                 nxt = np.where(np.isnan(v), node.get("missing", node["no"]),
                                np.where(below, node["yes"], node["no"]))
-                if not all(int(n) in nodes for n in np.unique(nxt)):
-                    raise ValidationError(f"tree {i}: node {nid} points at a missing node")
+                for target in np.unique(nxt):
+                    if int(target) not in nodes:
+                        raise ValidationError(f"tree {i}: node {nid} points at missing node "
+                                              f"{int(target)}")
                 at[rows] = nxt
         else:
             raise ValidationError(f"tree {i}: the tree has a cycle")
@@ -126,34 +129,14 @@ def _index(tree: Mapping[str, Any], where: str) -> dict[int, Mapping[str, Any]]:
     return nodes
 
 
-def _leaf(root: Mapping[str, Any], nodes: Mapping[int, Mapping[str, Any]], row: Row,
-          where: str) -> float:
-    node = root
-    for _ in range(len(nodes) + 1):
-        if "leaf" in node:
-            return float(node["leaf"])
-        v = _value(row, node["split"])
-        if math.isnan(v):
-            nxt = node.get("missing", node["no"])
-        else:
-            nxt = node["yes"] if np.float32(v) < np.float32(node["split_condition"]) else node["no"]
-        if nxt not in nodes:
-            raise ValidationError(f"{where}: node {node['nodeid']} points at missing node {nxt}")
-        node = nodes[nxt]
-    raise ValidationError(f"{where}: the tree has a cycle")
-
-
 def predict_xgboost_json(definition: Any, rows: Sequence[Row],
                          objective: str | None = None) -> list[float]:
     """Sum of every tree's leaf for each row; a sigmoid of it for logistic objectives."""
     trees, objective = trees_and_objective(definition, objective)
-    indexed = [(t, _index(t, f"tree {i}")) for i, t in enumerate(trees)]
-    out = []
-    for row in rows:
-        leaves = np.array([_leaf(t, n, row, f"tree {i}") for i, (t, n) in enumerate(indexed)],
-                          dtype=np.float32)
-        total = float(np.sum(leaves, dtype=np.float64))
-        if objective in SIGMOID_OBJECTIVES:
-            total = 1.0 / (1.0 + math.exp(-total))
-        out.append(total)
+    names = sorted({name for row in rows for name in row})
+    X = np.array([[_value(row, name) for name in names] for row in rows],
+                 dtype=np.float64).reshape(len(rows), len(names))
+    out = [float(total) for total in xgboost_margins(trees, X, names)]
+    if objective in SIGMOID_OBJECTIVES:
+        out = [1.0 / (1.0 + math.exp(-total)) for total in out]
     return out
