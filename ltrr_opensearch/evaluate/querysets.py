@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from ltrr_opensearch.errors import ConfigError, ValidationError
+from ltrr_opensearch.understand.gazetteer import source_field
 from ltrr_opensearch.understand.normalize import normalize_query
 
 KINDS = ("known_item", "typo", "partial", "attribute")
@@ -533,16 +534,6 @@ def write_queries(path: str | Path, queries: Iterable[LabelledQuery]) -> int:
     return count
 
 
-def _field(row: Mapping[str, Any], path: str) -> Any:
-    """A value by dotted path (``"meta.name"``), None when absent."""
-    value: Any = row
-    for part in path.split("."):
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(part)
-    return value
-
-
 def rows_from_description(rows: Iterable[Mapping[str, Any]], description: Any
                           ) -> list[dict[str, Any]]:
     """Generator rows (``id``, ``title``, ``entity_type``, ``popularity``, ``facets``) from
@@ -552,17 +543,17 @@ def rows_from_description(rows: Iterable[Mapping[str, Any]], description: Any
     out = []
     title_field = description.title[0].name
     for position, row in enumerate(rows):
-        entity_id = _field(row, description.id)
-        title = _field(row, title_field)
+        entity_id = source_field(row, description.id)
+        title = source_field(row, title_field)
         if entity_id in (None, "") or not isinstance(title, str) or not title.strip():
             raise ValidationError(f"row {position} has no {description.id!r} or no "
                                   f"{title_field!r} (the description's id and title fields)")
-        popularity = _field(row, description.popularity) if description.popularity else None
+        popularity = source_field(row, description.popularity) if description.popularity else None
         out.append({
             "id": str(entity_id), "title": title,
-            "entity_type": _field(row, description.type) if description.type else None,
+            "entity_type": source_field(row, description.type) if description.type else None,
             "popularity": popularity if isinstance(popularity, (int, float)) else 0.0,
-            "facets": {kind: _field(row, name) for kind, name in description.facets.items()}})
+            "facets": {kind: source_field(row, name) for kind, name in description.facets.items()}})
     return out
 
 

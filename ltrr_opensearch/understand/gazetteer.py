@@ -440,7 +440,7 @@ class Gazetteer:
                     f"catalog row {position} is a {type(row).__name__}, not an object",
                     hint="each row must be a JSON object in the catalog schema",
                 )
-            where = f"catalog row {position} (id={_field(row, d.id)!r})"
+            where = f"catalog row {position} (id={source_field(row, d.id)!r})"
             entity_type = _optional_str(row, d.type, where) if d.type else None
             if entity_type:
                 types[entity_type] += 1
@@ -458,7 +458,7 @@ class Gazetteer:
                 for value in _str_values(row, field, where):
                     counts[kind][value] += 1
             if periods:
-                year = _year_of(_field(row, periods))
+                year = _year_of(source_field(row, periods))
                 if year is not None:
                     years[year] += 1
         vocab.update(counts)
@@ -788,7 +788,7 @@ def _period_field(d: CatalogDescription) -> str | None:
     return d.date if d.date and "decade" not in d.facets else None
 
 
-def _field(row: Mapping[str, Any], path: str) -> Any:
+def source_field(row: Mapping[str, Any], path: str) -> Any:
     """A (possibly dotted) field of a row: ``"a.b"`` is ``row["a.b"]`` or ``row["a"]["b"]``."""
     if path in row:
         return row[path]
@@ -801,7 +801,7 @@ def _field(row: Mapping[str, Any], path: str) -> Any:
 
 
 def _optional_str(row: Mapping[str, Any], field: str, where: str) -> str | None:
-    value = _field(row, field)
+    value = source_field(row, field)
     if value is None or isinstance(value, str):
         return value
     raise ValidationError(
@@ -812,7 +812,7 @@ def _optional_str(row: Mapping[str, Any], field: str, where: str) -> str | None:
 
 def _str_values(row: Mapping[str, Any], field: str, where: str) -> list[str]:
     """A keyword field's values: a string, a list of strings, or nothing."""
-    value = _field(row, field)
+    value = source_field(row, field)
     if value is None:
         return []
     if isinstance(value, str):
@@ -954,7 +954,7 @@ def _read_index(
                 if what == "titles":
                     for hit in response["hits"]["hits"]:
                         for field in title_fields:
-                            title = _field(hit.get("_source") or {}, field)
+                            title = source_field(hit.get("_source") or {}, field)
                             if isinstance(title, str) and title and title not in seen_titles:
                                 seen_titles.add(title)
                                 read.titles.append(title)
