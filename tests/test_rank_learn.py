@@ -70,3 +70,22 @@ def test_retraining_starts_where_the_deployed_models_refinements_began():
     assert refinement_root(registered["day2"], lookup).name == "default"
     assert refinement_root(registered["default"], lookup).name == "default"
     assert refinement_root(registered["orphan"], lookup) is None
+
+
+def test_the_ranking_settings_are_read_with_their_defaults_and_bad_values_refused():
+    import pytest
+
+    from ltrr_opensearch.config import Settings
+    from ltrr_opensearch.errors import LtrrError
+    from ltrr_opensearch.rank.rerank import log_depth, rerank_window
+
+    def ranking(**values):
+        return Settings.load(env={}).with_overrides(sections={"ranking": values})
+
+    assert (log_depth(ranking()), rerank_window(ranking())) == (30, 400)
+    assert (log_depth(ranking(log_depth=0)), rerank_window(ranking(window=50))) == (0, 50)
+    for bad in (-1, 10_001, "30", True, 2.5):
+        with pytest.raises(LtrrError, match=r"\[ranking\] log_depth must be an integer"):
+            log_depth(ranking(log_depth=bad))
+        with pytest.raises(LtrrError, match=r"\[ranking\] window must be an integer"):
+            rerank_window(ranking(window=bad if bad != -1 else 0))
